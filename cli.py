@@ -1,0 +1,149 @@
+"""The ``gatesmith`` command line: a thin layer over :mod:`gatesmith.flow`.
+
+Bad input prints one line on stderr and exits 2 (no traceback unless
+``--debug``); a mismatch found by ``sim --expect`` exits 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import traceback
+from pathlib import Path
+
+__all__ = ["main", "build_parser"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="gatesmith", description="Quantized ONNX models to bit-exact dataflow hardware.")
+    p.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    c = sub.add_parser("compile", help="compile an ONNX model to RTL")
+    c.add_argument("model", type=Path, help="QONNX or QCDQ ONNX file exported by Brevitas")
+    c.add_argument("-o", "--output", type=Path, required=True, help="output directory")
+    c.add_argument("--board", default="pynq-z2", help="board name (see boards/); default pynq-z2")
+    c.add_argument("--clock-mhz", type=float, default=None, help="clock frequency (default: the board's)")
+    g = c.add_mutually_exclusive_group()
+    g.add_argument("--target-fps", type=float, default=None, help="inferences per second to meet")
+    g.add_argument("--folding", type=Path, default=None, help="folding.json to use instead of choosing one")
+    c.add_argument("--requant", default="auto", help="requantization style: auto, threshold, shift, dyadic")
+    c.add_argument("--force", action="store_true", help="replace an existing output directory")
+
+    s = sub.add_parser("sim", help="simulate a compiled design on float inputs")
+    s.add_argument("design", type=Path, help="output directory of 'gatesmith compile'")
+    s.add_argument("--input", type=Path, required=True, help="X.npy: float inputs shaped like the ONNX input")
+    s.add_argument("--output", type=Path, required=True, help="Y.npy to write (the model's float output)")
+    s.add_argument("--engine", default="rtl", help="rtl (Verilator) or reference (numpy)")
+    s.add_argument("--backpressure", action="store_true", help="random input gaps and output stalls")
+    s.add_argument("--seed", type=int, default=1, help="seed of the stall patterns")
+    s.add_argument("--expect", type=Path, default=None, help="Y0.npy to compare with (exit 1 on mismatch)")
+    return p
+
+
+def _load_npy(path: Path, option: str):
+    import numpy as np
+
+    if not path.is_file():
+        raise _user_error(f"{option} {str(path)!r}: no such file")
+    try:
+        return np.load(path, allow_pickle=False)
+    except Exception as e:
+        raise _user_error(f"{option} {str(path)!r}: not a readable .npy array ({type(e).__name__})") from None
+
+
+def _user_error(msg: str):
+    from .flow import FlowError
+
+    return FlowError(msg)
+
+
+def _save_npy_atomic(path: Path, arr) -> None:
+    import numpy as np
+
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise _user_error(f"--output {str(path)!r}: directory {str(parent)!r} does not exist")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".npy", dir=parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.save(f, arr)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _cmd_compile(a) -> int:
+    from .flow import CompileOptions, compile_model
+
+    opts = CompileOptions(
+        board=a.board, clock_mhz=a.clock_mhz, target_fps=a.target_fps, folding_file=a.folding,
+        requant=a.requant, force=a.force,
+    )
+    out = compile_model(a.model, a.output, opts)
+    est = json.loads((out / "reports" / "estimate.json").read_text())
+    print(
+        f"compiled {a.model.name} -> {out}: {len(est['layers'])} layers, "
+        f"{est['cycles_per_inference']} cycles/inference, "
+        f"{est['inferences_per_second']:.0f} inferences/s at {est['clock_mhz']:g} MHz "
+        f"(bottleneck {est['bottleneck']})"
+    )
+    return 0
+
+
+def _cmd_sim(a) -> int:
+    from .flow import simulate
+
+    x = _load_npy(a.input, "--input")
+    expect = _load_npy(a.expect, "--expect") if a.expect is not None else None
+    y, rep = simulate(a.design, x, engine=a.engine, backpressure=a.backpressure, seed=a.seed,
+                      expect=expect, source=f"--input {str(a.input)!r}")
+    _save_npy_atomic(a.output, y)
+    parts = [f"{rep['inferences']} inferences on {rep['engine']}"]
+    if "cycles_per_inference" in rep:
+        parts.append(f"{rep['cycles_per_inference']:.1f} cycles/inference, latency {rep['latency_cycles']} cycles")
+    if "mismatches" in rep:
+        parts.append(f"{rep['mismatches']} mismatching elements")
+    print("; ".join(parts))
+    return 1 if rep.get("mismatches", 0) else 0
+
+
+_COMMANDS = {"compile": _cmd_compile, "sim": _cmd_sim}
+
+
+def _user_error_types():
+    from .boards import BoardError
+    from .flow import FlowError
+    from .frontend import FrontendError
+    from .ir.schedule import FoldingError
+    from .ir.verifier import IRError
+
+    return (FlowError, FrontendError, FoldingError, BoardError, IRError)
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    a = parser.parse_args(argv)
+    try:
+        return _COMMANDS[a.command](a)
+    except KeyboardInterrupt:
+        print("gatesmith: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:  # noqa: BLE001 - the CLI's one place that turns errors into exit codes
+        user = isinstance(e, _user_error_types())
+        if a.debug:
+            traceback.print_exc()
+        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+        if user:
+            print(f"gatesmith: error: {msg}", file=sys.stderr)
+            return 2
+        print(f"gatesmith: internal error: {type(e).__name__}: {msg} (rerun with --debug for a traceback)", file=sys.stderr)
+        return 3
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,303 @@
+"""The pipeline: import -> passes -> schedule -> codegen -> (atomic) write; and simulation.
+
+``compile_model`` renders the whole output directory in memory and writes it
+in one step (a temporary directory renamed into place), so a failed or
+interrupted compile leaves nothing half-written.  ``simulate`` runs a
+compiled design on float inputs with one of the engines in ``ENGINES``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+
+__all__ = [
+    "FlowError",
+    "CompileOptions",
+    "compile_model",
+    "load_design",
+    "simulate",
+    "ENGINES",
+    "compare_outputs",
+]
+
+
+class FlowError(ValueError):
+    """Bad input to the flow (option, file, directory); the message names it."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class CompileOptions:
+    board: str = "pynq-z2"
+    clock_mhz: float | None = None  # default: the board's clock
+    target_fps: float | None = None
+    folding_file: Path | None = None
+    requant: str = "auto"
+    force: bool = False
+    top: str = "gatesmith_top"
+
+
+DEFAULT_TARGET_FPS = 100_000.0
+
+
+def _build_graph(model_path: Path, opts: CompileOptions, clock: float):
+    from .frontend import import_onnx
+    from .ir.passes import MinimizeAccumulators, SelectRequant, run_passes
+    from .ir.schedule import ChooseFolding, folding_from_json
+
+    graph = import_onnx(model_path)
+    graph = run_passes(graph, [MinimizeAccumulators(), SelectRequant(style=opts.requant)])
+    folding = None
+    if opts.folding_file is not None:
+        ff = Path(opts.folding_file)
+        if not ff.is_file():
+            raise FlowError(f"--folding {str(ff)!r}: no such file")
+        folding = folding_from_json(ff.read_text(), source=f"--folding {str(ff)!r}")
+    target = opts.target_fps
+    if folding is None and target is None:
+        target = DEFAULT_TARGET_FPS
+    return run_passes(graph, [ChooseFolding(clock_mhz=clock, target_fps=target, folding=folding)])
+
+
+def _stream_json(s) -> dict:
+    return dataclasses.asdict(s)
+
+
+def _plan(model_path: Path, opts: CompileOptions) -> dict[str, str]:
+    """Everything ``compile`` writes, as relative path -> text."""
+    from .boards import load_board
+    from .hls_templates.rtl import render_rtl
+    from .ir import print_graph
+    from .ir.schedule import estimate, folding_to_json
+    from .ir.serialize import to_json
+
+    from .ir.passes import REQUANT_STYLES
+
+    if opts.requant not in REQUANT_STYLES:
+        raise FlowError(f"--requant {opts.requant!r}: expected one of {', '.join(REQUANT_STYLES)}")
+    board = load_board(opts.board)
+    clock = float(opts.clock_mhz if opts.clock_mhz is not None else board.clock_mhz)
+    if not (0 < clock <= 1000):
+        raise FlowError(f"--clock-mhz {clock!r}: expected a frequency in (0, 1000] MHz")
+    if opts.target_fps is not None and not (opts.target_fps > 0 and np.isfinite(opts.target_fps)):
+        raise FlowError(f"--target-fps {opts.target_fps!r}: expected a positive number")
+    graph = _build_graph(model_path, opts, clock)
+    design = render_rtl(graph, top=opts.top)
+    est = estimate(graph, clock_mhz=clock)
+    if opts.target_fps is not None:
+        est["target_fps"] = opts.target_fps
+        est["meets_target"] = est["inferences_per_second"] >= opts.target_fps
+    iq, om = graph.input_quant, graph.output_map
+    manifest = {
+        "gatesmith_version": __version__,
+        "model": {"file": model_path.name, "sha256": hashlib.sha256(model_path.read_bytes()).hexdigest()},
+        "board": board.name,
+        "part": board.part,
+        "family": board.family,
+        "clock_mhz": clock,
+        "top": design.top,
+        "input": {
+            "onnx_shape": list(iq.onnx_shape),
+            "dtype": str(graph.value(graph.inputs[0]).dtype),
+            "elements": int(graph.value(graph.inputs[0]).shape[0]),
+            "scale": float(np.asarray(iq.scale).reshape(-1)[0]),
+            "stream": _stream_json(design.in_stream),
+        },
+        "output": {
+            "onnx_shape": list(om.onnx_shape),
+            "kind": om.kind.value,
+            "dtype": str(graph.value(graph.outputs[0]).dtype),
+            "elements": int(graph.value(graph.outputs[0]).shape[0]),
+            "scale": [float(v) for v in np.asarray(om.scale).reshape(-1)],
+            "stream": _stream_json(design.out_stream),
+        },
+        "packing": "element i of a beat at tdata[i*elem_bits +: elem_bits]; signed two's complement; "
+        "bipolar: bit 1 = +1, bit 0 = -1",
+        "requant_style": opts.requant,
+        "layers": [
+            {"name": n.name, "kind": n.kind, "origin": n.origin, "mismatches": int(getattr(n.op, "mismatches", 0))}
+            for n in graph.nodes
+        ],
+        "files": sorted(f"rtl/{p}" for p in design.files),
+    }
+    plan = {
+        "manifest.json": json.dumps(manifest, indent=2, sort_keys=True) + "\n",
+        "ir.txt": print_graph(graph),
+        "graph.json": to_json(graph) + "\n",
+        "folding.json": folding_to_json(graph),
+        "reports/estimate.json": json.dumps(est, indent=2, sort_keys=True) + "\n",
+    }
+    for rel, text in design.files.items():
+        plan[f"rtl/{rel}"] = text
+    return plan
+
+
+def compile_model(model_path, out_dir, opts: CompileOptions = CompileOptions()) -> Path:
+    """Compile ``model_path`` into ``out_dir`` (written atomically). Returns ``out_dir``."""
+    model_path = Path(model_path)
+    out = Path(out_dir)
+    if not model_path.is_file():
+        raise FlowError(f"{str(model_path)!r}: no such model file")
+    if out.exists() and not opts.force:
+        raise FlowError(f"output directory {str(out)!r} exists; use --force to replace it")
+    parent = out.parent if str(out.parent) else Path(".")
+    if not parent.is_dir():
+        raise FlowError(f"cannot create {str(out)!r}: parent directory {str(parent)!r} does not exist")
+    if not os.access(parent, os.W_OK):
+        raise FlowError(f"cannot create {str(out)!r}: directory {str(parent)!r} is not writable")
+    plan = _plan(model_path, opts)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=parent))
+    try:
+        for rel, text in sorted(plan.items()):
+            p = tmp / rel
+            p.parent.mkdir(parents=True, exist_ok=True)
+            p.write_text(text)
+        if out.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=parent))
+            os.replace(out, old / "d")
+            os.replace(tmp, out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
+
+
+@dataclass(frozen=True)
+class Design:
+    root: Path
+    manifest: dict
+    graph: object
+
+
+def load_design(out_dir) -> Design:
+    from .ir.serialize import from_json
+
+    root = Path(out_dir)
+    mpath = root / "manifest.json"
+    if not mpath.is_file():
+        raise FlowError(f"{str(root)!r} is not a gatesmith output directory (no manifest.json)")
+    manifest = json.loads(mpath.read_text())
+    graph = from_json((root / "graph.json").read_text())
+    return Design(root=root, manifest=manifest, graph=graph)
+
+
+def _engine_reference(design: Design, q: np.ndarray, *, backpressure: bool, seed: int) -> tuple[np.ndarray, dict]:
+    from .verify.reference import run_integer
+
+    return run_integer(design.graph, q), {}
+
+
+def _engine_rtl(design: Design, q: np.ndarray, *, backpressure: bool, seed: int) -> tuple[np.ndarray, dict]:
+    from .hls_templates.rtl import StreamSpec
+    from .verify.rtl_sim import simulate_rtl
+
+    m = design.manifest
+    res = simulate_rtl(
+        design.root / "rtl",
+        top=m["top"],
+        in_stream=StreamSpec(**m["input"]["stream"]),
+        out_stream=StreamSpec(**m["output"]["stream"]),
+        x_int=q,
+        backpressure=backpressure,
+        seed=seed,
+        build_dir=design.root / "sim_build",
+    )
+    info = {
+        "cycles_total": int(res.cycles_total),
+        "cycles_per_inference": float(res.cycles_per_inference),
+        "latency_cycles": int(res.latency_cycles),
+    }
+    return res.y_int, info
+
+
+#: simulation engines by name
+ENGINES = {"reference": _engine_reference, "rtl": _engine_rtl}
+
+
+def compare_outputs(graph, y: np.ndarray, expect: np.ndarray) -> tuple[int, float]:
+    """Mismatching elements of ``y`` against ``expect`` (ONNX execution's output).
+
+    Quantized outputs must be equal.  Float outputs (logits after the last
+    accumulator) must agree within a quarter of one accumulator step: the
+    model's float32 matrix product may round differently from the exact
+    integer accumulator, but never by a whole step unless the integers differ.
+    """
+    from .ir.host import OutputKind
+
+    om = graph.output_map
+    y = np.asarray(y, np.float32)
+    e = np.asarray(expect, np.float32)
+    if om.kind is OutputKind.QUANT:
+        bad = y != e
+        return int(np.count_nonzero(bad)), 0.0
+    c = graph.value(graph.outputs[0]).shape[0]
+    zero = om.dequantize(np.zeros((1, c), np.int64)).reshape(-1).astype(np.float64)
+    one = om.dequantize(np.ones((1, c), np.int64)).reshape(-1).astype(np.float64)
+    tol = 0.25 * np.abs(one - zero)
+    diff = np.abs(y.reshape(len(y), -1).astype(np.float64) - e.reshape(len(e), -1).astype(np.float64))
+    return int(np.count_nonzero(diff > tol[None, :])), float(diff.max() if diff.size else 0.0)
+
+
+def _check_input(x, design: Design, source: str) -> np.ndarray:
+    shape = tuple(design.manifest["input"]["onnx_shape"])
+    if not isinstance(x, np.ndarray) or x.dtype.kind not in "fiu":
+        raise FlowError(f"{source}: expected a numeric array, got dtype {getattr(x, 'dtype', type(x))!s}")
+    if x.ndim != len(shape) + 1 or tuple(x.shape[1:]) != shape or x.shape[0] < 1:
+        raise FlowError(f"{source}: expected shape (N, {', '.join(map(str, shape))}) with N >= 1, got {x.shape!r}")
+    x = x.astype(np.float32)
+    if not np.all(np.isfinite(x)):
+        raise FlowError(f"{source}: contains NaN or infinite values")
+    return x
+
+
+def simulate(out_dir, x: np.ndarray, *, engine: str = "rtl", backpressure: bool = False, seed: int = 1,
+             expect: np.ndarray | None = None, source: str = "input") -> tuple[np.ndarray, dict]:
+    """Run a compiled design on float inputs; returns (float outputs, report dict).
+
+    The report is also written to ``reports/sim.json``.
+    """
+    if engine not in ENGINES:
+        raise FlowError(f"--engine {engine!r}: expected one of {', '.join(ENGINES)}")
+    design = load_design(out_dir)
+    x = _check_input(x, design, source)
+    graph = design.graph
+    q = graph.input_quant.quantize(x)
+    t0 = time.perf_counter()
+    y_int, info = ENGINES[engine](design, q, backpressure=backpressure, seed=seed)
+    elapsed = time.perf_counter() - t0
+    y = graph.output_map.dequantize(y_int)
+    report = {
+        "engine": engine,
+        "inferences": int(x.shape[0]),
+        "backpressure": bool(backpressure),
+        "seed": int(seed),
+        "wall_seconds": round(elapsed, 3),
+        **info,
+    }
+    if "cycles_per_inference" in info:
+        report["inferences_per_second_at_clock"] = design.manifest["clock_mhz"] * 1e6 / max(info["cycles_per_inference"], 1e-9)
+    if expect is not None:
+        e = np.asarray(expect)
+        if e.shape != y.shape:
+            raise FlowError(f"--expect: expected shape {y.shape!r} (the model's output), got {e.shape!r}")
+        mm, maxdiff = compare_outputs(graph, y, e)
+        report["mismatches"] = mm
+        report["max_abs_diff"] = maxdiff
+    rep = design.root / "reports"
+    rep.mkdir(exist_ok=True)
+    (rep / "sim.json").write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+    return y, report

@@ -1,0 +1,87 @@
+"""Loading and cleaning an ONNX file with qonnx (the library does the graph surgery)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import onnx
+
+from .errors import FrontendError
+
+__all__ = ["load_model", "QCDQ_OPS"]
+
+QCDQ_OPS = ("QuantizeLinear", "DequantizeLinear")
+_MIN_OPSET, _MAX_OPSET = 9, 23
+
+
+def load_model(path: str | Path):
+    """Read, check and clean ``path``; QCDQ graphs are converted to QONNX ``Quant``.
+
+    Returns a qonnx ``ModelWrapper`` with shapes inferred, constants folded
+    (quantizers kept), nodes named and sorted.
+    """
+    from qonnx.core.modelwrapper import ModelWrapper
+    from qonnx.util.cleanup import cleanup_model
+
+    p = Path(path)
+    if not p.is_file():
+        raise FrontendError(f"{str(p)!r}: no such ONNX file")
+    try:
+        proto = onnx.load(str(p))
+    except Exception as e:  # onnx raises DecodeError, ValueError ... for garbage
+        raise FrontendError(f"{str(p)!r}: not a readable ONNX model ({type(e).__name__})") from None
+    if not proto.graph.node:
+        raise FrontendError(f"{str(p)!r}: the ONNX graph has no nodes (is this an ONNX model?)")
+    for imp in proto.opset_import:
+        if imp.domain in ("", "ai.onnx") and not (_MIN_OPSET <= imp.version <= _MAX_OPSET):
+            raise FrontendError(
+                f"{str(p)!r}: ONNX opset {imp.version} is not supported "
+                f"(expected {_MIN_OPSET} to {_MAX_OPSET})"
+            )
+    inits = {i.name for i in proto.graph.initializer}
+    real_inputs = [i for i in proto.graph.input if i.name not in inits]
+    if len(real_inputs) != 1:
+        raise FrontendError(
+            f"{str(p)!r}: expected exactly one graph input, found {len(real_inputs)} "
+            f"({[i.name for i in real_inputs]!r})"
+        )
+    if len(proto.graph.output) != 1:
+        raise FrontendError(
+            f"{str(p)!r}: expected exactly one graph output, found {len(proto.graph.output)}"
+        )
+    dims = real_inputs[0].type.tensor_type.shape.dim
+    if not dims or any(not d.HasField("dim_value") or d.dim_value <= 0 for d in dims):
+        shape = [d.dim_value if d.HasField("dim_value") else (d.dim_param or "?") for d in dims]
+        raise FrontendError(
+            f"{str(p)!r}: input {real_inputs[0].name!r} has shape {shape!r}; "
+            "expected a static shape with positive sizes"
+        )
+    if dims[0].dim_value != 1:
+        raise FrontendError(
+            f"{str(p)!r}: input {real_inputs[0].name!r} has batch size {dims[0].dim_value}; "
+            "expected 1 (export with a batch-1 example input)"
+        )
+    try:
+        model = ModelWrapper(proto)
+        model = cleanup_model(model)
+        if any(n.op_type in QCDQ_OPS for n in model.graph.node):
+            from qonnx.transformation.qcdq_to_qonnx import QCDQToQuant
+
+            model = model.transform(QCDQToQuant())
+            model = cleanup_model(model)
+            left = [n for n in model.graph.node if n.op_type in QCDQ_OPS]
+            if left:
+                n = left[0]
+                raise FrontendError(
+                    f"ONNX node {n.name!r} ({n.op_type}): this QCDQ pattern could not be "
+                    "converted to a QONNX Quant (expected QuantizeLinear [Clip] DequantizeLinear "
+                    "or a constant DequantizeLinear)"
+                )
+    except FrontendError:
+        raise
+    except Exception as e:
+        raise FrontendError(
+            f"{str(p)!r}: qonnx could not clean up the model: {type(e).__name__}: "
+            f"{str(e).splitlines()[0] if str(e) else ''}"
+        ) from None
+    return model

