@@ -204,6 +204,7 @@ def _engine_reference(design: Design, q: np.ndarray, *, backpressure: bool, seed
 def _engine_rtl(design: Design, q: np.ndarray, *, backpressure: bool, seed: int) -> tuple[np.ndarray, dict]:
     from .hls_templates.rtl import StreamSpec
     from .verify.rtl_sim import simulate_rtl
+    from .verify.tools import rtl_cache_dir
 
     m = design.manifest
     res = simulate_rtl(
@@ -214,7 +215,7 @@ def _engine_rtl(design: Design, q: np.ndarray, *, backpressure: bool, seed: int)
         x_int=q,
         backpressure=backpressure,
         seed=seed,
-        build_dir=design.root / "sim_build",
+        build_dir=rtl_cache_dir(),
     )
     info = {
         "cycles_total": int(res.cycles_total),

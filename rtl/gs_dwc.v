@@ -1,0 +1,104 @@
+// gs_dwc -- element-wise AXI-Stream data width converter (any ratio).
+//
+// Takes beats of IN_ELEMS elements and emits the same element sequence in
+// beats of OUT_ELEMS elements (e.g. 4->6, 6->4, 3->5). Element order is
+// preserved; no element is dropped or invented (a trailing partial output
+// beat stays inside until enough elements have arrived).
+//
+// Implementation: a buffer of CAP = IN_ELEMS + OUT_ELEMS + min(IN_ELEMS,
+// OUT_ELEMS) - 1 elements with a fill count. An output beat is the oldest
+// OUT_ELEMS elements (straight from the buffer register); an input beat is
+// written behind the valid elements (after the output shift, if any).
+// s_axis_tready = (count <= CAP - IN_ELEMS) and m_axis_tvalid = (count >=
+// OUT_ELEMS) are functions of registers only, so there is no combinational
+// path between the ports. CAP is the smallest size for which the unstalled
+// converter accepts an input beat every cycle when IN_ELEMS <= OUT_ELEMS and
+// emits an output beat every cycle when IN_ELEMS > OUT_ELEMS (the narrow side
+// runs at full rate). Latency: an output beat is valid the cycle after the
+// input beat that completes it is accepted.
+//
+// Parameters
+//   IN_ELEMS   elements per input beat  (>= 1)
+//   OUT_ELEMS  elements per output beat (>= 1)
+//   ELEM_BITS  bits per element         (>= 1)
+//
+// Streams: element i of a beat occupies bits [i*ELEM_BITS +: ELEM_BITS]
+// (element 0 in the LSBs, i.e. first in stream order).
+// Clock clk, synchronous active-low reset rst_n.
+module gs_dwc #(
+    parameter IN_ELEMS  = 4,
+    parameter OUT_ELEMS = 6,
+    parameter ELEM_BITS = 8
+) (
+    input  wire                           clk,
+    input  wire                           rst_n,
+
+    input  wire [IN_ELEMS*ELEM_BITS-1:0]  s_axis_tdata,
+    input  wire                           s_axis_tvalid,
+    output wire                           s_axis_tready,
+
+    output wire [OUT_ELEMS*ELEM_BITS-1:0] m_axis_tdata,
+    output wire                           m_axis_tvalid,
+    input  wire                           m_axis_tready
+);
+
+    // ceil(log2(value)) for value >= 1 (Verilog-2001 has no $clog2)
+    function integer clog2;
+        input integer value;
+        integer v;
+        begin
+            v = value - 1;
+            for (clog2 = 0; v > 0; clog2 = clog2 + 1) begin
+                v = v >> 1;
+            end
+        end
+    endfunction
+
+    localparam MINE = (IN_ELEMS < OUT_ELEMS) ? IN_ELEMS : OUT_ELEMS;
+    localparam CAP  = IN_ELEMS + OUT_ELEMS + MINE - 1;   // elements in the buffer
+    localparam IW   = IN_ELEMS * ELEM_BITS;
+    localparam OW   = OUT_ELEMS * ELEM_BITS;
+    localparam BW   = CAP * ELEM_BITS;
+    localparam CW   = clog2(CAP + 1);
+    localparam IN_MAX_I = CAP - IN_ELEMS;
+    localparam [CW-1:0] IN_N   = IN_ELEMS[CW-1:0];
+    localparam [CW-1:0] OUT_N  = OUT_ELEMS[CW-1:0];
+    localparam [CW-1:0] IN_MAX = IN_MAX_I[CW-1:0];        // accept while count <= IN_MAX
+
+    reg  [BW-1:0] buffer;   // element j at [j*ELEM_BITS +: ELEM_BITS], 0 = oldest
+    reg  [CW-1:0] count;    // valid elements in buffer
+
+    wire out_valid = (count >= OUT_N);
+    wire in_ready  = (count <= IN_MAX);
+    wire pop  = out_valid && m_axis_tready;
+    wire push = s_axis_tvalid && in_ready;
+
+    // elements left after this cycle's pop; the input beat is written there
+    wire [CW-1:0] level = pop ? count - OUT_N : count;
+    wire [BW-1:0] kept  = pop ? (buffer >> OW) : buffer;
+    wire [BW-1:0] ins   = {{(BW-IW){1'b0}}, s_axis_tdata}  << (level * ELEM_BITS);
+    wire [BW-1:0] mask  = {{(BW-IW){1'b0}}, {IW{1'b1}}}   << (level * ELEM_BITS);
+
+    assign s_axis_tready = in_ready;
+    assign m_axis_tvalid = out_valid;
+    assign m_axis_tdata  = buffer[OW-1:0];
+
+    always @(posedge clk) begin
+        if (push) begin
+            buffer <= (kept & ~mask) | ins;
+        end else if (pop) begin
+            buffer <= kept;
+        end
+    end
+
+    always @(posedge clk) begin
+        if (!rst_n) begin
+            count <= {CW{1'b0}};
+        end else if (push) begin
+            count <= level + IN_N;
+        end else if (pop) begin
+            count <= level;
+        end
+    end
+
+endmodule

@@ -1,0 +1,347 @@
+// gs_mvu -- streaming matrix-vector unit: out = W . x for every input vector.
+//
+// W is MH x MW, held in a ROM. The unit computes PE rows x SIMD columns per
+// cycle: SF = MW/SIMD input beats make one vector, NF = MH/PE output beats
+// make one result. Each cycle reads one weight word (address n*SF + s, fold
+// n, slice s), so a vector takes exactly NF*SF cycles when unstalled, and
+// vectors follow each other with no gap (steady state: one vector every
+// NF*SF cycles). Input beats are taken during fold 0 (one per cycle) and kept
+// in an SF-entry buffer that folds 1..NF-1 replay; the next vector's fold 0
+// starts the cycle after the last fold's final slice. Latency: the output beat
+// of fold n is valid 3 cycles after its last slice was issued (registered ROM
+// read / input register, product register, accumulate into the output slice).
+// s_axis_tready depends only on registers (gs_skid at the output).
+//
+// Arithmetic: operands decoded to integers (bipolar bit 1 -> +1, 0 -> -1;
+// signed = two's complement; unsigned plain), products summed exactly into
+// ACC_BITS-bit two's complement (the caller guarantees the result fits).
+//   bipolar x bipolar  : XNOR + popcount, 2*popcount - SIMD per slice
+//   bipolar x integer  : conditional negate (no multiplier)
+//   integer x integer  : multiply
+//
+// Parameters
+//   MW, MH        matrix columns (input length), rows (output length)
+//   PE, SIMD      rows and columns per cycle (PE divides MH, SIMD divides MW)
+//   IN_BITS, IN_SIGNED, IN_BIPOLAR   input element encoding (bipolar: IN_BITS=1)
+//   W_BITS, W_SIGNED, W_BIPOLAR      weight encoding (bipolar: W_BITS=1)
+//   ACC_BITS      output (accumulator) width, signed
+//   WEIGHT_FILE   $readmemh file: depth NF*SF, word width PE*SIMD*W_BITS;
+//                 word n*SF+s, bits [(p*SIMD+k)*W_BITS +: W_BITS] =
+//                 W[n*PE+p][s*SIMD+k]
+//
+// Streams: input beat s of a vector holds x[s*SIMD+k] at [k*IN_BITS +: IN_BITS];
+// output beat n holds out[n*PE+p] at [p*ACC_BITS +: ACC_BITS] (signed).
+// Clock clk, synchronous active-low reset rst_n. Needs gs_skid.v.
+module gs_mvu #(
+    parameter MW          = 8,
+    parameter MH          = 4,
+    parameter PE          = 1,
+    parameter SIMD        = 1,
+    parameter IN_BITS     = 4,
+    parameter IN_SIGNED   = 1,
+    parameter IN_BIPOLAR  = 0,
+    parameter W_BITS      = 4,
+    parameter W_SIGNED    = 1,
+    parameter W_BIPOLAR   = 0,
+    parameter ACC_BITS    = 16,
+    parameter WEIGHT_FILE = ""
+) (
+    input  wire                     clk,
+    input  wire                     rst_n,
+
+    input  wire [SIMD*IN_BITS-1:0]  s_axis_tdata,
+    input  wire                     s_axis_tvalid,
+    output wire                     s_axis_tready,
+
+    output wire [PE*ACC_BITS-1:0]   m_axis_tdata,
+    output wire                     m_axis_tvalid,
+    input  wire                     m_axis_tready
+);
+
+    // ceil(log2(value)) for value >= 1 (Verilog-2001 has no $clog2)
+    function integer clog2;
+        input integer value;
+        integer v;
+        begin
+            v = value - 1;
+            for (clog2 = 0; v > 0; clog2 = clog2 + 1) begin
+                v = v >> 1;
+            end
+        end
+    endfunction
+
+    localparam SF    = MW / SIMD;
+    localparam NF    = MH / PE;
+    localparam DEPTH = NF * SF;
+    localparam XWORD = SIMD * IN_BITS;
+    localparam WWORD = PE * SIMD * W_BITS;
+    localparam SFW   = (SF > 1) ? clog2(SF) : 1;
+    localparam NFW   = (NF > 1) ? clog2(NF) : 1;
+    localparam AW    = (DEPTH > 1) ? clog2(DEPTH) : 1;
+    localparam SF_LAST_I = SF - 1;
+    localparam NF_LAST_I = NF - 1;
+    localparam AD_LAST_I = DEPTH - 1;
+    localparam [SFW-1:0] SF_LAST = SF_LAST_I[SFW-1:0];
+    localparam [NFW-1:0] NF_LAST = NF_LAST_I[NFW-1:0];
+    localparam [AW-1:0]  AD_LAST = AD_LAST_I[AW-1:0];
+    // decoded operand widths (two's complement, one spare bit so that
+    // negation and the unsigned range both fit)
+    localparam XV = IN_BITS + 1;
+    localparam WV = W_BITS + 1;
+
+    generate
+        if (MW % SIMD != 0 || MH % PE != 0) begin : g_bad_fold
+            gs_mvu_error_SIMD_must_divide_MW_and_PE_must_divide_MH u_error ();
+        end
+        if ((IN_BIPOLAR && IN_BITS != 1) || (W_BIPOLAR && W_BITS != 1)) begin : g_bad_bipolar
+            gs_mvu_error_bipolar_operands_are_1_bit u_error ();
+        end
+    endgenerate
+
+    reg [WWORD-1:0] wrom [0:DEPTH-1];
+    initial begin
+        if (WEIGHT_FILE != "") begin
+            $readmemh(WEIGHT_FILE, wrom);
+        end
+    end
+
+    // ------------------------------------------------------------ stage 0: issue
+    wire            en;          // pipeline advances
+    reg  [SFW-1:0]  sf;          // slice within the fold
+    reg  [NFW-1:0]  nf;          // fold (output beat) within the vector
+    reg  [AW-1:0]   addr;        // nf*SF + sf
+    wire            need_in = (nf == {NFW{1'b0}});   // fold 0 reads the stream
+    wire            sf_last = (sf == SF_LAST);
+    wire            issue   = en && (!need_in || s_axis_tvalid);
+
+    assign s_axis_tready = en && need_in;
+
+    always @(posedge clk) begin
+        if (!rst_n) begin
+            sf   <= {SFW{1'b0}};
+            nf   <= {NFW{1'b0}};
+            addr <= {AW{1'b0}};
+        end else if (issue) begin
+            sf   <= sf_last ? {SFW{1'b0}} : sf + 1'b1;
+            addr <= (addr == AD_LAST) ? {AW{1'b0}} : addr + 1'b1;
+            if (sf_last) begin
+                nf <= (nf == NF_LAST) ? {NFW{1'b0}} : nf + 1'b1;
+            end
+        end
+    end
+
+    // ------------------------------------------------------------ stage 1: operands
+    reg              v1, first1, last1;
+    reg [WWORD-1:0]  w1;
+    reg [XWORD-1:0]  xin1;
+    wire [XWORD-1:0] x1;
+
+    always @(posedge clk) begin
+        if (!rst_n) begin
+            v1 <= 1'b0;
+        end else if (en) begin
+            v1 <= !need_in || s_axis_tvalid;
+        end
+    end
+
+    always @(posedge clk) begin
+        if (en) begin
+            w1     <= wrom[addr];
+            xin1   <= s_axis_tdata;
+            first1 <= (sf == {SFW{1'b0}});
+            last1  <= sf_last;
+        end
+    end
+
+    generate
+        if (NF > 1) begin : g_buf
+            // the current vector, replayed by folds 1..NF-1
+            reg [XWORD-1:0] ibuf [0:SF-1];
+            reg [XWORD-1:0] xbuf1;
+            reg             sel_in1;
+            always @(posedge clk) begin
+                if (en) begin
+                    if (need_in && s_axis_tvalid) begin
+                        ibuf[sf] <= s_axis_tdata;
+                    end
+                    xbuf1   <= ibuf[sf];
+                    sel_in1 <= need_in;
+                end
+            end
+            assign x1 = sel_in1 ? xin1 : xbuf1;
+        end else begin : g_nobuf
+            assign x1 = xin1;
+        end
+    endgenerate
+
+    // ------------------------------------------------------------ stage 1: dot products
+    wire [PE*ACC_BITS-1:0] dsum;
+
+    function [ACC_BITS-1:0] sext_xv;   // XV -> ACC_BITS (truncates if narrower)
+        input [XV-1:0] v;
+        integer i;
+        begin
+            for (i = 0; i < ACC_BITS; i = i + 1) begin
+                sext_xv[i] = v[(i < XV) ? i : XV - 1];
+            end
+        end
+    endfunction
+
+    function [ACC_BITS-1:0] sext_wv;   // WV -> ACC_BITS
+        input [WV-1:0] v;
+        integer i;
+        begin
+            for (i = 0; i < ACC_BITS; i = i + 1) begin
+                sext_wv[i] = v[(i < WV) ? i : WV - 1];
+            end
+        end
+    endfunction
+
+    function [ACC_BITS-1:0] sext_pv;   // XV+WV -> ACC_BITS
+        input [XV+WV-1:0] v;
+        integer i;
+        begin
+            for (i = 0; i < ACC_BITS; i = i + 1) begin
+                sext_pv[i] = v[(i < XV + WV) ? i : XV + WV - 1];
+            end
+        end
+    endfunction
+
+    // XNOR-popcount helpers (bipolar x bipolar)
+    localparam CW = clog2(SIMD + 1);                 // popcount 0..SIMD
+    localparam [CW:0] SIMD_C = SIMD[CW:0];
+
+    function [CW-1:0] zext_bit;
+        input b;
+        begin
+            zext_bit    = {CW{1'b0}};
+            zext_bit[0] = b;
+        end
+    endfunction
+
+    function [ACC_BITS-1:0] sext_d;    // CW+1 -> ACC_BITS
+        input [CW:0] v;
+        integer i;
+        begin
+            for (i = 0; i < ACC_BITS; i = i + 1) begin
+                sext_d[i] = v[(i < CW + 1) ? i : CW];
+            end
+        end
+    endfunction
+
+    genvar p, k;
+    generate
+        if (IN_BIPOLAR && W_BIPOLAR) begin : g_xnor
+            // per slice: sum of +-1 products = 2*popcount(xnor) - SIMD
+            for (p = 0; p < PE; p = p + 1) begin : g_pe
+                wire [SIMD-1:0] w = w1[p*SIMD +: SIMD];
+                wire [SIMD-1:0] match = ~(x1 ^ w);
+                reg  [CW-1:0]   pc;
+                integer j;
+                always @* begin
+                    pc = {CW{1'b0}};
+                    for (j = 0; j < SIMD; j = j + 1) begin
+                        pc = pc + zext_bit(match[j]);
+                    end
+                end
+                wire [CW:0] d = {pc, 1'b0} - SIMD_C;   // in [-SIMD, SIMD]
+                assign dsum[p*ACC_BITS +: ACC_BITS] = sext_d(d);
+            end
+        end else begin : g_int
+            wire [PE*SIMD*ACC_BITS-1:0] contrib;
+            for (p = 0; p < PE; p = p + 1) begin : g_pe
+                for (k = 0; k < SIMD; k = k + 1) begin : g_simd
+                    wire [IN_BITS-1:0] xr = x1[k*IN_BITS +: IN_BITS];
+                    wire [W_BITS-1:0]  wr = w1[(p*SIMD + k)*W_BITS +: W_BITS];
+                    wire [ACC_BITS-1:0] c;
+                    if (IN_BIPOLAR) begin : g_xbip
+                        // x = +-1: +-w
+                        wire [WV-1:0] wv  = W_SIGNED ? {wr[W_BITS-1], wr} : {1'b0, wr};
+                        wire [WV-1:0] wn  = -wv;
+                        assign c = sext_wv(xr[0] ? wv : wn);
+                    end else if (W_BIPOLAR) begin : g_wbip
+                        // w = +-1: +-x
+                        wire [XV-1:0] xv  = IN_SIGNED ? {xr[IN_BITS-1], xr} : {1'b0, xr};
+                        wire [XV-1:0] xn  = -xv;
+                        assign c = sext_xv(wr[0] ? xv : xn);
+                    end else begin : g_mul
+                        wire [XV-1:0] xv  = IN_SIGNED ? {xr[IN_BITS-1], xr} : {1'b0, xr};
+                        wire [WV-1:0] wv  = W_SIGNED  ? {wr[W_BITS-1], wr}  : {1'b0, wr};
+                        wire signed [XV+WV-1:0] xs = {{WV{xv[XV-1]}}, xv};
+                        wire signed [XV+WV-1:0] ws = {{XV{wv[WV-1]}}, wv};
+                        wire [XV+WV-1:0] prod = xs * ws;   // exact: |x*w| < 2^(XV+WV-1)
+                        assign c = sext_pv(prod);
+                    end
+                    assign contrib[(p*SIMD + k)*ACC_BITS +: ACC_BITS] = c;
+                end
+            end
+            reg [PE*ACC_BITS-1:0] sums;
+            reg [ACC_BITS-1:0]    s;
+            integer ip, ik;
+            always @* begin
+                for (ip = 0; ip < PE; ip = ip + 1) begin
+                    s = {ACC_BITS{1'b0}};
+                    for (ik = 0; ik < SIMD; ik = ik + 1) begin
+                        s = s + contrib[(ip*SIMD + ik)*ACC_BITS +: ACC_BITS];
+                    end
+                    sums[ip*ACC_BITS +: ACC_BITS] = s;
+                end
+            end
+            assign dsum = sums;
+        end
+    endgenerate
+
+    // ------------------------------------------------------------ stage 2: accumulate
+    reg                    v2, first2, last2;
+    reg [PE*ACC_BITS-1:0]  d2;
+    reg [PE*ACC_BITS-1:0]  acc;
+    reg [PE*ACC_BITS-1:0]  acc_next;
+    wire                   skid_ready;
+
+    assign en = !(v2 && last2 && !skid_ready);
+
+    always @(posedge clk) begin
+        if (!rst_n) begin
+            v2 <= 1'b0;
+        end else if (en) begin
+            v2 <= v1;
+        end
+    end
+
+    always @(posedge clk) begin
+        if (en) begin
+            d2     <= dsum;
+            first2 <= first1;
+            last2  <= last1;
+        end
+    end
+
+    integer ap;
+    always @* begin
+        for (ap = 0; ap < PE; ap = ap + 1) begin
+            acc_next[ap*ACC_BITS +: ACC_BITS] =
+                (first2 ? {ACC_BITS{1'b0}} : acc[ap*ACC_BITS +: ACC_BITS])
+                + d2[ap*ACC_BITS +: ACC_BITS];
+        end
+    end
+
+    always @(posedge clk) begin
+        if (en && v2) begin
+            acc <= acc_next;
+        end
+    end
+
+    gs_skid #(
+        .WIDTH(PE * ACC_BITS)
+    ) u_out (
+        .clk           (clk),
+        .rst_n         (rst_n),
+        .s_axis_tdata  (acc_next),
+        .s_axis_tvalid (v2 && last2),
+        .s_axis_tready (skid_ready),
+        .m_axis_tdata  (m_axis_tdata),
+        .m_axis_tvalid (m_axis_tvalid),
+        .m_axis_tready (m_axis_tready)
+    );
+
+endmodule

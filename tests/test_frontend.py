@@ -1,0 +1,173 @@
+"""Frontend: Brevitas exports import bit-exactly (reference == execute_onnx == Brevitas); bad models are named."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from gatesmith.flow import compare_outputs
+from gatesmith.frontend import FrontendError, import_onnx
+from gatesmith.ir.passes import MinimizeAccumulators, SelectRequant, run_passes
+from gatesmith.verify import zoo
+from gatesmith.verify.reference import run_float
+
+pytestmark = pytest.mark.brevitas
+
+MODELS = [
+    ("tfc_1w1a", None), ("tfc_2w2a", None), ("sfc_1w2a", None), ("tfc_1w2a", None),
+    ("jet_tagger", None), ("jet_tagger", "qcdq"), ("pot_mlp", None), ("mlp3_qcdq", "qcdq"),
+]
+
+
+@pytest.mark.parametrize("name, fmt", MODELS)
+@pytest.mark.parametrize("style", ["auto", "threshold", "dyadic"])
+def test_reference_equals_onnx_and_brevitas(zoo_export, name, fmt, style):
+    model, path = zoo_export(name, fmt)
+    graph = run_passes(import_onnx(path), [MinimizeAccumulators(), SelectRequant(style=style)])
+    x = model.sample_inputs(64, seed=11)
+    ref = run_float(graph, x)
+    mm, _ = compare_outputs(graph, ref, zoo.onnx_forward(path, x))
+    assert mm == 0, f"{mm} elements differ from execute_onnx"
+    mm, _ = compare_outputs(graph, ref, model.torch_forward(x))
+    assert mm == 0, f"{mm} elements differ from Brevitas"
+
+
+def test_pot_mlp_uses_shifts_only(zoo_export):
+    _, path = zoo_export("pot_mlp")
+    graph = run_passes(import_onnx(path), [SelectRequant(style="auto")])
+    rq = [n.op for n in graph.nodes if n.kind != "matvec"]
+    assert rq and all(n.kind == "requant" for n in graph.nodes if n.kind != "matvec")
+    for op in rq:
+        assert op.mismatches == 0
+        m = [int(v) for v in np.asarray(op.mult).ravel()] if op.use_mult else [1]
+        assert all(v > 0 and v & (v - 1) == 0 for v in m), "multipliers must be powers of two"
+
+
+def test_shift_style_rejected_for_non_power_of_two(zoo_export):
+    from gatesmith.ir import IRError
+
+    _, path = zoo_export("jet_tagger")
+    with pytest.raises(IRError, match=r"node 'rq0' .*shift requantization needs power-of-two scales"):
+        run_passes(import_onnx(path), [SelectRequant(style="shift")])
+
+
+def test_bipolar_layers_are_xnor(zoo_export):
+    _, path = zoo_export("tfc_1w1a")
+    g = import_onnx(path)
+    mvs = [n.op for n in g.nodes if n.kind == "matvec"]
+    assert str(g.value("x").dtype) == "bipolar"
+    assert all(str(m.wtype) == "bipolar" for m in mvs)
+    assert all(str(g.value(n.inputs[0]).dtype) == "bipolar" for n in g.nodes if n.kind == "matvec")
+
+
+# ---- bad models: one-line errors naming the node ------------------------------------------
+
+
+def _save(tmp_path, nodes, inits, in_shape=(1, 4), out_shape=(1, 3), name="bad.onnx", opset=13):
+    g = helper.make_graph(
+        nodes, "g",
+        [helper.make_tensor_value_info("inp", TensorProto.FLOAT, list(in_shape))],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, list(out_shape))],
+        initializer=[numpy_helper.from_array(np.asarray(v, np.float32), k) for k, v in inits.items()],
+    )
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)])
+    m.ir_version = 8
+    p = tmp_path / name
+    onnx.save(m, str(p))
+    return p
+
+
+def _quant(name, x, out, bits=4.0, scale=0.5, signed=1, narrow=0):
+    node = helper.make_node("Quant", [x, f"{name}_s", f"{name}_z", f"{name}_b"], [out], name=name,
+                            domain="qonnx.custom_op.general", signed=signed, narrow=narrow, rounding_mode="ROUND")
+    return node, {f"{name}_s": np.float32(scale), f"{name}_z": np.float32(0), f"{name}_b": np.float32(bits)}
+
+
+def _mlp(tmp_path, extra_nodes=(), act_after="mm_out", **qkw):
+    q0, i0 = _quant("QIn", "inp", "q_in", **qkw)
+    qw, iw = _quant("QW", "W", "w_q", bits=3.0)
+    mm = helper.make_node("MatMul", ["q_in", "w_q"], ["mm_out"], name="MM0")
+    nodes = [q0, qw, mm, *extra_nodes]
+    inits = {**i0, **iw, "W": np.linspace(-1, 1, 12).reshape(4, 3)}
+    if not extra_nodes:
+        nodes.append(helper.make_node("Identity", ["mm_out"], ["out"], name="Out"))
+    return _save(tmp_path, nodes, inits)
+
+
+def test_small_handmade_mlp_imports(tmp_path):
+    g = import_onnx(_mlp(tmp_path))
+    assert [n.kind for n in g.nodes] == ["matvec"]
+
+
+def test_unsupported_op_named(tmp_path):
+    p = _mlp(tmp_path, extra_nodes=[helper.make_node("Softmax", ["mm_out"], ["out"], name="Soft0")])
+    with pytest.raises(FrontendError, match=r"^ONNX node 'Softmax_0' \(Softmax\): op type 'Softmax' is not supported "
+                       r"between a MatMul/Gemm and the next quantizer; supported ops: "):
+        import_onnx(p)
+
+
+def test_nonzero_zero_point(tmp_path):
+    q0, i0 = _quant("QIn", "inp", "out")
+    i0["QIn_z"] = np.float32(1)
+    p = _save(tmp_path, [q0], i0, out_shape=(1, 4))
+    with pytest.raises(FrontendError, match=r"zero point \[1\.0\] is not supported; expected 0"):
+        import_onnx(p)
+
+
+@pytest.mark.parametrize("scale, shown", [(0.0, "0.0"), (-1.0, "-1.0"), (float("nan"), "nan"), (float("inf"), "inf")])
+def test_bad_scales(tmp_path, scale, shown):
+    p = _mlp(tmp_path, scale=scale)
+    with pytest.raises(FrontendError, match=rf"scale values \[{shown}\] are not supported; expected finite positive scales"):
+        import_onnx(p)
+
+
+@pytest.mark.parametrize("bits", [0.0, 25.0])
+def test_bad_bit_width(tmp_path, bits):
+    p = _mlp(tmp_path, bits=bits)
+    with pytest.raises(FrontendError, match=rf"bit width {int(bits)} is not supported; expected 1 to 24"):
+        import_onnx(p)
+
+
+def test_not_onnx(tmp_path):
+    p = tmp_path / "junk.onnx"
+    p.write_bytes(b"\x00\x01garbage" * 10)
+    with pytest.raises(FrontendError, match=r"junk.onnx': not a readable ONNX model|junk.onnx': the ONNX graph has no nodes"):
+        import_onnx(p)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(FrontendError, match=r"nope.onnx': no such ONNX file"):
+        import_onnx(tmp_path / "nope.onnx")
+
+
+def test_dynamic_batch_rejected(tmp_path):
+    q0, i0 = _quant("QIn", "inp", "out")
+    p = _save(tmp_path, [q0], i0, in_shape=("N", 4), out_shape=("N", 4))
+    with pytest.raises(FrontendError, match=r"input 'inp' has shape \['N', 4\]; expected a static shape"):
+        import_onnx(p)
+
+
+def test_no_quantizer(tmp_path):
+    p = _save(tmp_path, [helper.make_node("Relu", ["inp"], ["out"], name="R")], {}, out_shape=(1, 4))
+    with pytest.raises(FrontendError, match=r"op type 'Relu' is not supported before the first quantizer"):
+        import_onnx(p)
+
+
+def test_unquantized_weights(tmp_path):
+    q0, i0 = _quant("QIn", "inp", "q_in")
+    mm = helper.make_node("MatMul", ["q_in", "W"], ["out"], name="MM0")
+    p = _save(tmp_path, [q0, mm], {**i0, "W": np.ones((4, 3))})
+    with pytest.raises(FrontendError, match=r"ONNX node 'MatMul_0' \(MatMul\): expected weights from a Quant/BipolarQuant "
+                       r"of a constant tensor \(input '.*' is an unquantized constant\)"):
+        import_onnx(p)
+
+
+def test_unsupported_opset(tmp_path):
+    p = _mlp(tmp_path)
+    m = onnx.load(str(p))
+    m.opset_import[0].version = 7
+    onnx.save(m, str(p))
+    with pytest.raises(FrontendError, match=r"ONNX opset 7 is not supported \(expected 9 to 23\)"):
+        import_onnx(p)
