@@ -114,7 +114,7 @@ class Chain:
         )
         proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", self.opset)])
         for n in proto.graph.node:
-            if n.op_type in ("Quant", "BipolarQuant"):
+            if n.op_type in ("Quant", "IntQuant", "BipolarQuant"):
                 n.domain = "qonnx.custom_op.general"
         proto.opset_import.append(helper.make_opsetid("qonnx.custom_op.general", 1))
         model = ModelWrapper(proto).transform(InferShapes())

@@ -89,6 +89,9 @@ def load_model(path: str | Path):
             f"{str(p)!r}: input {real_inputs[0].name!r} has batch size {dims[0].dim_value}; "
             "expected 1 (export with a batch-1 example input)"
         )
+    for n in proto.graph.node:
+        if n.op_type in ("Quant", "IntQuant", "BipolarQuant", "Trunc") and n.domain in ("", "onnx.brevitas", "finn.custom_op.general"):
+            n.domain = "qonnx.custom_op.general"
     try:
         model = ModelWrapper(proto)
         model = cleanup_model(model)

@@ -48,9 +48,10 @@ _QUANT_OPS = ("Quant", "IntQuant", "BipolarQuant")
 _PASS_OPS = ("Reshape", "Flatten", "Identity")
 _PRE_OPS = ("Mul", "Div", "Add", "Sub", "Pow")
 _LINEAR_OPS = ("MatMul", "Gemm")
+_TAIL_ONLY_OPS = ("Pow",)  # float ops allowed after the last layer (not monotone in general)
 #: every op type the frontend accepts somewhere (for error messages)
 SUPPORTED_OPS = tuple(
-    sorted(set(_QUANT_OPS + _PASS_OPS + _PRE_OPS + _LINEAR_OPS + CHAIN_OPS + ("Transpose",)))
+    sorted(set(_QUANT_OPS + _PASS_OPS + _PRE_OPS + _LINEAR_OPS + CHAIN_OPS + _TAIL_ONLY_OPS + ("Transpose",)))
 )
 _MAX_BITS = 24
 
@@ -318,7 +319,7 @@ class _Walker:
             while nxt is not None and nxt.op_type not in _QUANT_OPS:
                 if nxt.op_type in _PASS_OPS:
                     pass
-                elif nxt.op_type in CHAIN_OPS:
+                elif nxt.op_type in CHAIN_OPS or nxt.op_type in _TAIL_ONLY_OPS:
                     data, k = self.data_input(nxt)
                     if nxt.op_type == "Div" and k != 0:
                         raise node_error(nxt, "dividing a constant by the activation is not supported")
@@ -357,6 +358,10 @@ class _Walker:
                     zero_point=frozen_array(np.zeros(1), np.float32), post=post,
                 )
                 break
+            for c in raw:
+                if c.op_type in _TAIL_ONLY_OPS:
+                    raise node_error(c, f"{c.op_type} is supported after the last layer only, not before a "
+                                        f"quantizer (ops allowed there: {', '.join(CHAIN_OPS)})")
             q = self.quant_params(nxt)
             for i in nxt.input[1:]:
                 if i:

@@ -10,6 +10,7 @@ import pytest
 
 from gatesmith.flow import CompileOptions, compile_model, simulate
 from gatesmith.verify import zoo
+from gatesmith.verify.rtl_sim import lint_design
 
 pytestmark = [pytest.mark.rtl, pytest.mark.brevitas]
 
@@ -38,6 +39,7 @@ def _extremes(model, n_random: int) -> np.ndarray:
 def test_rtl_equals_onnx(tmp_path, zoo_export, name, fmt, fps):
     model, path = zoo_export(name, fmt)
     out = compile_model(path, tmp_path / "design", CompileOptions(board="pynq-z2", clock_mhz=100, target_fps=fps))
+    lint_design(out / "rtl", "gatesmith_top")  # verilator --lint-only -Wall: no warning
     x = _extremes(model, 32)
     expect = zoo.onnx_forward(path, x)
     y, rep = simulate(out, x, engine="rtl", backpressure=True, seed=3, expect=expect)

@@ -171,3 +171,83 @@ def test_unsupported_opset(tmp_path):
     onnx.save(m, str(p))
     with pytest.raises(FrontendError, match=r"ONNX opset 7 is not supported \(expected 9 to 23\)"):
         import_onnx(p)
+
+
+# ---- hand-made graphs: every rounding mode, per-channel output scales, float tails ----------
+
+ROUNDINGS = ["ROUND", "HALF_EVEN", "CEIL", "FLOOR", "UP", "DOWN", "HALF_UP", "HALF_DOWN"]
+
+
+def _two_layer(tmp_path, rounding, *, out_signed=1, out_scale=0.37, tail=None, op_type="Quant"):
+    """inp -> Quant(rounding) -> MatMul(Quant W) -> Mul(0.8) -> Add(bias) -> Quant(rounding) [-> tail] -> out."""
+    rng = np.random.default_rng(3)
+    q0, i0 = _quant("QIn", "inp", "q_in", bits=5.0, scale=0.25)
+    qw, iw = _quant("QW", "W", "w_q", bits=4.0, scale=0.1)
+    q0.attribute[-1].s = rounding.encode()
+    nodes = [q0, qw, helper.make_node("MatMul", ["q_in", "w_q"], ["mm"], name="MM0"),
+             helper.make_node("Mul", ["mm", "k"], ["mul"], name="Mul0"),
+             helper.make_node("Add", ["mul", "b"], ["add"], name="Add0")]
+    inits = {**i0, **iw, "W": rng.uniform(-0.8, 0.8, (8, 6)), "k": np.float32(0.8), "b": rng.uniform(-1, 1, 6)}
+    q1, i1 = _quant("QOut", "add", "q_out" if tail else "out", bits=3.0, scale=out_scale, signed=out_signed)
+    q1.op_type = op_type
+    for a in q1.attribute:
+        if a.name == "rounding_mode":
+            a.s = rounding.encode()
+    inits.update(i1)
+    if np.ndim(out_scale):
+        inits["QOut_s"] = np.asarray(out_scale, np.float32)
+    nodes.append(q1)
+    if tail:
+        qw2, iw2 = _quant("QW2", "W2", "w2_q", bits=3.0, scale=0.2)
+        nodes += [qw2, helper.make_node("MatMul", ["q_out", "w2_q"], ["mm2"], name="MM1"), *tail]
+        inits.update(iw2)
+        inits["W2"] = rng.uniform(-0.6, 0.6, (6, 3))
+        inits["two"] = np.float32(2.0)
+        return _save(tmp_path, nodes, inits, in_shape=(1, 8), out_shape=(1, 3))
+    return _save(tmp_path, nodes, inits, in_shape=(1, 8), out_shape=(1, 6))
+
+
+def _inputs(n=400):
+    rng = np.random.default_rng(9)
+    x = rng.uniform(-5, 5, (n, 8)).astype(np.float32)
+    x[: n // 2] = np.round(x[: n // 2] * 8) / 8  # exact ties for the 0.25-scale input quantizer
+    return x
+
+
+@pytest.mark.parametrize("rounding", ROUNDINGS)
+@pytest.mark.parametrize("style", ["threshold", "auto", "dyadic"])
+def test_rounding_modes_exact(tmp_path, rounding, style):
+    p = _two_layer(tmp_path, rounding)
+    g = run_passes(import_onnx(p), [MinimizeAccumulators(), SelectRequant(style=style)])
+    x = _inputs()
+    mm, _ = compare_outputs(g, run_float(g, x), zoo.onnx_forward(p, x))
+    assert mm == 0
+
+
+def test_intquant_op_type_and_per_channel_output_scale(tmp_path):
+    p = _two_layer(tmp_path, "ROUND", out_scale=np.linspace(0.2, 0.5, 6), op_type="IntQuant", out_signed=0)
+    g = import_onnx(p)
+    x = _inputs()
+    mm, _ = compare_outputs(g, run_float(g, x), zoo.onnx_forward(p, x))
+    assert mm == 0
+
+
+def test_float_tail_with_pow(tmp_path):
+    tail = [helper.make_node("Pow", ["mm2", "two"], ["out"], name="Pow0")]
+    p = _two_layer(tmp_path, "ROUND", tail=tail)
+    g = import_onnx(p)
+    assert [o.kind.value for o in g.output_map.post] == ["Pow"]
+    x = _inputs()
+    mm, _ = compare_outputs(g, run_float(g, x), zoo.onnx_forward(p, x))
+    assert mm == 0
+
+
+def test_pow_before_quantizer_rejected(tmp_path):
+    q0, i0 = _quant("QIn", "inp", "q_in")
+    qw, iw = _quant("QW", "W", "w_q", bits=3.0)
+    q1, i1 = _quant("QOut", "pw", "out", bits=3.0)
+    nodes = [q0, qw, helper.make_node("MatMul", ["q_in", "w_q"], ["mm"], name="MM0"),
+             helper.make_node("Pow", ["mm", "two"], ["pw"], name="Pow0"), q1]
+    p = _save(tmp_path, nodes, {**i0, **iw, **i1, "W": np.ones((4, 3)), "two": np.float32(2)})
+    with pytest.raises(FrontendError, match=r"ONNX node 'Pow_0' \(Pow\): Pow is supported after the last layer only"):
+        import_onnx(p)
