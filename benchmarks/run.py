@@ -54,7 +54,7 @@ def bench_one(name, fmt, fps, n, work: Path) -> dict:
     ref_s = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    simulate(out, x[:2], engine="rtl")  # builds the Verilator model once
+    simulate(out, x, engine="rtl")  # builds the Verilator model once (its memories are sized for N)
     build_s = time.perf_counter() - t0
     _, rep = simulate(out, x, engine="rtl", backpressure=False, expect=expect)
     _, rep_bp = simulate(out, x, engine="rtl", backpressure=True, expect=expect)
@@ -71,7 +71,7 @@ def bench_one(name, fmt, fps, n, work: Path) -> dict:
         "latency_cycles_sim": rep["latency_cycles"],
         "latency_cycles_est": est["latency_cycles"],
         "est_inferences_per_s": round(est["inferences_per_second"]),
-        "rtl_build_s": round(build_s, 2),
+        "rtl_first_run_s": round(build_s, 2),  # includes the Verilator build unless cached
         "rtl_sim_inferences_per_s": round(n / rep["wall_seconds"], 1),
         "rtl_sim_cycles_per_s": round(rep["cycles_total"] / rep["wall_seconds"]),
         "reference_inferences_per_s": round(n / ref_s, 1),
@@ -99,7 +99,7 @@ def main(argv=None) -> int:
             print(f"{name}: compile {r['compile_s']}s, cycles est {r['cycles_est']} sim {r['cycles_sim']}, "
                   f"mismatches {r['mismatches']}", flush=True)
     cols = ["model", "compile_s", "cycles_est", "cycles_sim", "cycles_err_pct", "latency_cycles_sim",
-            "rtl_build_s", "rtl_sim_inferences_per_s", "reference_inferences_per_s",
+            "rtl_first_run_s", "rtl_sim_inferences_per_s", "rtl_sim_cycles_per_s", "reference_inferences_per_s",
             "execute_onnx_inferences_per_s", "mismatches", "mismatches_backpressure"]
     widths = [max(len(c), *(len(str(r[c])) for r in rows)) for c in cols]
     print(" | ".join(c.ljust(w) for c, w in zip(cols, widths)))

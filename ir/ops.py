@@ -70,6 +70,8 @@ def round_shift(t, shift: int, mode: Rounding):
     t = np.asarray(t, dtype=object)
     if shift == 0:
         return t
+    if shift < 62 and t.size and _absmax(t) < (1 << 62):
+        return _round_shift_int64(t.astype(np.int64), shift, mode).astype(object)
     d = 1 << shift
     half = 1 << (shift - 1)
 
@@ -100,6 +102,40 @@ def round_shift(t, shift: int, mode: Rounding):
         raise AssertionError(mode)
 
     return np.vectorize(one, otypes=[object])(t)
+
+
+def _round_shift_int64(t: np.ndarray, shift: int, mode: Rounding) -> np.ndarray:
+    """round_shift for int64 values (|t| < 2**62): the same rules, vectorised."""
+    d = np.int64(1 << shift)
+    half = np.int64(1 << (shift - 1))
+    q = t >> np.int64(shift)  # floor division
+    r = t - q * d
+    neg = t < 0
+    exact = r == 0
+    if mode is Rounding.FLOOR:
+        up = np.zeros_like(exact)
+    elif mode is Rounding.CEIL:
+        up = ~exact
+    elif mode is Rounding.UP:
+        up = ~exact & ~neg
+    elif mode is Rounding.DOWN:
+        up = ~exact & neg
+    else:
+        tie = r == half
+        if mode is Rounding.ROUND:
+            tie_up = (q & 1) == 1
+        elif mode is Rounding.HALF_UP:
+            tie_up = ~neg
+        elif mode is Rounding.HALF_DOWN:
+            tie_up = neg
+        else:  # pragma: no cover - enum is closed
+            raise AssertionError(mode)
+        up = (r > half) | (tie & tie_up)
+    return q + up.astype(np.int64)
+
+
+def _absmax(a: np.ndarray) -> int:
+    return max((abs(int(v)) for v in (a.min(), a.max())), default=0) if np.size(a) else 0
 
 
 def _as_int(a: np.ndarray, bits: int) -> np.ndarray:
@@ -214,9 +250,14 @@ class Requant:
 
     def evaluate(self, x: np.ndarray) -> np.ndarray:
         xo = np.asarray(x, dtype=object)
-        m = np.asarray(self.mult, dtype=object) if self.use_mult else 1
-        t = xo * m + np.asarray(self.bias, dtype=object)
-        q = round_shift(t, self.shift, self.rounding)
+        m = np.asarray(self.mult, dtype=object) if self.use_mult else np.ones(self.channels, dtype=object)
+        b = np.asarray(self.bias, dtype=object)
+        bound = _absmax(xo) * _absmax(m) + _absmax(b)
+        if bound < (1 << 62) and self.shift < 62:  # exact in int64
+            t = xo.astype(np.int64) * m.astype(np.int64) + b.astype(np.int64)
+            q = _round_shift_int64(t, self.shift, self.rounding) if self.shift else t
+        else:
+            q = round_shift(xo * m + b, self.shift, self.rounding)
         q = np.minimum(np.maximum(q, self.lo), self.hi)
         if isinstance(self.out, BipolarType):
             return np.where(q > 0, 1, -1).astype(np.int64)

@@ -124,3 +124,41 @@ def test_select_requant_styles_agree_with_spec(tiny_graph):
     # the hand-made thresholds are not affine: dyadic reports moved thresholds, never silently
     assert rq.mismatches > 0
 
+
+
+@pytest.mark.parametrize("mode", list(Rounding))
+def test_round_shift_big_integers(mode):
+    """The object-int path (values beyond int64) and the int64 path follow the same rules."""
+    from fractions import Fraction
+    import math
+
+    rng = np.random.default_rng(4)
+    shift = 5
+    small = rng.integers(-(1 << 40), 1 << 40, size=300)
+    small[:20] = np.arange(-10, 10) * (1 << shift) + (1 << (shift - 1))  # exact ties
+    big = np.array([int(v) << 30 for v in small] + [int(v) * (1 << 70) + (1 << (shift - 1)) for v in small[:20]], dtype=object)
+
+    def exact(v: int) -> int:
+        f = Fraction(v, 1 << shift)
+        fl, ce = math.floor(f), math.ceil(f)
+        if f == fl:
+            return fl
+        if mode is Rounding.FLOOR:
+            return fl
+        if mode is Rounding.CEIL:
+            return ce
+        if mode is Rounding.UP:
+            return ce if f > 0 else fl
+        if mode is Rounding.DOWN:
+            return fl if f > 0 else ce
+        if f - fl != Fraction(1, 2):
+            return fl if f - fl < Fraction(1, 2) else ce
+        if mode is Rounding.ROUND:
+            return fl if fl % 2 == 0 else ce
+        if mode is Rounding.HALF_UP:
+            return ce if f > 0 else fl
+        return fl if f > 0 else ce  # HALF_DOWN
+
+    for arr in (small, big):
+        got = round_shift(arr, shift, mode)
+        assert [int(v) for v in got] == [exact(int(v)) for v in arr]
