@@ -38,6 +38,8 @@ __all__ = ["SelectRequant", "STYLES", "dyadic_thresholds"]
 
 STYLES = ("auto", "threshold", "shift", "dyadic")
 MAX_SHIFT = 40
+#: above this many thresholds per channel, ``auto`` will not build a threshold unit
+MAX_AUTO_THRESHOLDS = 1023
 
 
 def dyadic_thresholds(rq: Requant, lo: np.ndarray, hi: np.ndarray, base: int, n: int) -> np.ndarray:
@@ -92,19 +94,48 @@ def _mismatches(op: Requantize, rq: Requant) -> int:
     return int(np.count_nonzero(t != op.thresholds))
 
 
+def _max_shift(op: Requantize) -> int:
+    """The largest S (<= MAX_SHIFT) keeping acc*M + B within int64 for the reachable range."""
+    acc = max(abs(int(np.min(op.in_lo))), abs(int(np.max(op.in_hi))), 1)
+    amax = max((abs(a) for a in op.linear.a), default=Fraction(1)) or Fraction(1)
+    bmax = max((abs(b) for b in op.linear.b), default=Fraction(0))
+    s = MAX_SHIFT
+    while s > 0 and (acc * amax + bmax + 1) * (1 << s) >= (1 << 61):
+        s -= 1
+    return s
+
+
 def _search(op: Requantize, *, pow2_only: bool) -> Requant | None:
-    """Smallest exact shift; for dyadic the best inexact one when none is exact."""
-    best = None
-    for s in range(0, MAX_SHIFT + 1):
-        rq = _realise(op, s, pow2_only=pow2_only)
-        if rq is None:
-            continue
-        mm = _mismatches(op, rq)
-        if mm == 0:
-            return rq
-        if not pow2_only:
-            best = Requant(**{**rq.__dict__, "mismatches": mm})
-    return best
+    """Smallest exact shift; for dyadic the largest-S (most precise) one when none is exact.
+
+    Power-of-two forms: the first S making M and B integers gives the only
+    candidate function (a larger S scales M, B and 2**S alike).  Dyadic: if the
+    most precise S is not exact, none is taken as exact (more fractional bits
+    only bring M/2**S closer to the model's scale); otherwise the smallest
+    exact S is found by bisection, and every candidate is checked.
+    """
+    if pow2_only:
+        for s in range(0, MAX_SHIFT + 1):
+            rq = _realise(op, s, pow2_only=True)
+            if rq is not None:
+                return rq if _mismatches(op, rq) == 0 else None
+        return None
+    top = _max_shift(op)
+    rq = _realise(op, top, pow2_only=False)
+    if rq is None:
+        return None
+    mm = _mismatches(op, rq)
+    if mm:
+        return Requant(**{**rq.__dict__, "mismatches": mm})
+    lo, hi = 0, top  # hi is exact
+    while lo < hi:
+        mid = (lo + hi) // 2
+        cand = _realise(op, mid, pow2_only=False)
+        if cand is not None and _mismatches(op, cand) == 0:
+            hi = mid
+        else:
+            lo = mid + 1
+    return _realise(op, hi, pow2_only=False)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -145,10 +176,18 @@ class SelectRequant:
         rq = _search(op, pow2_only=True)
         if rq is not None:
             return rq
-        if op.thresholds.shape[1] > 15:
+        n = op.thresholds.shape[1]
+        if n > 15:
             rq = _search(op, pow2_only=False)
             if rq is not None and rq.mismatches == 0:
                 return rq
+            if n > MAX_AUTO_THRESHOLDS:
+                moved = f"{rq.mismatches} of {op.thresholds.size} thresholds move" if rq is not None else "no affine form"
+                raise IRError(
+                    f"node {node.name!r} (from {node.origin}): a {op.out} output needs {n} thresholds per "
+                    f"channel and no exact shift/dyadic form exists ({moved}); use --requant dyadic to accept "
+                    "that, --requant threshold to build them anyway, or quantize this activation to fewer bits"
+                )
         return as_thr
 
     def run(self, graph: Graph) -> Graph:
