@@ -281,3 +281,14 @@ def test_auto_refuses_huge_threshold_units(tmp_path):
     with pytest.raises(IRError, match=r"node 'rq0' \(from .*\): a s16 output needs 65535 thresholds per channel and "
                        r"no exact shift/dyadic form exists \(\d+ of 393210 thresholds move\); use --requant dyadic"):
         run_passes(import_onnx(p), [SelectRequant(style="auto")])
+
+
+@pytest.mark.parametrize("name", zoo.BNN_PYNQ_NAMES)
+def test_bnn_pynq_topologies_import_exactly(zoo_export, name):
+    """Every FINN BNN-PYNQ FC topology imports as Brevitas exports it and is bit-exact."""
+    model, path = zoo_export(name, None)
+    graph = run_passes(import_onnx(path), [MinimizeAccumulators(), SelectRequant()])
+    assert [n.kind for n in graph.nodes].count("matvec") == 4
+    x = model.sample_inputs(16, seed=2)
+    mm, _ = compare_outputs(graph, run_float(graph, x), zoo.onnx_forward(path, x))
+    assert mm == 0
