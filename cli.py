@@ -41,6 +41,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--backpressure", action="store_true", help="random input gaps and output stalls")
     s.add_argument("--seed", type=int, default=1, help="seed of the stall patterns")
     s.add_argument("--expect", type=Path, default=None, help="Y0.npy to compare with (exit 1 on mismatch)")
+
+    sub.add_parser("boards", help="list the known boards and their resources")
+
+    r = sub.add_parser("pnr", help="synthesise, place and route a compiled design for a Lattice ECP5 board")
+    r.add_argument("design", type=Path, help="output directory of 'gatesmith compile'")
+    r.add_argument("--board", default=None, help="an ECP5 board (default: the design's board)")
+    r.add_argument("--seed", type=int, default=1, help="nextpnr placement seed")
     return p
 
 
@@ -112,17 +119,48 @@ def _cmd_sim(a) -> int:
     return 1 if rep.get("mismatches", 0) else 0
 
 
-_COMMANDS = {"compile": _cmd_compile, "sim": _cmd_sim}
+def _cmd_boards(a) -> int:
+    from .boards import board_names, load_board
+
+    head = ("name", "part", "family", "LUT", "FF", "DSP", "BRAM18", "URAM", "clock", "PS")
+    rows = [head]
+    for b in (load_board(n) for n in board_names()):
+        rows.append((b.name, b.part, b.family, str(b.lut), str(b.ff), str(b.dsp), str(b.bram18), str(b.uram),
+                     f"{b.clock_mhz:g} MHz", b.ps))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
+    numeric = {3, 4, 5, 6, 7, 8}
+    for r in rows:
+        cells = [c.rjust(w) if i in numeric else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))]
+        print("  ".join(cells).rstrip())
+    return 0
+
+
+def _cmd_pnr(a) -> int:
+    from .implement import place_and_route
+
+    rep = place_and_route(a.design, board=a.board, seed=a.seed)
+    u = rep["utilisation"]
+    used = ", ".join(f"{k} {v['used']}/{v['available']}" for k, v in sorted(u.items()))
+    print(
+        f"placed and routed {rep['top']} on {rep['board']} ({rep['part']}): Fmax {rep['fmax_mhz']:g} MHz "
+        f"({'meets' if rep['meets_timing'] else 'misses'} {rep['target_mhz']:g} MHz); {used}; "
+        f"report {str(Path(a.design) / 'reports' / 'pnr.json')}"
+    )
+    return 0
+
+
+_COMMANDS = {"compile": _cmd_compile, "sim": _cmd_sim, "boards": _cmd_boards, "pnr": _cmd_pnr}
 
 
 def _user_error_types():
     from .boards import BoardError
     from .flow import FlowError
     from .frontend import FrontendError
+    from .implement import PnrError
     from .ir.schedule import FoldingError
     from .ir.verifier import IRError
 
-    return (FlowError, FrontendError, FoldingError, BoardError, IRError)
+    return (FlowError, FrontendError, FoldingError, BoardError, IRError, PnrError)
 
 
 def main(argv=None) -> int:

@@ -153,11 +153,17 @@ def compile_model(model_path, out_dir, opts: CompileOptions = CompileOptions()) 
         raise FlowError(f"output directory {str(out)!r} exists; use --force to replace it")
     parent = out.parent if str(out.parent) else Path(".")
     if not parent.is_dir():
-        raise FlowError(f"cannot create {str(out)!r}: parent directory {str(parent)!r} does not exist")
+        what = "is not a directory" if parent.exists() else "does not exist"
+        raise FlowError(f"cannot create {str(out)!r}: parent directory {str(parent)!r} {what}")
     if not os.access(parent, os.W_OK):
         raise FlowError(f"cannot create {str(out)!r}: directory {str(parent)!r} is not writable")
     plan = _plan(model_path, opts)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=parent))
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=parent))
+    except OSError as e:  # e.g. /proc: access() says writable, creating fails
+        raise FlowError(
+            f"cannot create {str(out)!r}: cannot write in directory {str(parent)!r} ({e.strerror or type(e).__name__})"
+        ) from None
     try:
         for rel, text in sorted(plan.items()):
             p = tmp / rel
@@ -165,9 +171,15 @@ def compile_model(model_path, out_dir, opts: CompileOptions = CompileOptions()) 
             p.write_text(text)
         if out.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=parent))
-            os.replace(out, old / "d")
-            os.replace(tmp, out)
-            shutil.rmtree(old, ignore_errors=True)
+            try:
+                os.replace(out, old / "d")
+                try:
+                    os.replace(tmp, out)
+                except BaseException:
+                    os.replace(old / "d", out)  # put the previous tree back
+                    raise
+            finally:
+                shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(tmp, out)
     except BaseException:

@@ -77,6 +77,14 @@ def load_model(path: str | Path):
         raise FrontendError(
             f"{str(p)!r}: expected exactly one graph output, found {len(proto.graph.output)}"
         )
+    defined = inits | {i.name for i in proto.graph.input} | {o for n in proto.graph.node for o in n.output}
+    for n in proto.graph.node:
+        missing = [i for i in n.input if i and i not in defined]
+        if missing:
+            raise FrontendError(
+                f"ONNX node {n.name!r} ({n.op_type}): input {missing[0]!r} is not defined "
+                "(expected an initializer, a graph input or another node's output)"
+            )
     dims = real_inputs[0].type.tensor_type.shape.dim
     if not dims or any(not d.HasField("dim_value") or d.dim_value <= 0 for d in dims):
         shape = [d.dim_value if d.HasField("dim_value") else (d.dim_param or "?") for d in dims]

@@ -297,7 +297,9 @@ class _Walker:
                 raise self.unsupported(n, "after a quantized activation (expected MatMul or Gemm)")
             if n.op_type == "Gemm":
                 if float(_attr(n, "alpha", 1.0)) != 1.0 or float(_attr(n, "beta", 1.0)) != 1.0 or _attr(n, "transA", 0):
-                    raise node_error(n, "expected alpha=1, beta=1, transA=0")
+                    got = {k: _attr(n, k, d) for k, d in (("alpha", 1.0), ("beta", 1.0), ("transA", 0))}
+                    raise node_error(n, "expected alpha=1, beta=1, transA=0, got "
+                                        + ", ".join(f"{k}={v!r}" for k, v in got.items()))
             if n.input[0] != cur:
                 raise node_error(n, f"expected the activation {cur!r} as the first input")
             if cur_q.scale.size != 1:

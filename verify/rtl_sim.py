@@ -3,11 +3,16 @@
 :func:`simulate_rtl` renders ``harness.v.j2`` around a generated top, builds it
 with Verilator through cocotb's runner, and runs it with the per-run data
 passed as files and plusargs: the packed input beats (``gs_in.memh``), ``+N``,
-``+SEED``, ``+IN_DUTY``, ``+OUT_DUTY``, ``+TIMEOUT``.  The harness generates
-its own clock (Verilator ``--timing``), feeds the inputs with seeded valid
-gaps, applies seeded ready backpressure, stamps every output beat and every
-input's first beat with its cycle, and writes everything with
-``$writememh``; the cocotb test only waits for ``done``.
+``+SEED``, ``+IN_DUTY``, ``+OUT_DUTY``, ``+BURST``, ``+TIMEOUT``.  The harness
+generates its own clock (Verilator ``--timing``), feeds the inputs with seeded
+valid gaps, applies seeded ready backpressure (single cycles, or runs of up to
+``burst`` cycles), stamps every output beat and every input's first beat with
+its cycle, checks the AXI-Stream rule on the design's ``m_axis`` (a beat
+offered while ``tready`` is low stays, unchanged, until it is taken), and
+writes everything with ``$writememh``; the cocotb test only waits for ``done``.
+A protocol violation raises :class:`RtlProtocolError`; a timeout raises
+:class:`RtlDeadlock` with the beats counted on both ports and the cycles of
+the last handshake on each.
 
 Build cache: ``build_dir/gatesmith_harness-<key>``, the key being the content
 of the design's Verilog files (not its ``.mem`` files: they are copied into
@@ -64,6 +69,7 @@ __all__ = [
     "SimResult",
     "RtlSimError",
     "RtlDeadlock",
+    "RtlProtocolError",
     "simulate_rtl",
     "lint_design",
     "render_harness",
@@ -103,6 +109,10 @@ class RtlDeadlock(RtlSimError):
     """The design stopped making progress before all outputs arrived."""
 
 
+class RtlProtocolError(RtlSimError):
+    """The design broke the AXI-Stream rules on its output port."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class SimResult:
     y_int: np.ndarray  # (N, C_out) integers of the output type (bipolar as ±1)
@@ -114,6 +124,9 @@ class SimResult:
     in_duty: int
     out_duty: int
     seed: int
+    burst: int  # longest stall run (0: stalls are single cycles)
+    beats_in: int  # input beats accepted by the design
+    beats_out: int  # output beats taken from the design (extra beats raise)
     build_seconds: float  # 0.0 when the build came from the cache
     run_seconds: float  # wall time of the simulator process (incl. start-up)
 
@@ -181,6 +194,7 @@ def simulate_rtl(
     in_duty: int | None = None,
     out_duty: int | None = None,
     timeout_cycles: int | None = None,
+    burst: int = 0,
     clock: str = "verilog",
     opt: str = SIM_OPT,
     keep_run_dir: bool | None = None,
@@ -188,9 +202,14 @@ def simulate_rtl(
     """Simulate the design in ``rtl_dir`` on integer inputs ``x_int`` ``(N, C_in)``.
 
     ``backpressure`` uses :data:`BACKPRESSURE_DUTY`; ``in_duty``/``out_duty``
-    (percent, 1..100) override it.  ``timeout_cycles`` bounds the run (default
-    generous: 1M cycles plus 1000 per beat, scaled by the duty); exceeding it
-    raises :class:`RtlDeadlock` with the cycle count and the beats seen.
+    (percent, 1..100) override it.  ``burst`` (0 or 2..65535) makes every stall
+    a run of 1..``burst`` cycles: a cycle starts a run with probability
+    ``100 - duty`` percent, so long bursts stall far more than ``100 - duty``
+    percent of the cycles.  ``timeout_cycles`` bounds the run (default
+    generous: 1M cycles plus 1000 per beat, scaled by the duty and the burst);
+    exceeding it raises :class:`RtlDeadlock` with the cycle count and the beats
+    seen.  A beat on ``m_axis`` that drops or changes while stalled raises
+    :class:`RtlProtocolError`.
     ``clock``: ``"verilog"`` (the harness toggles its own clock, Verilator
     ``--timing``; fastest) or ``"cocotb"`` (``cocotb.clock.Clock`` drives ``clk``).
     The build is cached in ``build_dir`` (default ``<rtl_dir>/../sim_build``) per
@@ -213,9 +232,12 @@ def simulate_rtl(
     for what, d in (("in_duty", di), ("out_duty", do)):
         if not 1 <= d <= 100:
             raise ValueError(f"expected {what} in 1..100 (percent), got {d!r}")
+    burst = int(burst)
+    if burst != 0 and not 2 <= burst <= 65535:
+        raise ValueError(f"expected burst 0 or 2..65535 (cycles), got {burst!r}")
     budget = int(timeout_cycles) if timeout_cycles is not None else _default_timeout(
         n, in_stream, out_stream, min(di, do)
-    )
+    ) * max(1, burst)
 
     ensure_verilator()
     build_root = Path(build_dir).resolve() if build_dir is not None else rtl_dir.parent / "sim_build"
@@ -240,11 +262,12 @@ def simulate_rtl(
         )
         plusargs = [
             f"+N={n}", f"+SEED={int(seed)}", f"+IN_DUTY={di}", f"+OUT_DUTY={do}", f"+TIMEOUT={budget}",
+            f"+BURST={burst}",
         ]
         t1 = time.perf_counter()
         _run(bdir, hname, run_dir, plusargs, clock, top)
         run_seconds = time.perf_counter() - t1
-        result = _collect(run_dir, top, n, in_stream, out_stream, di, do, int(seed))
+        result = _collect(run_dir, top, n, in_stream, out_stream, di, do, int(seed), burst)
     except BaseException:
         if keep_run_dir is None:
             keep_run_dir = True
@@ -396,18 +419,35 @@ def _tail(path: Path, lines: int = 40) -> str:
         return "(no log)"
 
 
-def _collect(run_dir, top, n, ins: StreamSpec, outs: StreamSpec, di, do, seed) -> dict:
+def _collect(run_dir, top, n, ins: StreamSpec, outs: StreamSpec, di, do, seed, burst) -> dict:
     summ_path = run_dir / HARNESS_FILES["summary"]
     if not summ_path.is_file():
         raise RtlSimError(f"simulation of {top!r} ended without results (run dir {str(run_dir)!r})")
-    cycles, n_out, n_in, extra, timed_out, _ = read_memh(summ_path)[:6]
+    summary = read_memh(summ_path)
+    if len(summary) < 12:
+        raise RtlSimError(f"harness summary of {top!r} has {len(summary)} words; expected 12")
+    cycles, n_out, n_in, extra, timed_out, _, viol, first_viol, kinds, in_last, out_last, hs = summary[:12]
     ob = outs.beats_per_inference
     want = n * ob
+    run = f"N={n}, seed={seed}, in_duty={di}, out_duty={do}, burst={burst}; run dir {str(run_dir)!r}"
+    if viol:
+        what = " and ".join(w for b, w in ((1, "tvalid dropped"), (2, "tdata changed")) if kinds & b)
+        raise RtlProtocolError(
+            f"AXI-Stream violation on m_axis of {top!r}: {what} while tvalid && !tready in {viol} "
+            f"cycle(s), first at cycle {first_viol} ({n_out} of {want} output beats taken; {run})"
+        )
     if timed_out:
+        def last(c):
+            return f"cycle {c - 1}" if c else "never"
+
+        sig = ", ".join(
+            f"{name}={(hs >> bit) & 1}"
+            for name, bit in (("s_tvalid", 3), ("s_tready", 2), ("m_tvalid", 1), ("m_tready", 0))
+        )
         raise RtlDeadlock(
             f"deadlock: {top!r} stopped after {cycles} cycles with {n_out} of {want} output "
-            f"beats and {n_in} of {n * ins.beats_per_inference} input beats "
-            f"(N={n}, seed={seed}, in_duty={di}, out_duty={do}); run dir {str(run_dir)!r}"
+            f"beats and {n_in} of {n * ins.beats_per_inference} input beats (last input beat "
+            f"{last(in_last)}, last output beat {last(out_last)}; at the end {sig}) ({run})"
         )
     if extra:
         raise RtlSimError(
@@ -443,5 +483,8 @@ def _collect(run_dir, top, n, ins: StreamSpec, outs: StreamSpec, di, do, seed) -
         "in_duty": di,
         "out_duty": do,
         "seed": seed,
+        "burst": burst,
+        "beats_in": int(n_in),
+        "beats_out": int(n_out),
     }
 
