@@ -48,6 +48,11 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("design", type=Path, help="output directory of 'gatesmith compile'")
     r.add_argument("--board", default=None, help="an ECP5 board (default: the design's board)")
     r.add_argument("--seed", type=int, default=1, help="nextpnr placement seed")
+
+    e = sub.add_parser("export", help="export a compiled design to a vendor tool flow")
+    e.add_argument("target", choices=("vivado",), help="vivado: build.tcl, IP, block design and PYNQ driver")
+    e.add_argument("design", type=Path, help="output directory of 'gatesmith compile'")
+    e.add_argument("--board", default=None, help="an AMD/Xilinx board (default: the design's board)")
     return p
 
 
@@ -149,18 +154,29 @@ def _cmd_pnr(a) -> int:
     return 0
 
 
-_COMMANDS = {"compile": _cmd_compile, "sim": _cmd_sim, "boards": _cmd_boards, "pnr": _cmd_pnr}
+def _cmd_export(a) -> int:
+    from .export import export_vivado
+
+    out = export_vivado(a.design, board=a.board)
+    print(f"exported {str(a.design)!r} -> {str(out)!r}; build with: vivado -mode batch -source "
+          f"{str(out / 'build.tcl')!r}")
+    return 0
+
+
+_COMMANDS = {"compile": _cmd_compile, "sim": _cmd_sim, "boards": _cmd_boards, "pnr": _cmd_pnr,
+             "export": _cmd_export}
 
 
 def _user_error_types():
     from .boards import BoardError
+    from .export import ExportError
     from .flow import FlowError
     from .frontend import FrontendError
     from .implement import PnrError
     from .ir.schedule import FoldingError
     from .ir.verifier import IRError
 
-    return (FlowError, FrontendError, FoldingError, BoardError, IRError, PnrError)
+    return (FlowError, FrontendError, FoldingError, BoardError, IRError, PnrError, ExportError)
 
 
 def main(argv=None) -> int:

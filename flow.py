@@ -30,6 +30,7 @@ __all__ = [
     "simulate",
     "ENGINES",
     "compare_outputs",
+    "write_tree_atomic",
 ]
 
 
@@ -158,6 +159,18 @@ def compile_model(model_path, out_dir, opts: CompileOptions = CompileOptions()) 
     if not os.access(parent, os.W_OK):
         raise FlowError(f"cannot create {str(out)!r}: directory {str(parent)!r} is not writable")
     plan = _plan(model_path, opts)
+    write_tree_atomic(plan, out)
+    return out
+
+
+def write_tree_atomic(plan: dict[str, str], out: Path) -> None:
+    """Write ``plan`` (relative path -> text) as the directory ``out`` in one step.
+
+    Rendered into a temporary sibling directory, then renamed into place; an
+    existing ``out`` is swapped out only once the new tree is complete (and put
+    back if the swap is interrupted).  Nothing half-written is ever left behind.
+    """
+    parent = out.parent if str(out.parent) else Path(".")
     try:
         tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=parent))
     except OSError as e:  # e.g. /proc: access() says writable, creating fails
@@ -185,7 +198,6 @@ def compile_model(model_path, out_dir, opts: CompileOptions = CompileOptions()) 
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return out
 
 
 @dataclass(frozen=True)

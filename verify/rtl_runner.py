@@ -47,6 +47,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -303,8 +304,25 @@ def lint(
     parameters: Mapping[str, object] | None = None,
     extra_args: Sequence[str] = (),
 ) -> None:
-    """Run ``verilator --lint-only -Wall`` on *sources*; raise :class:`RtlLintError` on any warning."""
+    """Run ``verilator --lint-only -Wall`` on *sources*; raise :class:`RtlLintError` on any warning.
+
+    Verilator expands ``$VAR`` / ``$(VAR)`` in file names, so sources whose
+    path holds anything but plain characters are linted from copies in a
+    temporary directory."""
     ensure_verilator()
+    paths = [Path(s).resolve() for s in sources]
+    if any(not re.fullmatch(r"[A-Za-z0-9_./+-]+", str(p)) for p in paths):
+        names = [p.name for p in paths]
+        if len(set(names)) == len(names) and all(re.fullmatch(r"[A-Za-z0-9_.+-]+", n) for n in names):
+            with tempfile.TemporaryDirectory(prefix="gatesmith-lint-") as d:
+                for p in paths:
+                    shutil.copyfile(p, Path(d) / p.name)
+                _lint_run([Path(d) / n for n in names], top, parameters, extra_args)
+            return
+    _lint_run(paths, top, parameters, extra_args)
+
+
+def _lint_run(paths, top, parameters, extra_args) -> None:
     cmd = [
         "verilator",
         "--lint-only",
@@ -314,7 +332,7 @@ def lint(
         top,
         *_parameter_args(parameters or {}),
         *extra_args,
-        *[str(Path(s).resolve()) for s in sources],
+        *[str(p) for p in paths],
     ]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     output = (proc.stdout + proc.stderr).strip()

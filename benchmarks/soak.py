@@ -1,0 +1,94 @@
+"""Fuzz soak: random quantized MLPs (gatesmith.verify.fuzz) compiled and checked.
+
+Each network (seed ``--start`` .. ``--start + --n - 1``) is built with Brevitas,
+exported, compiled with a random folding and checked: the reference equals
+execute_onnx except for proven float32 near-ties, and the RTL (Verilator,
+random backpressure) equals the reference exactly.  Prints a table and writes
+``benchmarks/results/soak.json`` (rewritten after every network, so a soak cut
+short still leaves its results).  A failure is reproduced with
+``gatesmith.verify.fuzz.run_case(seed, dir)``.
+
+    python benchmarks/soak.py [--n 200] [--start 1000] [--jobs 2] [--inputs 24] [--max-width 48] [--max-lanes K]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+import warnings
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "results" / "soak.json"
+
+
+def _one(args):
+    seed, work, n_inputs, max_width, max_lanes = args
+    warnings.filterwarnings("ignore")
+    from gatesmith.verify import fuzz
+
+    return fuzz.run_case(seed, work, n_inputs=n_inputs, max_width=max_width, max_lanes=max_lanes).to_json()
+
+
+def _summary(rows, args, wall) -> dict:
+    fails = [r for r in rows if not r["ok"]]
+    return {
+        "machine": {"python": platform.python_version(), "processor": platform.machine(), "cores": os.cpu_count()},
+        "date": time.strftime("%Y-%m-%d"),
+        "args": {"n": args.n, "start": args.start, "inputs": args.inputs, "max_width": args.max_width, "max_lanes": args.max_lanes,
+                 "jobs": args.jobs},
+        "networks": len(rows),
+        "passed": len(rows) - len(fails),
+        "failures": len(fails),
+        "elements": sum(r["elements"] for r in rows),
+        "reference_mismatches": sum(r["ref_mismatches"] for r in rows),
+        "excused_near_ties": sum(r["excused"] for r in rows),
+        "unexplained_mismatches": sum(len(r["unexplained"]) for r in rows),
+        "rtl_mismatches": sum(r["rtl_mismatches"] for r in rows),
+        "wall_seconds": round(wall, 1),
+        "failed_cases": [
+            {k: r[k] for k in ("seed", "net", "ref_mismatches", "excused", "unexplained", "rtl_mismatches", "folding", "error")}
+            for r in fails
+        ],
+        "cases": [{k: r[k] for k in ("seed", "net", "ok", "ref_mismatches", "excused", "rtl_mismatches", "seconds")} for r in rows],
+    }
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=200)
+    ap.add_argument("--start", type=int, default=1000)
+    ap.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1))
+    ap.add_argument("--inputs", type=int, default=24)
+    ap.add_argument("--max-width", type=int, default=48)
+    ap.add_argument("--max-lanes", type=int, default=None, help="bound PE*SIMD of the random foldings")
+    ap.add_argument("--out", type=Path, default=RESULTS)
+    args = ap.parse_args(argv)
+    t0 = time.perf_counter()
+    rows = []
+    print(f"{'seed':>6} {'ok':>3} {'ref≠':>5} {'excused':>7} {'rtl≠':>5} {'s':>6}  net")
+    with tempfile.TemporaryDirectory(prefix="gatesmith-soak-") as work:
+        jobs = [(s, work, args.inputs, args.max_width, args.max_lanes) for s in range(args.start, args.start + args.n)]
+        with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as ex:
+            for r in ex.map(_one, jobs):
+                rows.append(r)
+                print(f"{r['seed']:>6} {'ok' if r['ok'] else 'BAD':>3} {r['ref_mismatches']:>5} {r['excused']:>7} "
+                      f"{r['rtl_mismatches']:>5} {r['seconds']:>6.1f}  {r['net']}"
+                      + (f"\n       {r['error'].splitlines()[0]}" if r["error"] else ""), flush=True)
+                args.out.parent.mkdir(parents=True, exist_ok=True)
+                args.out.write_text(json.dumps(_summary(rows, args, time.perf_counter() - t0), indent=2) + "\n")
+    s = _summary(rows, args, time.perf_counter() - t0)
+    args.out.write_text(json.dumps(s, indent=2) + "\n")
+    print(f"\nnetworks {s['networks']}  passed {s['passed']}  failures {s['failures']}  "
+          f"reference mismatches {s['reference_mismatches']} (excused near-ties {s['excused_near_ties']})  "
+          f"RTL mismatches {s['rtl_mismatches']}  wall {s['wall_seconds']} s  -> {args.out}")
+    return 1 if s["failures"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,199 @@
+"""Context builder of the Vivado export (``gatesmith export vivado OUT``).
+
+:func:`vivado_plan` reads a compiled design's manifest and a board and returns
+the in-memory plan (relative path under ``OUT/vivado/`` -> text) rendered from
+``vivado_build.tcl.j2``, ``clock.xdc.j2``, ``axis_wrapper.v.j2`` and
+``pynq_driver.py.j2``.  Nothing here writes files; :mod:`gatesmith.export`
+writes the plan atomically.
+
+The accelerator is packaged as a Vivado IP around a thin wrapper
+(``<top>_axis``) that pads ``tdata`` to the AXI DMA's width (a power of two
+of at least 8 bits on Zynq boards, a byte multiple otherwise), names the
+clock and reset ``ap_clk``/``ap_rst_n`` and generates ``m_axis_tlast`` at the
+last beat of every inference (the DMA's S2MM channel needs it).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+from .env import render
+
+__all__ = ["VivadoPlanError", "vivado_plan", "DMA_MAX_TDATA_BITS", "padded_tdata_bits"]
+
+#: widest AXI DMA stream (bits)
+DMA_MAX_TDATA_BITS = 1024
+
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_XILINX_FAMILIES = ("xc7", "xcup", "xcu")
+_ROUNDINGS = ("ROUND", "CEIL", "FLOOR", "UP", "DOWN", "HALF_UP", "HALF_DOWN")
+_SIMPLE_PRE = ("Mul", "Div", "Add", "Sub", "Pow", "Relu", "Clip")
+
+#: names of the blocks in the block design (fixed: never taken from the model)
+BD_NAME = "gatesmith_bd"
+ACCEL_CELL = "gatesmith_accel"
+DMA_CELL = "axi_dma_0"
+PS_CELL = "ps"
+
+
+class VivadoPlanError(ValueError):
+    """The design or board cannot be exported to Vivado; the message says why."""
+
+
+def padded_tdata_bits(bits: int, *, dma: bool) -> int:
+    """Width of the packaged stream: a power of two >= 8 for the AXI DMA, else a byte multiple."""
+    if dma:
+        w = 8
+        while w < bits:
+            w *= 2
+        return w
+    return max(8, -(-bits // 8) * 8)
+
+
+@dataclass(frozen=True)
+class _Stream:
+    bits: int  # tdata_bits of the core
+    padded: int  # tdata width of the wrapper
+    elems_per_beat: int
+    elem_bits: int
+    dtype: str
+    beats: int
+
+
+def _stream(m: dict, side: str, *, dma: bool) -> _Stream:
+    try:
+        s = m[side]["stream"]
+        st = _Stream(bits=int(s["tdata_bits"]), padded=0, elems_per_beat=int(s["elems_per_beat"]),
+                     elem_bits=int(s["elem_bits"]), dtype=str(s["dtype"]), beats=int(s["beats_per_inference"]))
+    except (KeyError, TypeError, ValueError) as e:
+        raise VivadoPlanError(f"manifest {side}.stream: missing or malformed field ({e!s})") from None
+    if st.bits != st.elems_per_beat * st.elem_bits or st.bits < 1 or st.beats < 1:
+        raise VivadoPlanError(f"manifest {side}.stream: inconsistent stream spec {s!r}")
+    padded = padded_tdata_bits(st.bits, dma=dma)
+    if dma and padded > DMA_MAX_TDATA_BITS:
+        raise VivadoPlanError(
+            f"{side} stream is {st.bits} bits wide; the AXI DMA takes at most {DMA_MAX_TDATA_BITS} "
+            "(recompile with a lower --target-fps)"
+        )
+    return _Stream(bits=st.bits, padded=padded, elems_per_beat=st.elems_per_beat, elem_bits=st.elem_bits,
+                   dtype=st.dtype, beats=st.beats)
+
+
+def _sources(m: dict, root) -> tuple[list[str], list[str]]:
+    """Verilog sources and memory files of the manifest, relative to the design root."""
+    files = m.get("files")
+    if not isinstance(files, list) or not files:
+        raise VivadoPlanError("manifest: expected a non-empty 'files' list")
+    verilog, mem = [], []
+    for f in files:
+        p = PurePosixPath(str(f))
+        if p.is_absolute() or ".." in p.parts or len(p.parts) != 2 or p.parts[0] != "rtl":
+            raise VivadoPlanError(f"manifest file {str(f)!r}: expected rtl/<name>")
+        if not (root / p).is_file():
+            raise VivadoPlanError(f"manifest file {str(f)!r}: no such file in {str(root)!r}")
+        if p.suffix == ".v":
+            verilog.append(str(p))
+        elif p.suffix == ".mem":
+            mem.append(str(p))
+        else:
+            raise VivadoPlanError(f"manifest file {str(f)!r}: expected a .v or .mem file")
+    if not verilog:
+        raise VivadoPlanError("manifest: no Verilog (.v) files")
+    return sorted(verilog), sorted(mem)
+
+
+def _input_quant(graph) -> dict | None:
+    """The input quantizer as plain numbers for the driver, or None if the driver cannot do it."""
+    iq = graph.input_quant
+    import numpy as np
+
+    pre = []
+    for op in iq.pre:
+        kind = op.kind.value
+        consts = [np.asarray(c, dtype=np.float32) for c in op.consts]
+        if kind not in _SIMPLE_PRE or any(c.size != 1 for c in consts):
+            return None
+        pre.append({"kind": kind, "consts": [float(c.reshape(-1)[0]) for c in consts],
+                    "data_first": bool(op.data_first)})
+    scale = np.asarray(iq.scale, dtype=np.float32)
+    zp = np.asarray(iq.zero_point, dtype=np.float32)
+    if scale.size != 1 or zp.size != 1:
+        return None
+    t = iq.dtype
+    if t.bipolar:
+        lo, hi = -1, 1
+    else:
+        lo = t.min + (1 if (iq.narrow and t.signed) else 0)
+        hi = t.max - (1 if (iq.narrow and not t.signed) else 0)
+    assert iq.rounding.name in _ROUNDINGS
+    return {"pre": pre, "scale": float(scale.reshape(-1)[0]), "zero_point": float(zp.reshape(-1)[0]),
+            "lo": int(lo), "hi": int(hi), "bipolar": bool(t.bipolar), "rounding": iq.rounding.name}
+
+
+def _output_map(graph) -> dict | None:
+    """The output dequantizer as plain numbers for the driver, or None (integers only)."""
+    import numpy as np
+
+    om = graph.output_map
+    if om.post:
+        return None
+    scale = np.asarray(om.scale, dtype=np.float64).reshape(-1)
+    zp = np.asarray(om.zero_point, dtype=np.float64).reshape(-1)
+    return {"kind": om.kind.value, "scale": [float(v) for v in scale], "zero_point": [float(v) for v in zp],
+            "onnx_shape": [int(d) for d in om.onnx_shape]}
+
+
+def vivado_plan(root, manifest: dict, board, graph) -> dict[str, str]:
+    """Everything ``export vivado`` writes under ``OUT/vivado/``, as relative path -> text."""
+    if board.family not in _XILINX_FAMILIES:
+        raise VivadoPlanError(f"vivado export needs an AMD/Xilinx board; {board.name!r} is {board.family}")
+    top = str(manifest.get("top", ""))
+    if not _IDENT.match(top) or len(top) > 64:
+        raise VivadoPlanError(f"manifest top {top!r}: expected a Verilog identifier")
+    try:
+        clock = float(manifest["clock_mhz"])
+    except (KeyError, TypeError, ValueError):
+        raise VivadoPlanError(f"manifest clock_mhz {manifest.get('clock_mhz')!r}: expected a number") from None
+    if not 0 < clock <= 1000:
+        raise VivadoPlanError(f"manifest clock_mhz {clock!r}: expected a frequency in (0, 1000] MHz")
+    dma = board.ps != "none"
+    ins, outs = _stream(manifest, "input", dma=dma), _stream(manifest, "output", dma=dma)
+    verilog, mem = _sources(manifest, root)
+    model = manifest.get("model", {})
+    model_file = str(model.get("file", "")) if isinstance(model, dict) else ""
+    wrapper = f"{top}_axis"
+    count_bits = max(1, (outs.beats - 1).bit_length())
+    period = 1000.0 / clock
+    ctx = dict(
+        top=top,
+        wrapper=wrapper,
+        model_file=model_file,
+        board=board,
+        part=board.part,
+        board_part=board.board_part,
+        ps=board.ps,
+        clock_mhz=clock,
+        period_ns=f"{period:.3f}",
+        verilog=[f"../{p}" for p in verilog],
+        mem=[f"../{p}" for p in mem],
+        ins=ins,
+        outs=outs,
+        count_bits=count_bits,
+        bd_name=BD_NAME,
+        accel_cell=ACCEL_CELL,
+        dma_cell=DMA_CELL,
+        ps_cell=PS_CELL,
+        sg_length_width=26,
+    )
+    plan = {
+        "build.tcl": render("vivado_build.tcl.j2", **ctx),
+        "constraints/clock.xdc": render("clock.xdc.j2", **ctx),
+        f"hdl/{wrapper}.v": render("axis_wrapper.v.j2", **ctx),
+        "driver/gatesmith_driver.py": render(
+            "pynq_driver.py.j2", **ctx, input_quant=_input_quant(graph), output_map=_output_map(graph),
+            manifest_input_shape=[int(d) for d in manifest["input"].get("onnx_shape", [])],
+        ),
+    }
+    return plan
