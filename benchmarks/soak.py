@@ -55,7 +55,8 @@ def _summary(rows, args, wall) -> dict:
             {k: r[k] for k in ("seed", "net", "ref_mismatches", "excused", "unexplained", "rtl_mismatches", "folding", "error")}
             for r in fails
         ],
-        "cases": [{k: r[k] for k in ("seed", "net", "ok", "ref_mismatches", "excused", "rtl_mismatches", "seconds")} for r in rows],
+        "cases": [{k: r[k] for k in ("seed", "net", "ok", "elements", "ref_mismatches", "excused", "rtl_mismatches", "seconds")}
+                  for r in rows],
     }
 
 
@@ -68,12 +69,29 @@ def main(argv=None) -> int:
     ap.add_argument("--max-width", type=int, default=48)
     ap.add_argument("--max-lanes", type=int, default=None, help="bound PE*SIMD of the random foldings")
     ap.add_argument("--out", type=Path, default=RESULTS)
+    ap.add_argument("--resume", action="store_true",
+                    help="keep the networks already in --out and run only the seeds it lacks")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
     rows = []
+    done: set[int] = set()
+    if args.resume and args.out.is_file():
+        prev = json.loads(args.out.read_text())
+        cases = prev.get("cases", [])
+        # files written before cases carried their element counts: spread the total over them
+        missing = [c for c in cases if "elements" not in c]
+        known = sum(c.get("elements", 0) for c in cases)
+        for k, c in enumerate(missing):
+            share, extra = divmod(int(prev.get("elements", 0)) - known, len(missing))
+            c["elements"] = share + (extra if k == 0 else 0)
+        for c in cases:
+            rows.append({"unexplained": [], "folding": None, "error": None, **c})
+            done.add(c["seed"])
+        t0 -= float(prev.get("wall_seconds", 0.0))  # wall time accumulates over resumed runs
     print(f"{'seed':>6} {'ok':>3} {'ref≠':>5} {'excused':>7} {'rtl≠':>5} {'s':>6}  net")
     with tempfile.TemporaryDirectory(prefix="gatesmith-soak-") as work:
-        jobs = [(s, work, args.inputs, args.max_width, args.max_lanes) for s in range(args.start, args.start + args.n)]
+        jobs = [(s, work, args.inputs, args.max_width, args.max_lanes)
+                for s in range(args.start, args.start + args.n) if s not in done]
         with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as ex:
             for r in ex.map(_one, jobs):
                 rows.append(r)

@@ -50,3 +50,5 @@ def test_rtl_equals_onnx(tmp_path, zoo_export, name, fmt, fps):
     _, rep2 = simulate(out, x[:16], engine="rtl", backpressure=False)
     assert rep2["cycles_per_inference"] <= est["cycles_per_inference"] * 1.10 + 2
     assert rep2["cycles_per_inference"] >= est["cycles_per_inference"] * 0.95
+    # the beat-level latency model of the estimate is within 5% of the simulated latency
+    assert abs(rep2["latency_cycles"] - est["latency_cycles"]) <= 0.05 * est["latency_cycles"]
