@@ -30,6 +30,7 @@ __all__ = [
     "simulate",
     "ENGINES",
     "compare_outputs",
+    "mismatch_mask",
     "write_tree_atomic",
 ]
 
@@ -253,8 +254,8 @@ def _engine_rtl(design: Design, q: np.ndarray, *, backpressure: bool, seed: int)
 ENGINES = {"reference": _engine_reference, "rtl": _engine_rtl}
 
 
-def compare_outputs(graph, y: np.ndarray, expect: np.ndarray) -> tuple[int, float]:
-    """Mismatching elements of ``y`` against ``expect`` (ONNX execution's output).
+def mismatch_mask(graph, y: np.ndarray, expect: np.ndarray) -> np.ndarray:
+    """Per element of ``y`` (flattened per sample): does it differ from ``expect``?
 
     Quantized outputs must be equal.  Float outputs (logits after the last
     accumulator) must agree within a quarter of one accumulator step: the
@@ -264,17 +265,24 @@ def compare_outputs(graph, y: np.ndarray, expect: np.ndarray) -> tuple[int, floa
     from .ir.host import OutputKind
 
     om = graph.output_map
-    y = np.asarray(y, np.float32)
-    e = np.asarray(expect, np.float32)
+    y = np.asarray(y, np.float32).reshape(len(y), -1)
+    e = np.asarray(expect, np.float32).reshape(len(expect), -1)
     if om.kind is OutputKind.QUANT:
-        bad = y != e
-        return int(np.count_nonzero(bad)), 0.0
+        return y != e
     c = graph.value(graph.outputs[0]).shape[0]
     zero = om.dequantize(np.zeros((1, c), np.int64)).reshape(-1).astype(np.float64)
     one = om.dequantize(np.ones((1, c), np.int64)).reshape(-1).astype(np.float64)
     tol = 0.25 * np.abs(one - zero)
+    return np.abs(y.astype(np.float64) - e.astype(np.float64)) > tol[None, :]
+
+
+def compare_outputs(graph, y: np.ndarray, expect: np.ndarray) -> tuple[int, float]:
+    """(mismatching elements, largest absolute difference) of ``y`` against ``expect``
+    (ONNX execution's output); see :func:`mismatch_mask`."""
+    y = np.asarray(y, np.float32)
+    e = np.asarray(expect, np.float32)
     diff = np.abs(y.reshape(len(y), -1).astype(np.float64) - e.reshape(len(e), -1).astype(np.float64))
-    return int(np.count_nonzero(diff > tol[None, :])), float(diff.max() if diff.size else 0.0)
+    return int(np.count_nonzero(mismatch_mask(graph, y, e))), float(diff.max() if diff.size else 0.0)
 
 
 def _check_input(x, design: Design, source: str) -> np.ndarray:

@@ -21,12 +21,21 @@ MODELS = [("tfc_1w1a", None, 100_000), ("tfc_2w2a", None, 100_000), ("sfc_1w2a",
           ("jet_tagger", None, 1_000_000), ("pot_mlp", None, 1_000_000), ("mlp3_qcdq", "qcdq", 1_000_000)]
 
 
+def _write(a, rows) -> None:
+    a.out.parent.mkdir(parents=True, exist_ok=True)
+    a.out.write_text(json.dumps({"board": a.board, "date": time.strftime("%Y-%m-%d"),
+                                 "note": "Yosys synth_ecp5 + nextpnr-ecp5 (PyPI yowasp), out of context; "
+                                         "Fmax is register to register",
+                                 "rows": rows}, indent=2) + "\n")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--board", default="ulx3s-85f")
     ap.add_argument("--clock-mhz", type=float, default=50.0)
     ap.add_argument("--models", default=",".join(m for m, _, _ in MODELS))
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "pnr_ecp5.json")
+    ap.add_argument("--resume", action="store_true", help="keep the rows already in --out, run the other models")
     a = ap.parse_args(argv)
     warnings.filterwarnings("ignore")
     from gatesmith.flow import CompileOptions, compile_model
@@ -35,8 +44,13 @@ def main(argv=None) -> int:
 
     table = {m: (f, fps) for m, f, fps in MODELS}
     rows = []
+    if a.resume and a.out.is_file():
+        rows = [r for r in json.loads(a.out.read_text())["rows"] if r["model"] in a.models.split(",")]
+    have = {r["model"] for r in rows}
     with tempfile.TemporaryDirectory() as d:
         for name in a.models.split(","):
+            if name in have:
+                continue
             fmt, fps = table[name]
             m = zoo.build(name)
             p = m.export(Path(d) / f"{name}.onnx", **({"fmt": fmt} if fmt else {}))
@@ -53,15 +67,13 @@ def main(argv=None) -> int:
                 "seconds": round(time.perf_counter() - t0, 1),
             })
             print(rows[-1], flush=True)
+            _write(a, rows)
     cols = list(rows[0])
     w = [max(len(c), *(len(str(r[c])) for r in rows)) for c in cols]
     print(" | ".join(c.ljust(x) for c, x in zip(cols, w)))
     for r in rows:
         print(" | ".join(str(r[c]).ljust(x) for c, x in zip(cols, w)))
-    a.out.write_text(json.dumps({"board": a.board, "date": time.strftime("%Y-%m-%d"),
-                                 "note": "Yosys synth_ecp5 + nextpnr-ecp5 (PyPI yowasp), out of context; "
-                                         "Fmax is register to register",
-                                 "rows": rows}, indent=2) + "\n")
+    _write(a, rows)
     print(f"wrote {a.out}")
     return 0
 

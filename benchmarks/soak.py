@@ -71,6 +71,8 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path, default=RESULTS)
     ap.add_argument("--resume", action="store_true",
                     help="keep the networks already in --out and run only the seeds it lacks")
+    ap.add_argument("--redo", type=int, nargs="*", default=[],
+                    help="with --resume: run these seeds again (e.g. after a fix) and replace their results")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
     rows = []
@@ -85,6 +87,8 @@ def main(argv=None) -> int:
             share, extra = divmod(int(prev.get("elements", 0)) - known, len(missing))
             c["elements"] = share + (extra if k == 0 else 0)
         for c in cases:
+            if c["seed"] in args.redo:
+                continue
             rows.append({"unexplained": [], "folding": None, "error": None, **c})
             done.add(c["seed"])
         t0 -= float(prev.get("wall_seconds", 0.0))  # wall time accumulates over resumed runs
