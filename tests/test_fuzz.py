@@ -7,8 +7,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-pytest.importorskip("torch")
-pytest.importorskip("brevitas")
 
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 

@@ -17,8 +17,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytest.importorskip("torch")
-pytest.importorskip("brevitas")
 
 pytestmark = pytest.mark.brevitas
 
