@@ -240,7 +240,6 @@ class _Walker:
         shape = [d.dim_value for d in g.input[0].type.tensor_type.shape.dim]
         onnx_in_shape = tuple(shape[1:])
         pre: list[FloatOp] = []
-        origins: list[str] = []
         # 1. preprocessing up to the first quantizer
         while True:
             n = self.next_node(cur, "the first quantizer")
@@ -332,10 +331,8 @@ class _Walker:
                     raise self.unsupported(nxt, "between a MatMul/Gemm and the next quantizer")
                 t = nxt.output[0]
                 nxt = self.next_node(t, "the next quantizer")
-            # Reshape/Flatten/Identity in the chain only rename: keep them as Identity-free links
-            chain_nodes_eval = [c for c in chain_nodes]
             consts = {}
-            for c in chain_nodes_eval:
+            for c in chain_nodes:
                 for i in c.input:
                     v = self.const(i) if i else None
                     if v is not None:
