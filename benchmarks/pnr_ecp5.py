@@ -18,7 +18,7 @@ import warnings
 from pathlib import Path
 
 MODELS = [("tfc_1w1a", None, 100_000), ("tfc_2w2a", None, 100_000), ("sfc_1w2a", None, 25_000),
-          ("jet_tagger", None, 1_000_000), ("pot_mlp", None, 1_000_000), ("mlp3_qcdq", "qcdq", 1_000_000)]
+          ("jet_tagger", None, 250_000), ("pot_mlp", None, 1_000_000), ("mlp3_qcdq", "qcdq", 1_000_000)]
 
 
 def _write(a, rows) -> None:
