@@ -23,7 +23,7 @@ def test_wheel_contents(tmp_path):
     for must in ("gatesmith/__init__.py", "gatesmith/cli.py", "gatesmith/flow.py", "gatesmith/frontend/lower.py",
                  "gatesmith/ir/ops.py", "gatesmith/ir/passes/select_requant.py", "gatesmith/ir/schedule/folding.py",
                  "gatesmith/rtl/gs_mvu.v", "gatesmith/rtl/gs_thresholds.v", "gatesmith/hls_templates/top.v.j2",
-                 "gatesmith/hls_templates/harness.v.j2", "gatesmith/boards/pynq-z2.yaml", "gatesmith/verify/reference.py"):
+                 "gatesmith/hls_templates/harness.v.j2", "gatesmith/hls_templates/reserved_words.txt", "gatesmith/boards/pynq-z2.yaml", "gatesmith/verify/reference.py"):
         assert must in names, must
     assert not any(n.startswith("gatesmith/tests/") or n.startswith("tests/") for n in names)
 
