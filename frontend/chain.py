@@ -78,6 +78,9 @@ class Chain:
     consts: dict  # tensor name -> np.ndarray for every constant input of ``nodes``
     quant: Quantizer | None
     opset: int
+    #: singleton axes after the channel axis (2 after a 2-D Conv: NCHW constants
+    #: are shaped (C, 1, 1)); the chain runs on (rows, C, 1, ...) tensors
+    trailing: int = 0
     _models: dict = field(default_factory=dict)
 
     def _model(self, rows: int, channels: int):
@@ -90,7 +93,10 @@ class Chain:
         nodes, inits = [], []
         cur = "gs_acc"
         if self.bias is not None:
-            inits.append(numpy_helper.from_array(np.asarray(self.bias, np.float32), "gs_bias"))
+            b = np.asarray(self.bias, np.float32)
+            if self.trailing:
+                b = b.reshape((-1,) + (1,) * self.trailing)
+            inits.append(numpy_helper.from_array(b, "gs_bias"))
             nodes.append(helper.make_node("Add", ["gs_acc", "gs_bias"], ["gs_biased"]))
             cur = "gs_biased"
         prev = self.data_in
@@ -108,8 +114,8 @@ class Chain:
         graph = helper.make_graph(
             nodes,
             "gs_chain",
-            [helper.make_tensor_value_info("gs_acc", TensorProto.FLOAT, [rows, channels])],
-            [helper.make_tensor_value_info(cur, TensorProto.FLOAT, [rows, channels])],
+            [helper.make_tensor_value_info("gs_acc", TensorProto.FLOAT, [rows, channels] + [1] * self.trailing)],
+            [helper.make_tensor_value_info(cur, TensorProto.FLOAT, [rows, channels] + [1] * self.trailing)],
             initializer=inits,
         )
         proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", self.opset)])
@@ -129,7 +135,8 @@ class Chain:
 
         v = np.ascontiguousarray(values, dtype=np.float32)
         model, out = self._model(*v.shape)
-        return np.asarray(execute_onnx(model, {"gs_acc": v})[out], dtype=np.float32)
+        v4 = v.reshape(v.shape + (1,) * self.trailing)
+        return np.asarray(execute_onnx(model, {"gs_acc": v4})[out], dtype=np.float32).reshape(v.shape)
 
     def quantized(self, acc: np.ndarray, acc_scale: np.ndarray) -> np.ndarray:
         """Integer output of the quantizer for integer accumulators (rows, channels)."""

@@ -25,7 +25,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from gatesmith.ir.graph import Graph, Node
-from gatesmith.ir.ops import MatVec, MultiThreshold, Requant
+from gatesmith.ir.ops import DepthwiseMatVec, LabelSelect, MatVec, MultiThreshold, PoolMode, Requant, SlidingWindow, WindowReduce
 from gatesmith.ir.types import BipolarType, DType, IntType, parse_type, type_for_range
 from gatesmith.ir.verifier import verify
 
@@ -177,14 +177,14 @@ class RtlDesign:
 class _Block:
     """A core instance under construction."""
 
-    kind: str  # template macro: mvu | thresholds | requant
+    kind: str  # template macro: mvu | thresholds | requant | swg | pool | labelselect
     core: str
     in_elems: int
     out_elems: int
     params: dict[str, int | str]
-    mem_suffix: str
-    mem_width: int
-    mem_words: list[int]
+    mem_suffix: str | None = None  # None: the core has no memory file
+    mem_width: int = 0
+    mem_words: list[int] | None = None
 
 
 def _where(node: Node) -> str:
@@ -230,6 +230,23 @@ def _mvu_stage(node: Node, op: MatVec, in_t: DType, out_t: DType) -> _Block:
         mem_width=pe * simd * wt.bits,
         mem_words=pack_lanes(raw, wt.bits),
     )
+
+
+def _vvu_stage(node: Node, op: DepthwiseMatVec, in_t: DType, out_t: DType) -> _Block:
+    pe = node.fold.pe
+    c, pos = op.channels, op.positions
+    wt = op.wtype
+    raw = np.asarray(wt.to_bits(np.asarray(op.weights)), dtype=object)  # (C, P)
+    # word p*G + g, lane k = W[g*PE+k][p]
+    raw = raw.T.reshape(pos * (c // pe), pe)
+    params = {
+        "POS": pos, "C": c, "PE": pe,
+        "IN_BITS": in_t.bits, "IN_SIGNED": _bool(in_t.signed and not in_t.bipolar), "IN_BIPOLAR": _bool(in_t.bipolar),
+        "W_BITS": wt.bits, "W_SIGNED": _bool(wt.signed and not wt.bipolar), "W_BIPOLAR": _bool(wt.bipolar),
+        "ACC_BITS": op.acc.bits,
+    }
+    return _Block(kind="vvu", core="gs_vvu", in_elems=pe, out_elems=pe, params=params, mem_suffix="weights",
+                  mem_width=pe * wt.bits, mem_words=pack_lanes(raw, wt.bits))
 
 
 def _thresholds_stage(node: Node, op: MultiThreshold, in_t: DType, out_t: DType) -> _Block:
@@ -342,6 +359,45 @@ def _requant_stage(node: Node, op: Requant, in_t: DType, out_t: DType) -> _Block
     )
 
 
+def _raw_bits(t: DType, value: int) -> int:
+    return int(np.asarray(t.to_bits(np.asarray([value], dtype=object)), dtype=object).reshape(-1)[0])
+
+
+def _swg_stage(node: Node, op: SlidingWindow, in_t: DType, out_t: DType) -> _Block:
+    simd = node.fold.simd
+    (h, w, c), (kh, kw), (sh, sw) = op.ifm, op.kernel, op.stride
+    t, l, b, r = op.pads
+    if not in_t.contains(op.pad_value, op.pad_value) and (t or l or b or r):
+        raise CodegenError(f"{_where(node)}: pad value {op.pad_value!r} is not a value of {in_t}")
+    pad_raw = _raw_bits(in_t, op.pad_value) if in_t.contains(op.pad_value, op.pad_value) else 0
+    params = {
+        "IFM_H": h, "IFM_W": w, "C": c, "K_H": kh, "K_W": kw, "S_H": sh, "S_W": sw,
+        "PAD_T": t, "PAD_L": l, "PAD_B": b, "PAD_R": r, "SIMD": simd, "ELEM_BITS": in_t.bits,
+        "PAD_VALUE": pad_raw,
+    }
+    return _Block(kind="swg", core="gs_swg", in_elems=simd, out_elems=simd, params=params)
+
+
+def _pool_stage(node: Node, op: WindowReduce, in_t: DType, out_t: DType) -> _Block:
+    pe = node.fold.pe
+    if op.mode is PoolMode.MAX and out_t != in_t:
+        raise CodegenError(f"{_where(node)}: a max pool keeps its type, got {in_t} -> {out_t}")
+    params = {
+        "POS": op.positions, "C": op.channels, "PE": pe, "IN_BITS": in_t.bits,
+        "IN_SIGNED": _bool(in_t.signed and not in_t.bipolar), "OUT_BITS": out_t.bits,
+        "MODE": 0 if op.mode is PoolMode.MAX else 1,
+    }
+    return _Block(kind="pool", core="gs_pool", in_elems=pe, out_elems=pe, params=params)
+
+
+def _labelselect_stage(node: Node, op: LabelSelect, in_t: DType, out_t: DType) -> _Block:
+    params = {
+        "C": op.channels, "PE": node.fold.pe, "IN_BITS": in_t.bits,
+        "IN_SIGNED": _bool(in_t.signed and not in_t.bipolar), "K": op.k, "IDX_BITS": out_t.bits,
+    }
+    return _Block(kind="labelselect", core="gs_labelselect", in_elems=node.fold.pe, out_elems=1, params=params)
+
+
 def _mvu_fifo(node: Node) -> int:
     # fold 0 reads the SF beats of a vector back to back while the producer spreads
     # them over its whole period: buffering one vector keeps the MVU at NF*SF cycles
@@ -364,7 +420,14 @@ RTL_STAGES: dict[str, _StageKind] = {
     "matvec": _StageKind(_mvu_stage, signed_input=False, auto_fifo=_mvu_fifo),
     "threshold": _StageKind(_thresholds_stage, signed_input=True, auto_fifo=_stream_fifo),
     "requant": _StageKind(_requant_stage, signed_input=True, auto_fifo=_stream_fifo),
+    "swg": _StageKind(_swg_stage, signed_input=False, auto_fifo=_stream_fifo),
+    "vvu": _StageKind(_vvu_stage, signed_input=False, auto_fifo=_stream_fifo),
+    "pool": _StageKind(_pool_stage, signed_input=False, auto_fifo=_stream_fifo),
+    "labelselect": _StageKind(_labelselect_stage, signed_input=False, auto_fifo=_stream_fifo),
 }
+
+#: node kinds with no hardware: the stream passes through unchanged
+_PASS_KINDS = ("reshape",)
 
 
 # --------------------------------------------------------------------------- cores
@@ -428,8 +491,21 @@ def _carrier_for_signed(t: DType) -> tuple[DType, str | None]:
     return t, None
 
 
-def _check_chain(graph: Graph) -> None:
-    if not graph.nodes:
+def _hardware_nodes(graph: Graph) -> list[Node]:
+    """The nodes that become stages, with pass-through (reshape) nodes bypassed."""
+    alias: dict[str, str] = {}
+    out = []
+    for n in graph.nodes:
+        ins = tuple(alias.get(i, i) for i in n.inputs)
+        if n.kind in _PASS_KINDS:
+            alias[n.outputs[0]] = ins[0]
+            continue
+        out.append(n.with_(inputs=ins))
+    return out
+
+
+def _check_chain(graph: Graph, nodes: list[Node]) -> None:
+    if not nodes:
         raise CodegenError(f"graph {graph.name!r} has no nodes: nothing to generate")
     if len(graph.inputs) != 1 or len(graph.outputs) != 1:
         raise CodegenError(
@@ -437,7 +513,7 @@ def _check_chain(graph: Graph) -> None:
             f"got inputs {list(graph.inputs)!r} and outputs {list(graph.outputs)!r}"
         )
     prev = graph.inputs[0]
-    for node in graph.nodes:
+    for node in nodes:
         if tuple(node.inputs) != (prev,):
             raise CodegenError(
                 f"{_where(node)}: the RTL generator handles a linear chain; expected the "
@@ -485,7 +561,8 @@ def render_rtl(
     if top.startswith("gs_"):
         raise CodegenError(f"the top module name must not start with 'gs_' (core names), got {top!r}")
     verify(graph)
-    _check_chain(graph)
+    hw_nodes = _hardware_nodes(graph)
+    _check_chain(graph, hw_nodes)
 
     namer = Namer(reserved=(*_PORT_NAMES, top))
     for child in sorted(p.name for p in _rtl_root().iterdir() if p.name.endswith(".v")):
@@ -493,7 +570,7 @@ def render_rtl(
 
     # stage blocks
     staged: list[tuple[Node, _Block, bool, DType]] = []
-    for node in graph.nodes:
+    for node in hw_nodes:
         try:
             sk = RTL_STAGES[node.kind]
         except KeyError:
@@ -587,16 +664,19 @@ def render_rtl(
                 )
                 cur = dst
         # ---- the core
-        mem_name = f"{nm}_{blk.mem_suffix}.mem"
-        mems[mem_name] = format_memh(blk.mem_words, blk.mem_width, header=banner("//"))
         out_stream = "m_axis" if i == last else nm
         if i != last:
             wires.append({"name": nm, "bits": blk.out_elems * out_t.bits})
         params = dict(blk.params)
-        params_file_key = {"mvu": "WEIGHT_FILE", "thresholds": "THRESH_FILE", "requant": "PARAM_FILE"}[
-            blk.kind
-        ]
-        params[params_file_key] = mem_name
+        mem_name = None
+        if blk.mem_suffix is not None:
+            mem_name = f"{nm}_{blk.mem_suffix}.mem"
+            mems[mem_name] = format_memh(blk.mem_words, blk.mem_width, header=banner("//"))
+            params_file_key = {"mvu": "WEIGHT_FILE", "vvu": "WEIGHT_FILE", "thresholds": "THRESH_FILE",
+                               "requant": "PARAM_FILE"}[
+                blk.kind
+            ]
+            params[params_file_key] = mem_name
         blocks.append(
             {"kind": blk.kind, "inst": inst, "src": cur, "dst": out_stream, "p": params, "stage": nm}
         )

@@ -2,7 +2,10 @@
 
 from .graph import Fold, Graph, Node, Value
 from .host import FloatOp, FloatOpKind, InputQuant, OutputKind, OutputMap
-from .ops import Linear, MatVec, MultiThreshold, Requant, Requantize, Rounding
+from .ops import (
+    DepthwiseMatVec, LabelSelect, Linear, MatVec, MultiThreshold, PoolMode, Requant, Requantize, Reshape, Rounding,
+    SlidingWindow, WindowReduce,
+)
 from .printer import print_graph
 from .types import BipolarType, IntType, type_for_range
 from .verifier import IRError, verify
@@ -11,4 +14,5 @@ __all__ = [
     "BipolarType", "FloatOp", "FloatOpKind", "Fold", "Graph", "IRError", "InputQuant",
     "IntType", "Linear", "MatVec", "MultiThreshold", "Node", "OutputKind", "OutputMap",
     "Requant", "Requantize", "Rounding", "Value", "print_graph", "type_for_range", "verify",
+    "SlidingWindow", "DepthwiseMatVec", "WindowReduce", "PoolMode", "Reshape", "LabelSelect",
 ]

@@ -111,6 +111,9 @@ class InputQuant:
     flattened to ``(N, prod(onnx_shape))`` (the flatten/reshape the model does
     before its first layer), then ``pre`` ops, then the quantizer
     ``clamp(round(x / scale + zero_point))`` exactly as QONNX's Quant computes it.
+    The integers are then put in stream order: element ``j`` of the stream is
+    ONNX element ``perm[j]`` (channels-last for feature maps; None: the same
+    order) and shaped ``stream_shape`` (the IR input's shape; () keeps it flat).
     """
 
     onnx_shape: tuple[int, ...]
@@ -120,6 +123,8 @@ class InputQuant:
     dtype: DType
     narrow: bool
     rounding: Rounding
+    stream_shape: tuple[int, ...] = ()
+    perm: np.ndarray | None = None
 
     def quantize(self, x: np.ndarray) -> np.ndarray:
         x = np.asarray(x, dtype=np.float32)
@@ -136,28 +141,49 @@ class InputQuant:
         y = np.where(y > hi, np.float32(hi), y)
         y = np.where(y < lo, np.float32(lo), y)
         y = round_float(y, self.rounding)
-        return (y - np.asarray(self.zero_point, dtype=np.float32)).astype(np.int64)
+        q = (y - np.asarray(self.zero_point, dtype=np.float32)).astype(np.int64)
+        return _to_stream(q, self.perm, self.stream_shape)
+
+
+def _to_stream(q: np.ndarray, perm, shape) -> np.ndarray:
+    n = q.shape[0]
+    if perm is not None:
+        q = q.reshape(n, -1)[:, np.asarray(perm)]
+    return q.reshape((n, *shape)) if shape else q
 
 
 class OutputKind(enum.Enum):
     QUANT = "quant"  # output = (q - z) * scale
     FLOAT = "float"  # output = post(acc * scale): float logits
+    INDEX = "index"  # output = the integers themselves (TopK/ArgMax indices)
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
 class OutputMap:
-    """Integers of the output stream -> the model's float output."""
+    """Integers of the output stream -> the model's float output.
+
+    Stream element ``j`` is ONNX output element ``perm[j]`` (None: the same
+    order); a QUANT scale broadcasts against ``(N, *onnx_shape)``."""
 
     kind: OutputKind
     onnx_shape: tuple[int, ...]  # without batch axis
     scale: np.ndarray  # float32 (C,) or scalar; for FLOAT: float64 acc scale
     zero_point: np.ndarray
     post: tuple[FloatOp, ...] = ()
+    perm: np.ndarray | None = None
 
     def dequantize(self, q: np.ndarray) -> np.ndarray:
         q = np.asarray(q)
         n = q.shape[0]
+        q = q.reshape(n, -1)
+        if self.perm is not None:
+            z = np.empty_like(q)
+            z[:, np.asarray(self.perm)] = q
+            q = z
+        if self.kind is OutputKind.INDEX:
+            return q.reshape((n, *self.onnx_shape)).astype(np.int64)
         if self.kind is OutputKind.QUANT:
+            q = q.reshape((n, *self.onnx_shape))
             y = (q.astype(np.float32) - np.asarray(self.zero_point, dtype=np.float32)) * np.asarray(
                 self.scale, dtype=np.float32
             )

@@ -4,8 +4,10 @@ Every op kind is a frozen dataclass that defines, in one place:
   * ``out_shape`` / ``out_type``: shape and type inference,
   * ``evaluate``: its integer semantics on a batch (used by the reference),
   * ``fold_dims``: the dimensions its folding parameters must divide.
-Shapes exclude the batch axis; for the dense networks here a tensor is a
-vector ``(C,)``.  Cost models, templates and the reference dispatch on the
+Shapes exclude the batch axis: a vector is ``(C,)``, a feature map is
+channels-last ``(H, W, C)`` (1-D signals are ``(1, L, C)``), streamed pixel
+by pixel in raster order.  Per-element ops (matvec, thresholds, requant) act
+on the last axis and map over the leading ones.  Cost models, templates and the reference dispatch on the
 op kind through explicit tables elsewhere.
 """
 
@@ -27,6 +29,12 @@ __all__ = [
     "Requant",
     "Requantize",
     "Linear",
+    "SlidingWindow",
+    "DepthwiseMatVec",
+    "PoolMode",
+    "WindowReduce",
+    "Reshape",
+    "LabelSelect",
     "Op",
     "OP_KINDS",
     "round_shift",
@@ -138,6 +146,11 @@ def _absmax(a: np.ndarray) -> int:
     return max((abs(int(v)) for v in (a.min(), a.max())), default=0) if np.size(a) else 0
 
 
+def _check_channels(kind: str, in_shape, channels: int) -> None:
+    if not in_shape or in_shape[-1] != channels:
+        raise ValueError(f"{kind} expects shape (..., {channels}), got {tuple(in_shape)!r}")
+
+
 def _as_int(a: np.ndarray, bits: int) -> np.ndarray:
     return a.astype(np.int64) if bits <= 62 else a.astype(object)
 
@@ -161,9 +174,9 @@ class MatVec:
         return int(self.weights.shape[1])
 
     def out_shape(self, in_shape: tuple[int, ...]) -> tuple[int, ...]:
-        if tuple(in_shape) != (self.mw,):
-            raise ValueError(f"matvec expects an input of shape ({self.mw},), got {in_shape!r}")
-        return (self.mh,)
+        if not in_shape or in_shape[-1] != self.mw:
+            raise ValueError(f"matvec expects an input of shape (..., {self.mw}), got {in_shape!r}")
+        return tuple(in_shape[:-1]) + (self.mh,)
 
     def out_type(self, in_type: DType) -> DType:
         return self.acc
@@ -196,8 +209,7 @@ class MultiThreshold:
         return int(self.thresholds.shape[0])
 
     def out_shape(self, in_shape):
-        if tuple(in_shape) != (self.channels,):
-            raise ValueError(f"threshold expects shape ({self.channels},), got {in_shape!r}")
+        _check_channels("threshold", in_shape, self.channels)
         return tuple(in_shape)
 
     def out_type(self, in_type):
@@ -241,8 +253,7 @@ class Requant:
         return int(self.bias.shape[0])
 
     def out_shape(self, in_shape):
-        if tuple(in_shape) != (self.channels,):
-            raise ValueError(f"requant expects shape ({self.channels},), got {in_shape!r}")
+        _check_channels("requant", in_shape, self.channels)
         return tuple(in_shape)
 
     def out_type(self, in_type):
@@ -321,7 +332,201 @@ class Requantize:
         return {"pe": self.channels}
 
 
-Op = Union[MatVec, MultiThreshold, Requant, Requantize]
+@dataclass(frozen=True, kw_only=True, eq=False)
+class SlidingWindow:
+    """im2col on a feature-map stream: ``(H, W, C)`` -> ``(OH, OW, KH*KW*C)``.
+
+    Output pixel (oy, ox) holds, in (ky, kx, c) order, the input at row
+    ``oy*SH - pad_top + ky`` and column ``ox*SW - pad_left + kx``, or
+    ``pad_value`` where that lies outside the image.  ``OH = (H + pt + pb -
+    KH) // SH + 1`` (floor: trailing rows no window covers are dropped).
+    Dilation 1.  Folding: SIMD channels per beat.
+    """
+
+    ifm: tuple[int, int, int]  # (H, W, C)
+    kernel: tuple[int, int]
+    stride: tuple[int, int]
+    pads: tuple[int, int, int, int]  # top, left, bottom, right
+    pad_value: int
+
+    kind = "swg"
+
+    @property
+    def channels(self) -> int:
+        return int(self.ifm[2])
+
+    @property
+    def ofm(self) -> tuple[int, int]:
+        (h, w, _), (kh, kw), (sh, sw) = self.ifm, self.kernel, self.stride
+        t, l, b, r = self.pads
+        return ((h + t + b - kh) // sh + 1, (w + l + r - kw) // sw + 1)
+
+    def out_shape(self, in_shape):
+        if tuple(in_shape) != tuple(self.ifm):
+            raise ValueError(f"swg expects an input of shape {tuple(self.ifm)!r}, got {tuple(in_shape)!r}")
+        oh, ow = self.ofm
+        if oh < 1 or ow < 1:
+            raise ValueError(f"swg: kernel {self.kernel!r} does not fit the padded input {self.ifm!r}")
+        return (oh, ow, self.kernel[0] * self.kernel[1] * self.channels)
+
+    def out_type(self, in_type):
+        return in_type
+
+    def evaluate(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x)
+        n = x.shape[0]
+        t, l, b, r = self.pads
+        xp = np.pad(x, ((0, 0), (t, b), (l, r), (0, 0)), constant_values=self.pad_value)
+        (kh, kw), (sh, sw) = self.kernel, self.stride
+        oh, ow = self.ofm
+        cols = [
+            xp[:, ky : ky + sh * (oh - 1) + 1 : sh, kx : kx + sw * (ow - 1) + 1 : sw, :]
+            for ky in range(kh)
+            for kx in range(kw)
+        ]
+        return np.stack(cols, axis=3).reshape(n, oh, ow, kh * kw * self.channels)
+
+    def fold_dims(self):
+        return {"simd": self.channels}
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class DepthwiseMatVec:
+    """Depthwise convolution on windows: ``(..., P*C)`` (position-major, as a sliding
+    window emits) -> ``(..., C)``, ``out[c] = sum_p W[c, p] * x[p*C + c]`` exactly in
+    ``acc``.  Folding: PE channels per beat."""
+
+    weights: np.ndarray  # (C, P)
+    wtype: DType
+    acc: IntType
+
+    kind = "vvu"
+
+    @property
+    def channels(self) -> int:
+        return int(self.weights.shape[0])
+
+    @property
+    def positions(self) -> int:
+        return int(self.weights.shape[1])
+
+    def out_shape(self, in_shape):
+        if not in_shape or in_shape[-1] != self.positions * self.channels:
+            raise ValueError(
+                f"vvu expects shape (..., {self.positions}*{self.channels}), got {tuple(in_shape)!r}"
+            )
+        return tuple(in_shape[:-1]) + (self.channels,)
+
+    def out_type(self, in_type):
+        return self.acc
+
+    def evaluate(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x)
+        dt = np.int64 if self.acc.bits <= 62 else object
+        v = x.reshape(x.shape[:-1] + (self.positions, self.channels)).astype(dt)
+        return (v * np.asarray(self.weights, dtype=dt).T).sum(axis=-2)
+
+    def fold_dims(self):
+        return {"pe": self.channels}
+
+    def macs(self) -> int:
+        return self.channels * self.positions
+
+
+class PoolMode(enum.Enum):
+    MAX = "max"
+    SUM = "sum"
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class WindowReduce:
+    """Per channel, the max or the exact sum over ``positions`` positions:
+    ``(..., P*C)`` (position-major, as a sliding window emits) -> ``(..., C)``.
+    Folding: PE channels per beat."""
+
+    mode: PoolMode
+    positions: int
+    channels: int
+    out: DType
+
+    kind = "pool"
+
+    def out_shape(self, in_shape):
+        if not in_shape or in_shape[-1] != self.positions * self.channels:
+            raise ValueError(
+                f"pool expects shape (..., {self.positions}*{self.channels}), got {tuple(in_shape)!r}"
+            )
+        return tuple(in_shape[:-1]) + (self.channels,)
+
+    def out_type(self, in_type):
+        return self.out
+
+    def evaluate(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x)
+        v = x.reshape(x.shape[:-1] + (self.positions, self.channels))
+        if self.mode is PoolMode.MAX:
+            return v.max(axis=-2)
+        return v.astype(np.int64).sum(axis=-2) if self.out.bits <= 62 else v.astype(object).sum(axis=-2)
+
+    def fold_dims(self):
+        return {"pe": self.channels}
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class Reshape:
+    """A new shape for the same stream (no hardware: the element order is unchanged)."""
+
+    shape: tuple[int, ...]
+
+    kind = "reshape"
+
+    def out_shape(self, in_shape):
+        if int(np.prod(in_shape)) != int(np.prod(self.shape)):
+            raise ValueError(f"reshape of {tuple(in_shape)!r} to {tuple(self.shape)!r} changes the element count")
+        return tuple(self.shape)
+
+    def out_type(self, in_type):
+        return in_type
+
+    def evaluate(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x)
+        return x.reshape((x.shape[0],) + tuple(self.shape))
+
+    def fold_dims(self):
+        return {}
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class LabelSelect:
+    """Indices of the ``k`` largest of ``(C,)``, largest first, ties to the lower
+    index (ONNX TopK largest=1 sorted=1; ArgMax is k=1)."""
+
+    k: int
+    channels: int
+    out: DType  # unsigned index type
+
+    kind = "labelselect"
+
+    def out_shape(self, in_shape):
+        _check_channels("labelselect", in_shape, self.channels)
+        if len(in_shape) != 1:
+            raise ValueError(f"labelselect expects a vector, got shape {tuple(in_shape)!r}")
+        return (self.k,)
+
+    def out_type(self, in_type):
+        return self.out
+
+    def evaluate(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, dtype=np.int64)
+        return np.argsort(-x, axis=-1, kind="stable")[..., : self.k].astype(np.int64)
+
+    def fold_dims(self):
+        return {"pe": self.channels}
+
+
+Op = Union[
+    MatVec, MultiThreshold, Requant, Requantize, SlidingWindow, DepthwiseMatVec, WindowReduce, Reshape, LabelSelect,
+]
 
 #: Every op kind by name; dispatch tables elsewhere key on these names.
 OP_KINDS: dict[str, type] = {
@@ -329,4 +534,9 @@ OP_KINDS: dict[str, type] = {
     "threshold": MultiThreshold,
     "requant": Requant,
     "requantize": Requantize,
+    "swg": SlidingWindow,
+    "vvu": DepthwiseMatVec,
+    "pool": WindowReduce,
+    "reshape": Reshape,
+    "labelselect": LabelSelect,
 }

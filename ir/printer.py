@@ -12,7 +12,7 @@ import numpy as np
 
 from .graph import Graph, Node
 from .host import FloatOp, InputQuant, OutputMap
-from .ops import Linear, MatVec, MultiThreshold, Requant, Requantize
+from .ops import DepthwiseMatVec, LabelSelect, Linear, MatVec, MultiThreshold, Requant, Requantize, Reshape, SlidingWindow, WindowReduce
 
 __all__ = ["print_graph", "digest"]
 
@@ -47,7 +47,7 @@ def _linear(lin: Linear) -> str:
 
 def _op_attrs(node: Node) -> str:
     op = node.op
-    if isinstance(op, MatVec):
+    if isinstance(op, (MatVec, DepthwiseMatVec)):
         return f"weights={op.wtype}{_arr(op.weights)}"
     if isinstance(op, MultiThreshold):
         return f"thresholds={_arr(op.thresholds)} base={op.base}"
@@ -60,6 +60,17 @@ def _op_attrs(node: Node) -> str:
     if isinstance(op, Requantize):
         lin = f" {_linear(op.linear)}" if op.linear is not None else ""
         return f"thresholds={_arr(op.thresholds)} base={op.base}{lin}"
+    if isinstance(op, SlidingWindow):
+        return (
+            f"kernel={list(op.kernel)} stride={list(op.stride)} pads={list(op.pads)} "
+            f"pad_value={op.pad_value}"
+        )
+    if isinstance(op, WindowReduce):
+        return f"{op.mode.value} positions={op.positions}"
+    if isinstance(op, Reshape):
+        return ""
+    if isinstance(op, LabelSelect):
+        return f"k={op.k}"
     raise TypeError(f"printer: unknown op kind {type(op).__name__!r}")
 
 
@@ -93,7 +104,8 @@ def print_graph(graph: Graph) -> str:
         )
         ins = ", ".join(f"%{i}" for i in n.inputs)
         fold = f" fold(pe={n.fold.pe}, simd={n.fold.simd})" if n.fold is not None else ""
-        lines.append(f"  {outs} = {n.kind} @{n.name}({ins}) {_op_attrs(n)}{fold}")
+        attrs = _op_attrs(n)
+        lines.append(f"  {outs} = {n.kind} @{n.name}({ins}){' ' + attrs if attrs else ''}{fold}")
     lines.append("  output " + ", ".join(f"%{o}" for o in graph.outputs))
     lines.append("  " + _output(graph.output_map))
     lines.append("}")

@@ -24,10 +24,11 @@ _CLASSES = {
     for c in (
         Graph, Node, Value, Fold,
         ops.MatVec, ops.MultiThreshold, ops.Requant, ops.Requantize, ops.Linear,
+        ops.SlidingWindow, ops.DepthwiseMatVec, ops.WindowReduce, ops.Reshape, ops.LabelSelect,
         host.FloatOp, host.InputQuant, host.OutputMap,
     )
 }
-_ENUMS = {e.__name__: e for e in (ops.Rounding, host.FloatOpKind, host.OutputKind)}
+_ENUMS = {e.__name__: e for e in (ops.Rounding, ops.PoolMode, host.FloatOpKind, host.OutputKind)}
 
 
 def _enc(obj):

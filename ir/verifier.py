@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from .graph import Graph
-from .ops import MatVec, MultiThreshold, Requant, Requantize
+from .ops import DepthwiseMatVec, MatVec, MultiThreshold, Requant, Requantize
 from .types import BipolarType
 
 __all__ = ["IRError", "verify"]
@@ -59,7 +59,7 @@ def verify(graph: Graph) -> Graph:
         if node.op.out_type(vin.dtype) != vout.dtype:
             raise IRError(f"{where}: output type {vout.dtype}, expected {node.op.out_type(vin.dtype)}")
         op = node.op
-        if isinstance(op, MatVec):
+        if isinstance(op, (MatVec, DepthwiseMatVec)):
             _check_values_in(op.weights, op.wtype, f"{where} weights")
         if isinstance(op, (MultiThreshold, Requantize)):
             t = op.thresholds

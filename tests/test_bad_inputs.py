@@ -181,7 +181,7 @@ def _per_channel_mid(p):
     return _two_layers(p, mid_scale=np.array([[0.5, 0.25, 0.125]], np.float32))
 
 
-_SUPPORTED = r"; supported ops: Add, BatchNormalization, .*, Transpose$"
+_SUPPORTED = r"; supported ops: Add, ArgMax, BatchNormalization, .*, Transpose$"
 
 # (id, builder(path) -> path, regex on the message after "gatesmith: error: ")
 ONNX_CASES = [
@@ -202,7 +202,7 @@ ONNX_CASES = [
     ("softmax-between-layers", _between("Softmax", axis=1), r"^ONNX node \'Softmax_0\' \(Softmax\): op type \'Softmax\' is not supported between a MatMul/Gemm and the next quantizer" + _SUPPORTED + r""),
     ("sigmoid-after-last", _tail("Sigmoid"), r"^ONNX node \'Sigmoid_0\' \(Sigmoid\): op type \'Sigmoid\' is not supported between a MatMul/Gemm and the next quantizer" + _SUPPORTED + r""),
     ("concat-after-last", _concat_tail, r"^ONNX node \'Concat_0\' \(Concat\): op type \'Concat\' is not supported between a MatMul/Gemm and the next quantizer" + _SUPPORTED + r""),
-    ("conv-after-quant", _conv_after_quant, r"^ONNX node \'Conv_0\' \(Conv\): op type \'Conv\' is not supported after a quantized activation \(expected MatMul or Gemm\)" + _SUPPORTED + r""),
+    ("conv-float-weights", _conv_after_quant, r"^ONNX node \'Conv_0\' \(Conv\): expected weights from a Quant/BipolarQuant of a constant tensor \(input \'Conv_0_param0\' is an unquantized constant\)$"),
     ("weight-zero-point", lambda p: _mlp(p, layer={"wzero": 1.0}), r"^ONNX node 'Quant_1' \(Quant\): zero point \[1\.0\] is not supported; expected 0$"),
     ("bits-2.5", lambda p: _mlp(p, qin={"bits": 2.5}), r"^ONNX node 'Quant_0' \(Quant\): expected an integer scalar bit width, got 2\.5$"),
     ("weight-bits-0", lambda p: _mlp(p, layer={"wbits": 0.0}), r"^ONNX node 'Quant_1' \(Quant\): bit width 0 is not supported; expected 1 to 24$"),
@@ -212,7 +212,7 @@ ONNX_CASES = [
     ("weight-scale-negative", lambda p: _mlp(p, layer={"wscale": -0.25}), r"^ONNX node 'Quant_1' \(Quant\): scale values \[-0\.25\] are not supported; expected finite positive scales$"),
     ("weight-scale-zero", lambda p: _mlp(p, layer={"wscale": 0.0}), r"^ONNX node 'Quant_1' \(Quant\): scale values \[0\.0\] are not supported; expected finite positive scales$"),
     ("mismatched-matmul", _mismatched_matmul, r"^ONNX node 'MatMul_1' \(MatMul\): weights take 5 inputs, but the activation has 3$"),
-    ("branch", _branch, r"^tensor 'Quant_0_out0' feeds 2 nodes \['MatMul_0', 'MatMul_1'\]; expected one consumer \(a MatMul or Gemm\) — branching graphs are not supported for dense networks$"),
+    ("branch", _branch, r"^tensor 'Quant_0_out0' feeds 2 nodes \['MatMul_0', 'MatMul_1'\]; expected one consumer \(stream fan-out is not supported yet\)$"),
     ("gemm-alpha-2", lambda p: _mlp(p, layer={"op": "Gemm", "gemm": {"alpha": 2.0, "transB": 1}}), r"^ONNX node 'Gemm_0' \(Gemm\): expected alpha=1, beta=1, transA=0, got alpha=2\.0, beta=1\.0, transA=0$"),
     ("gemm-transA", lambda p: _mlp(p, layer={"op": "Gemm", "gemm": {"transA": 1, "transB": 1}}), r"^ONNX node 'Gemm_0' \(Gemm\): expected alpha=1, beta=1, transA=0, got alpha=1\.0, beta=1\.0, transA=1$"),
     ("gemm-beta-0.5", lambda p: _mlp(p, layer={"op": "Gemm", "gemm": {"beta": 0.5, "transB": 1}}), r"^ONNX node 'Gemm_0' \(Gemm\): expected alpha=1, beta=1, transA=0, got alpha=1\.0, beta=0\.5, transA=0$"),

@@ -27,12 +27,7 @@ E2E = [
 
 def _extremes(model, n_random: int) -> np.ndarray:
     """Random inputs plus inputs that drive the input quantizer to its extremes."""
-    x = model.sample_inputs(n_random, seed=5)
-    shape = x.shape[1:]
-    big = np.float32(1e3)
-    ext = np.stack([np.full(shape, big), np.full(shape, -big),
-                    np.where(np.indices(shape).sum(0) % 2 == 0, big, -big).astype(np.float32)])
-    return np.concatenate([x, ext]).astype(np.float32)
+    return model.sample_with_extremes(n_random, seed=5)
 
 
 @pytest.mark.parametrize("name, fmt, fps", E2E)

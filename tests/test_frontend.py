@@ -283,7 +283,7 @@ def test_auto_refuses_huge_threshold_units(tmp_path):
         run_passes(import_onnx(p), [SelectRequant(style="auto")])
 
 
-@pytest.mark.parametrize("name", zoo.BNN_PYNQ_NAMES)
+@pytest.mark.parametrize("name", [n for n in zoo.BNN_PYNQ_NAMES if n in zoo.MLP_NAMES])
 def test_bnn_pynq_topologies_import_exactly(zoo_export, name):
     """Every FINN BNN-PYNQ FC topology imports as Brevitas exports it and is bit-exact."""
     model, path = zoo_export(name, None)

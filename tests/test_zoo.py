@@ -17,9 +17,10 @@ pytestmark = pytest.mark.brevitas
 
 # QCDQ cannot express binary quantizers (Brevitas: "Binary quant not supported"), so the
 # 1-bit BNN-PYNQ entries are exported as QONNX only.
-QCDQ_NAMES = ("tfc_2w2a", "sfc_2w2a", "jet_tagger", "pot_mlp", "mlp3_qcdq", "digits_mlp")
+QCDQ_NAMES = ("tfc_2w2a", "sfc_2w2a", "jet_tagger", "pot_mlp", "mlp3_qcdq", "digits_mlp", "cnv_2w2a", "conv_small",
+              "conv1d_small")
 # entries whose output is quantized by a last QuantIdentity (all others end in float)
-QUANT_OUT = ("pot_mlp", "mlp3_qcdq", "digits_mlp")
+QUANT_OUT = ("pot_mlp", "mlp3_qcdq", "digits_mlp", "conv1d_small")
 CASES = [(n, "qonnx") for n in zoo.NAMES] + [(n, "qcdq") for n in QCDQ_NAMES]
 
 RTOL = ATOL = 1e-5
@@ -51,10 +52,12 @@ def _quant_scales(path: Path) -> list[tuple[str, np.ndarray]]:
 
 
 def test_names_and_unknown():
-    assert len(zoo.NAMES) == len(set(zoo.NAMES)) == 12
+    assert len(zoo.NAMES) == len(set(zoo.NAMES)) == 16
     assert set(zoo.BNN_PYNQ_NAMES) < set(zoo.NAMES)
-    with pytest.raises(KeyError, match="unknown zoo model 'cnv_1w1a'"):
-        zoo.build("cnv_1w1a")
+    assert set(zoo.MLP_NAMES) | set(zoo.CONV_NAMES) == set(zoo.NAMES)
+    assert not set(zoo.MLP_NAMES) & set(zoo.CONV_NAMES)
+    with pytest.raises(KeyError, match="unknown zoo model 'alexnet'"):
+        zoo.build("alexnet")
 
 
 @pytest.mark.parametrize(("name", "fmt"), CASES, ids=[f"{n}-{f}" for n, f in CASES])
@@ -74,7 +77,7 @@ def test_export_matches_torch(models, tmp_path, name, fmt):
         assert len(np.unique(y_torch)) > 8
 
 
-@pytest.mark.parametrize("name", [n for n in QCDQ_NAMES if n != "jet_tagger"])
+@pytest.mark.parametrize("name", [n for n in QCDQ_NAMES if n not in ("jet_tagger", "conv_small")])
 def test_qcdq_to_quant_matches(models, tmp_path, name):
     from qonnx.core.modelwrapper import ModelWrapper
     from qonnx.transformation.qcdq_to_qonnx import QCDQToQuant
@@ -129,7 +132,7 @@ def test_onnx_forward_batched_equals_per_sample(models, tmp_path, name):
         zoo.onnx_forward(path, x[:, :-1])
 
 
-@pytest.mark.parametrize("name", zoo.BNN_PYNQ_NAMES)
+@pytest.mark.parametrize("name", [n for n in zoo.BNN_PYNQ_NAMES if n in zoo.MLP_NAMES])
 def test_bnn_pynq_activation_spread(models, name):
     import torch
 

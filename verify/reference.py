@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from gatesmith.ir.graph import Graph
-from gatesmith.ir.ops import MatVec, MultiThreshold, Requant, Requantize
+from gatesmith.ir.ops import DepthwiseMatVec, LabelSelect, MatVec, MultiThreshold, Requant, Requantize, Reshape, SlidingWindow, WindowReduce
 
 __all__ = ["run_integer", "run_float", "REFERENCE_OPS"]
 
@@ -21,6 +21,11 @@ REFERENCE_OPS = {
     "threshold": MultiThreshold.evaluate,
     "requant": Requant.evaluate,
     "requantize": Requantize.evaluate,
+    "swg": SlidingWindow.evaluate,
+    "vvu": DepthwiseMatVec.evaluate,
+    "pool": WindowReduce.evaluate,
+    "reshape": Reshape.evaluate,
+    "labelselect": LabelSelect.evaluate,
 }
 
 

@@ -61,8 +61,17 @@ BNN_PYNQ_NAMES: tuple[str, ...] = (
     "tfc_1w1a", "tfc_1w2a", "tfc_2w2a",
     "sfc_1w1a", "sfc_1w2a", "sfc_2w2a",
     "lfc_1w1a", "lfc_1w2a",
+    "cnv_1w1a", "cnv_2w2a",
 )
-NAMES: tuple[str, ...] = BNN_PYNQ_NAMES + ("jet_tagger", "pot_mlp", "mlp3_qcdq", "digits_mlp")
+#: the MLP entries (everything but the convolutional ones)
+MLP_NAMES: tuple[str, ...] = tuple(n for n in BNN_PYNQ_NAMES if not n.startswith("cnv")) + (
+    "jet_tagger", "pot_mlp", "mlp3_qcdq", "digits_mlp",
+)
+#: convolutional entries
+CONV_NAMES: tuple[str, ...] = (
+    "cnv_1w1a", "cnv_2w2a", "conv_small", "conv1d_small", "conv_avgpool", "ds_cnn", "vgg10_1d",
+)
+NAMES: tuple[str, ...] = MLP_NAMES + CONV_NAMES
 
 _FORMATS = ("qonnx", "qcdq")
 
@@ -90,6 +99,16 @@ class ZooModel:
         x = np.asarray(self.sampler(int(n), np.random.default_rng(seed)), dtype=np.float32)
         assert x.shape == (n, *self.input_shape[1:]), x.shape
         return x
+
+    def sample_with_extremes(self, n: int, seed: int = 0) -> np.ndarray:
+        """``n`` samples plus three inputs that drive the input quantizer to its extremes:
+        all maximum, all minimum, and alternating (a checkerboard over every axis)."""
+        x = self.sample_inputs(n, seed=seed)
+        shape = x.shape[1:]
+        big = np.float32(1e3)
+        ext = np.stack([np.full(shape, big), np.full(shape, -big),
+                        np.where(np.indices(shape).sum(0) % 2 == 0, big, -big).astype(np.float32)])
+        return np.concatenate([x, ext]).astype(np.float32)
 
     def export(self, path: str | Path, fmt: str | None = None) -> Path:
         """Export to ONNX (``fmt`` ``"qonnx"`` or ``"qcdq"``, default ``default_format``); returns the path."""
@@ -137,6 +156,11 @@ def build(name: str, seed: int = 0, **options: Any) -> ZooModel:
         "pot_mlp": _build_pot_mlp,
         "mlp3_qcdq": _build_mlp3_qcdq,
         "digits_mlp": lambda seed, **kw: train_digits_mlp(seed, **kw)[0],
+        "conv_small": _build_conv_small,
+        "conv1d_small": _build_conv1d_small,
+        "conv_avgpool": _build_conv_avgpool,
+        "ds_cnn": _build_ds_cnn,
+        "vgg10_1d": _build_vgg10_1d,
     }
     if name not in builders:
         raise KeyError(f"unknown zoo model {name!r}; expected one of {NAMES!r}")
@@ -310,9 +334,11 @@ def _build_bnn_pynq(name: str, seed: int) -> ZooModel:
     torch.manual_seed(seed)
     module, _cfg = model_with_cfg(name, pretrained=False)
     _randomize_norm_affine(module, torch.Generator().manual_seed(seed + 1))
-    shape = (1, 28, 28)
+    cnv = name.startswith("cnv")
+    shape = (3, 32, 32) if cnv else (1, 28, 28)
     sampler = lambda n, rng: _uniform01(n, rng, shape)  # noqa: E731
-    _calibrate(module, _calib_batches(sampler, seed))
+    # CNV is ~58 M MACs a frame: fewer, smaller calibration batches keep the build under a minute
+    _calibrate(module, _calib_batches(sampler, seed, passes=3, batch=64) if cnv else _calib_batches(sampler, seed))
     return ZooModel(name=name, module=module, input_shape=(1, *shape), sampler=sampler)
 
 
@@ -384,6 +410,191 @@ def _build_pot_mlp(seed: int) -> ZooModel:
     sampler = lambda n, rng: _normal(n, rng, (32,))  # noqa: E731
     _calibrate(module, _calib_batches(sampler, seed))
     return ZooModel(name="pot_mlp", module=module, input_shape=(1, 32), sampler=sampler)
+
+
+# --------------------------------------------------------------------------- small CNNs (test size)
+
+
+def _build_conv_small(seed: int) -> ZooModel:
+    """W4A4 2-D CNN, 3x12x12: symmetric and asymmetric (ZeroPad2d -> Pad) zero padding, a
+    stride-2 conv, per-channel weight scales, biases, BatchNorm, a ceil-mode max pool and a
+    flatten into a float-logit classifier."""
+    import torch
+    import brevitas.nn as qnn
+    from brevitas.quant import Int8ActPerTensorFloat, Int8WeightPerTensorFloat, Uint8ActPerTensorFloat
+
+    torch.manual_seed(seed)
+
+    def conv(i, o, k, **kw):
+        return qnn.QuantConv2d(i, o, k, bias=True, weight_quant=Int8WeightPerTensorFloat, weight_bit_width=4,
+                               weight_scaling_per_output_channel=True, **kw)
+
+    def act():
+        return qnn.QuantReLU(act_quant=Uint8ActPerTensorFloat, bit_width=4)
+
+    module = torch.nn.Sequential(
+        qnn.QuantIdentity(act_quant=Int8ActPerTensorFloat, bit_width=8),
+        conv(3, 8, 3, padding=1), torch.nn.BatchNorm2d(8), act(),
+        torch.nn.MaxPool2d(2, ceil_mode=True),
+        torch.nn.ZeroPad2d((0, 1, 1, 0)),
+        conv(8, 12, 3, stride=2), torch.nn.BatchNorm2d(12), act(),
+        conv(12, 16, 1), torch.nn.BatchNorm2d(16), act(),
+        torch.nn.MaxPool2d(3, stride=1, padding=1),
+        torch.nn.Flatten(),
+        qnn.QuantLinear(16 * 3 * 3, 10, bias=True, weight_quant=Int8WeightPerTensorFloat, weight_bit_width=4),
+    )
+    _randomize_norm_affine(module, torch.Generator().manual_seed(seed + 1))
+    shape = (3, 12, 12)
+    sampler = lambda n, rng: _normal(n, rng, shape)  # noqa: E731
+    _calibrate(module, _calib_batches(sampler, seed, passes=4, batch=64))
+    return ZooModel(name="conv_small", module=module, input_shape=(1, *shape), sampler=sampler)
+
+
+def _build_conv_avgpool(seed: int) -> ZooModel:
+    """W4A4 CNN, 2x10x10, with average pooling: a 2x2 average requantized by a QuantIdentity,
+    and a global average (AdaptiveAvgPool2d -> GlobalAveragePool) flowing unquantized into
+    the classifier (its 1/count folds into the classifier's scale)."""
+    import torch
+    import brevitas.nn as qnn
+    from brevitas.quant import Int8ActPerTensorFloat, Int8WeightPerTensorFloat, Uint8ActPerTensorFloat
+
+    torch.manual_seed(seed)
+
+    def conv(i, o, k, **kw):
+        return qnn.QuantConv2d(i, o, k, bias=True, weight_quant=Int8WeightPerTensorFloat, weight_bit_width=4, **kw)
+
+    def act():
+        return qnn.QuantReLU(act_quant=Uint8ActPerTensorFloat, bit_width=4)
+
+    module = torch.nn.Sequential(
+        qnn.QuantIdentity(act_quant=Int8ActPerTensorFloat, bit_width=8),
+        conv(2, 8, 3, padding=1), torch.nn.BatchNorm2d(8), act(),
+        torch.nn.AvgPool2d(2),
+        qnn.QuantIdentity(act_quant=Uint8ActPerTensorFloat, bit_width=4),
+        conv(8, 8, 3), torch.nn.BatchNorm2d(8), act(),
+        torch.nn.AdaptiveAvgPool2d((1, 1)),
+        torch.nn.Flatten(),
+        qnn.QuantLinear(8, 5, bias=True, weight_quant=Int8WeightPerTensorFloat, weight_bit_width=4),
+    )
+    _randomize_norm_affine(module, torch.Generator().manual_seed(seed + 1))
+    shape = (2, 10, 10)
+    sampler = lambda n, rng: _normal(n, rng, shape)  # noqa: E731
+    _calibrate(module, _calib_batches(sampler, seed, passes=4, batch=64))
+    return ZooModel(name="conv_avgpool", module=module, input_shape=(1, *shape), sampler=sampler)
+
+
+def _w4():
+    from brevitas.quant import Int8WeightPerTensorFloat
+
+    return {"weight_quant": Int8WeightPerTensorFloat, "weight_bit_width": 4}
+
+
+def _a4():
+    import brevitas.nn as qnn
+    from brevitas.quant import Uint8ActPerTensorFloat
+
+    return qnn.QuantReLU(act_quant=Uint8ActPerTensorFloat, bit_width=4)
+
+
+def _build_ds_cnn(seed: int) -> ZooModel:
+    """Depthwise-separable keyword spotting (MLPerf Tiny DS-CNN shape, 49x10x1 MFCC input, W4A4):
+    a 10x4 stride-2 conv, four depthwise 3x3 + pointwise 1x1 blocks, global average pooling
+    and a dense classifier.  Width 32 instead of 64 keeps the test budget."""
+    import torch
+    import brevitas.nn as qnn
+    from brevitas.quant import Int8ActPerTensorFloat
+
+    torch.manual_seed(seed)
+    ch = 32
+    layers: list[torch.nn.Module] = [
+        qnn.QuantIdentity(act_quant=Int8ActPerTensorFloat, bit_width=8),
+        qnn.QuantConv2d(1, ch, (10, 4), stride=2, padding=(5, 1), bias=False, **_w4()),
+        torch.nn.BatchNorm2d(ch), _a4(),
+    ]
+    for _ in range(4):
+        layers += [
+            qnn.QuantConv2d(ch, ch, 3, padding=1, groups=ch, bias=False, **_w4()), torch.nn.BatchNorm2d(ch), _a4(),
+            qnn.QuantConv2d(ch, ch, 1, bias=False, **_w4()), torch.nn.BatchNorm2d(ch), _a4(),
+        ]
+    layers += [
+        torch.nn.AdaptiveAvgPool2d((1, 1)),
+        qnn.QuantIdentity(act_quant=Int8ActPerTensorFloat, bit_width=8),
+        torch.nn.Flatten(),
+        qnn.QuantLinear(ch, 12, bias=True, **_w4()),
+    ]
+    module = torch.nn.Sequential(*layers)
+    _randomize_norm_affine(module, torch.Generator().manual_seed(seed + 1))
+    shape = (1, 49, 10)
+    sampler = lambda n, rng: _normal(n, rng, shape)  # noqa: E731
+    _calibrate(module, _calib_batches(sampler, seed, passes=3, batch=64))
+    return ZooModel(name="ds_cnn", module=module, input_shape=(1, *shape), sampler=sampler)
+
+
+def _build_vgg10_1d(seed: int) -> ZooModel:
+    """FINN's VGG10-RadioML shape shrunk (2 x 128 I/Q input, W4A4): seven conv1d(k3, pad 1) +
+    max pool(2) stages, then dense layers; 16 channels and 128 samples instead of 64 x 1024."""
+    import torch
+    import brevitas.nn as qnn
+    from brevitas.quant import Int8ActPerTensorFloat
+
+    torch.manual_seed(seed)
+    ch = 16
+    layers: list[torch.nn.Module] = [qnn.QuantIdentity(act_quant=Int8ActPerTensorFloat, bit_width=8)]
+    cin = 2
+    for _ in range(7):
+        layers += [qnn.QuantConv1d(cin, ch, 3, padding=1, bias=False, **_w4()), torch.nn.BatchNorm1d(ch), _a4(),
+                   torch.nn.MaxPool1d(2)]
+        cin = ch
+    layers += [
+        torch.nn.Flatten(),
+        qnn.QuantLinear(ch * 1, 32, bias=False, **_w4()), torch.nn.BatchNorm1d(32), _a4(),
+        qnn.QuantLinear(32, 32, bias=False, **_w4()), torch.nn.BatchNorm1d(32), _a4(),
+        qnn.QuantLinear(32, 24, bias=True, **_w4()),
+    ]
+    module = torch.nn.Sequential(*layers)
+    _randomize_norm_affine(module, torch.Generator().manual_seed(seed + 1))
+    shape = (2, 128)
+    sampler = lambda n, rng: _normal(n, rng, shape)  # noqa: E731
+    _calibrate(module, _calib_batches(sampler, seed, passes=3, batch=64))
+    return ZooModel(name="vgg10_1d", module=module, input_shape=(1, *shape), sampler=sampler)
+
+
+def _build_conv1d_small(seed: int) -> ZooModel:
+    """W4A4 1-D CNN on (2, 32) signals (the shape of VGG10-RadioML, shrunk): conv1d + max pool
+    stacks, a quantized dense layer and a quantized output."""
+    import torch
+    import brevitas.nn as qnn
+    from brevitas.quant import Int8ActPerTensorFloat, Int8WeightPerTensorFloat
+
+    torch.manual_seed(seed)
+
+    def conv(i, o, k, **kw):
+        return qnn.QuantConv1d(i, o, k, bias=False, weight_quant=Int8WeightPerTensorFloat, weight_bit_width=4, **kw)
+
+    def act():
+        return qnn.QuantReLU(act_quant=Uint8ActPerTensorFloat, bit_width=4)
+
+    from brevitas.quant import Uint8ActPerTensorFloat
+
+    module = torch.nn.Sequential(
+        qnn.QuantIdentity(act_quant=Int8ActPerTensorFloat, bit_width=8),
+        conv(2, 8, 3, padding=1), torch.nn.BatchNorm1d(8), act(),
+        torch.nn.MaxPool1d(2),
+        conv(8, 8, 3, padding=1), torch.nn.BatchNorm1d(8), act(),
+        torch.nn.MaxPool1d(2),
+        conv(8, 8, 5, stride=2, padding=2), torch.nn.BatchNorm1d(8), act(),
+        torch.nn.MaxPool1d(3, ceil_mode=True),
+        torch.nn.Flatten(),
+        qnn.QuantLinear(8 * 2, 12, bias=True, weight_quant=Int8WeightPerTensorFloat, weight_bit_width=4),
+        torch.nn.BatchNorm1d(12), act(),
+        qnn.QuantLinear(12, 6, bias=True, weight_quant=Int8WeightPerTensorFloat, weight_bit_width=4),
+        qnn.QuantIdentity(act_quant=Int8ActPerTensorFloat, bit_width=8),
+    )
+    _randomize_norm_affine(module, torch.Generator().manual_seed(seed + 1))
+    shape = (2, 32)
+    sampler = lambda n, rng: _normal(n, rng, shape)  # noqa: E731
+    _calibrate(module, _calib_batches(sampler, seed, passes=4, batch=64))
+    return ZooModel(name="conv1d_small", module=module, input_shape=(1, *shape), sampler=sampler)
 
 
 # --------------------------------------------------------------------------- 3-bit MLP for QCDQ

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 
 from ..graph import Graph
 from ..intervals import matvec_range
-from ..ops import MatVec
+from ..ops import DepthwiseMatVec, MatVec
 from ..types import type_for_range
 
 __all__ = ["MinimizeAccumulators"]
@@ -25,7 +25,7 @@ class MinimizeAccumulators:
         values = {v.name: v for v in graph.values}
         nodes = []
         for n in graph.nodes:
-            if isinstance(n.op, MatVec):
+            if isinstance(n.op, (MatVec, DepthwiseMatVec)):
                 lo, hi = matvec_range(n.op.weights, values[n.inputs[0]].dtype)
                 acc = type_for_range(min(int(min(lo)), 0), max(int(max(hi)), 0), signed=True)
                 n = n.with_(op=replace(n.op, acc=acc))

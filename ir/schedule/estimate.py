@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from math import prod
+
 from ..graph import Fold, Graph
-from ..ops import MatVec
+from ..ops import DepthwiseMatVec, LabelSelect, MatVec, Reshape, SlidingWindow, WindowReduce
 from .folding import layer_cycles
 
 __all__ = ["estimate"]
 
 #: cycles from a beat entering a core to its result leaving it (measured in the cores' benches)
-_CORE_LATENCY = {"matvec": 3, "threshold": 2, "requant": 3}
+_CORE_LATENCY = {"matvec": 3, "threshold": 2, "requant": 3, "swg": 2, "pool": 2, "labelselect": 2, "vvu": 3}
 _FIFO_LATENCY = 1  # gs_fifo, when empty
 _DWC_LATENCY = 1  # gs_dwc: an output beat one cycle after the input beat that completes it
 
@@ -23,18 +25,75 @@ def _rate(times: list[int]) -> list[int]:
     return out
 
 
+def _in_elems(n) -> int:
+    f = n.fold or Fold()
+    return f.simd if isinstance(n.op, (MatVec, SlidingWindow)) else f.pe
+
+
+def _out_elems(n, elems: int) -> int:
+    f = n.fold or Fold()
+    if isinstance(n.op, Reshape):
+        return elems
+    if isinstance(n.op, SlidingWindow):
+        return f.simd
+    if isinstance(n.op, LabelSelect):
+        return 1
+    return f.pe
+
+
+def _matvec_times(op: MatVec, f: Fold, times: list[int], vectors: int) -> list[int]:
+    sf, nf = op.mw // f.simd, op.mh // f.pe
+    out, free = [], None
+    for v in range(vectors):
+        acc = []
+        for t in times[v * sf : (v + 1) * sf]:
+            t = t if free is None else max(t, free)
+            free = t + 1
+            acc.append(t)
+        last0 = acc[-1]
+        out.extend(last0 + k * sf + _CORE_LATENCY["matvec"] for k in range(nf))
+        free = last0 + (nf - 1) * sf + 1
+    return out
+
+
+def _swg_times(op: SlidingWindow, times: list[int]) -> list[int]:
+    """Output beat times: a window's beats follow once its last needed input pixel is in."""
+    h, w, c = op.ifm
+    groups = len(times) // (h * w)
+    (kh, kw), (sh, sw) = op.kernel, op.stride
+    t, l, _, _ = op.pads
+    oh, ow = op.ofm
+    ready = []
+    for oy in range(oh):
+        y = min(h - 1, max(0, oy * sh - t + kh - 1))
+        for ox in range(ow):
+            x = min(w - 1, max(0, ox * sw - l + kw - 1))
+            need = times[(y * w + x) * groups + groups - 1] + _CORE_LATENCY["swg"]
+            ready.extend([need] * (kh * kw * groups))
+    return _rate(ready)
+
+
+def _pool_times(op: WindowReduce | DepthwiseMatVec, times: list[int], lanes: int) -> list[int]:
+    groups = op.channels // lanes
+    per = op.positions * groups
+    out = []
+    for o in range(len(times) // per):
+        base = o * per + (op.positions - 1) * groups
+        out.extend(times[base + g] + _CORE_LATENCY[op.kind] for g in range(groups))
+    return _rate(out)
+
+
 def _latency(graph: Graph) -> int:
     """Cycles from the first input beat to the last output beat of one inference
     through an empty pipeline: a beat-level walk of the generated stages
     (width converter -> FIFO -> core per layer, as hls_templates/rtl.py builds them)."""
-    nodes = list(graph.nodes)
-    first = nodes[0]
-    elems = first.fold.simd if isinstance(first.op, MatVec) else first.fold.pe
-    n_in = graph.value(graph.inputs[0]).shape[0]
+    nodes = [n for n in graph.nodes if not isinstance(n.op, Reshape)]
+    elems = _in_elems(nodes[0])
+    n_in = prod(graph.value(graph.inputs[0]).shape)
     times = list(range(n_in // elems))  # beats offered back to back from cycle 0
     for i, n in enumerate(nodes):
         f = n.fold or Fold()
-        want = f.simd if isinstance(n.op, MatVec) else f.pe
+        want = _in_elems(n)
         if want != elems:  # gs_dwc: element k of the stream is complete with its input beat
             total = len(times) * elems
             ready = [times[k // elems] for k in range(total)]
@@ -43,29 +102,42 @@ def _latency(graph: Graph) -> int:
         if i > 0:
             times = _rate([t + _FIFO_LATENCY for t in times])
         if isinstance(n.op, MatVec):
-            sf, nf = n.op.mw // f.simd, n.op.mh // f.pe
-            accepted = _rate(times)
-            last0 = accepted[sf - 1]
-            times = [last0 + k * sf + _CORE_LATENCY["matvec"] for k in range(nf)]
-            elems = f.pe
+            times = _matvec_times(n.op, f, times, prod(graph.value(n.inputs[0]).shape[:-1]))
+        elif isinstance(n.op, SlidingWindow):
+            times = _swg_times(n.op, times)
+        elif isinstance(n.op, (WindowReduce, DepthwiseMatVec)):
+            times = _pool_times(n.op, times, f.pe)
+        elif isinstance(n.op, LabelSelect):
+            times = [times[-1] + _CORE_LATENCY["labelselect"] + k for k in range(n.op.k)]
         else:
             times = _rate([t + _CORE_LATENCY[n.kind] for t in times])
+        elems = _out_elems(n, elems)
     return times[-1] - 0
 
 
 def estimate(graph: Graph, *, clock_mhz: float) -> dict:
     layers = []
     for n in graph.nodes:
+        if isinstance(n.op, Reshape):
+            continue
         f = n.fold or Fold()
         entry = {
             "name": n.name,
             "kind": n.kind,
             "origin": n.origin,
             "pe": f.pe,
-            "cycles": layer_cycles(n),
+            "cycles": layer_cycles(n, graph),
         }
         if isinstance(n.op, MatVec):
-            entry.update(simd=f.simd, mh=n.op.mh, mw=n.op.mw, macs=n.op.macs(), multipliers=f.pe * f.simd)
+            vec = prod(graph.value(n.inputs[0]).shape[:-1])
+            entry.update(simd=f.simd, mh=n.op.mh, mw=n.op.mw, vectors=vec, macs=vec * n.op.macs(),
+                         multipliers=f.pe * f.simd)
+        elif isinstance(n.op, SlidingWindow):
+            entry.update(simd=f.simd)
+        elif isinstance(n.op, DepthwiseMatVec):
+            vec = prod(graph.value(n.inputs[0]).shape[:-1])
+            entry.update(channels=n.op.channels, positions=n.op.positions, vectors=vec, macs=vec * n.op.macs(),
+                         multipliers=f.pe)
         layers.append(entry)
     ii = max(e["cycles"] for e in layers)
     bottleneck = max(layers, key=lambda e: e["cycles"])["name"]

@@ -1,12 +1,16 @@
 """Folding: PE x SIMD per layer, chosen to meet a throughput target.
 
 A matrix-vector layer with PE output lanes and SIMD input lanes takes
-NF * SF = (MH/PE) * (MW/SIMD) cycles per inference.  For a target of F
-inferences per second at f MHz, the budget is floor(f*1e6 / F) cycles; each
-layer gets the folding with the fewest multipliers (PE*SIMD) whose cycles fit
-the budget (ties: fewer cycles, then larger SIMD), so the slowest layer sets
-the initiation interval.  Elementwise layers (thresholds, requantizers) run
-PE lanes equal to their producer's PE, one beat per cycle.
+V * NF * SF = V * (MH/PE) * (MW/SIMD) cycles per inference, V the number of
+vectors (output pixels of a convolution, 1 for a dense layer).  For a target
+of F inferences per second at f MHz, the budget is floor(f*1e6 / F) cycles;
+each layer gets the folding with the fewest multipliers (PE*SIMD) whose
+cycles fit the budget (ties: fewer cycles, then larger SIMD), so the slowest
+layer sets the initiation interval.  A convolution's sliding window feeds its
+matrix-vector unit SIMD' = gcd-compatible channels per beat (SIMD divides C
+or C divides SIMD), and its cycles count against the same budget.
+Elementwise layers (thresholds, requantizers) run PE lanes equal to their
+producer's PE, one beat per cycle; a pool's PE meets the budget on its own.
 """
 
 from __future__ import annotations
@@ -14,8 +18,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from math import prod
+
 from ..graph import Fold, Graph
-from ..ops import MatVec
+from ..ops import DepthwiseMatVec, LabelSelect, MatVec, Reshape, SlidingWindow, WindowReduce
 
 __all__ = ["FoldingError", "ChooseFolding", "divisors", "folding_to_json", "folding_from_json", "layer_cycles"]
 
@@ -28,19 +34,62 @@ def divisors(n: int) -> list[int]:
     return [d for d in range(1, n + 1) if n % d == 0]
 
 
-def layer_cycles(node) -> int:
+def _vectors(graph: Graph | None, node) -> int:
+    """Vectors (pixels) one inference streams through ``node``: its input's leading dims."""
+    if graph is None:
+        return 1
+    return prod(graph.value(node.inputs[0]).shape[:-1])
+
+
+#: unstalled cycles per image of rtl/gs_swg.v beyond max(input beats, output beats)
+SWG_OVERHEAD = 0
+
+
+def swg_cycles(op: SlidingWindow, simd: int) -> int:
+    """Unstalled cycles per image of the sliding-window core (see rtl/gs_swg.v)."""
+    h, w, c = op.ifm
+    oh, ow = op.ofm
+    groups = c // simd
+    return max(h * w * groups, oh * ow * op.kernel[0] * op.kernel[1] * groups) + SWG_OVERHEAD
+
+
+def layer_cycles(node, graph: Graph | None = None) -> int:
     """Cycles one inference spends in a node at its folding (unstalled)."""
     f = node.fold or Fold()
-    if isinstance(node.op, MatVec):
-        return (node.op.mh // f.pe) * (node.op.mw // f.simd)
-    return node.op.channels // f.pe
+    op = node.op
+    v = _vectors(graph, node)
+    if isinstance(op, MatVec):
+        return v * (op.mh // f.pe) * (op.mw // f.simd)
+    if isinstance(op, SlidingWindow):
+        return swg_cycles(op, f.simd)
+    if isinstance(op, (WindowReduce, DepthwiseMatVec)):
+        return v * op.positions * op.channels // f.pe
+    if isinstance(op, LabelSelect):
+        return op.channels // f.pe + op.k
+    if isinstance(op, Reshape):
+        return 0
+    return v * op.channels // f.pe
 
 
-def _best_matvec_fold(op: MatVec, budget: int | None) -> Fold:
+def _swg_simd(channels: int, simd: int) -> int | None:
+    """Channels per beat of a sliding window feeding a SIMD-wide consumer (None: incompatible)."""
+    if channels % simd == 0:
+        return simd
+    if simd % channels == 0:
+        return channels
+    return None
+
+
+def _best_matvec_fold(op: MatVec, budget: int | None, vectors: int = 1, swg: SlidingWindow | None = None) -> Fold:
     best = None
     for pe in divisors(op.mh):
         for simd in divisors(op.mw):
-            cyc = (op.mh // pe) * (op.mw // simd)
+            cyc = vectors * (op.mh // pe) * (op.mw // simd)
+            if swg is not None:
+                s = _swg_simd(swg.channels, simd)
+                if s is None:
+                    continue
+                cyc = max(cyc, swg_cycles(swg, s))
             if budget is not None and cyc > budget:
                 continue
             key = (pe * simd, cyc, -simd)
@@ -49,6 +98,14 @@ def _best_matvec_fold(op: MatVec, budget: int | None) -> Fold:
     if best is None:  # the target cannot be met: fully parallel
         return Fold(pe=op.mh, simd=op.mw)
     return best[1]
+
+
+def _best_lanes(dim: int, cycles_at_1: int, budget: int | None) -> int:
+    """Fewest lanes (a divisor of ``dim``) with cycles_at_1 / lanes within the budget."""
+    for d in divisors(dim):
+        if budget is None or cycles_at_1 // d <= budget:
+            return d
+    return dim
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -77,16 +134,42 @@ class ChooseFolding:
         budget = self.budget()
         nodes = []
         prev_pe = None
-        for n in graph.nodes:
-            dims = n.op.fold_dims()
+        chosen: dict[str, Fold] = {}
+        producer = {o: n for n in graph.nodes for o in n.outputs}
+        consumer = {i: n for n in graph.nodes for i in n.inputs}
+
+        def fold_of(n) -> Fold:
+            """User folding, else the automatic one (memoised: a window asks its consumer)."""
+            if n.name in chosen:
+                return chosen[n.name]
             if n.name in user:
                 entry = user[n.name]
-                fold = Fold(pe=int(entry.get("pe", 1)), simd=int(entry.get("simd", 1)))
+                f = Fold(pe=int(entry.get("pe", 1)), simd=int(entry.get("simd", 1)))
             elif isinstance(n.op, MatVec):
-                fold = _best_matvec_fold(n.op, budget)
+                src = producer.get(n.inputs[0])
+                swg = src.op if src is not None and isinstance(src.op, SlidingWindow) else None
+                f = _best_matvec_fold(n.op, budget, _vectors(graph, n), swg)
+            elif isinstance(n.op, SlidingWindow):
+                c = consumer.get(n.outputs[0])
+                want = None
+                if c is not None and isinstance(c.op, (MatVec, WindowReduce, DepthwiseMatVec)):
+                    cf = fold_of(c)
+                    want = _swg_simd(n.op.channels, cf.simd if isinstance(c.op, MatVec) else cf.pe)
+                f = Fold(pe=1, simd=want or 1)
+            elif isinstance(n.op, (WindowReduce, DepthwiseMatVec)):
+                f = Fold(pe=_best_lanes(n.op.channels, _vectors(graph, n) * n.op.positions * n.op.channels, budget))
+            elif isinstance(n.op, Reshape):
+                f = Fold()
             else:
+                dims = n.op.fold_dims()
                 pe = prev_pe if prev_pe is not None and dims["pe"] % prev_pe == 0 else 1
-                fold = Fold(pe=pe, simd=1)
+                f = Fold(pe=pe, simd=1)
+            chosen[n.name] = f
+            return f
+
+        for n in graph.nodes:
+            dims = n.op.fold_dims()
+            fold = fold_of(n)
             for key, dim in dims.items():
                 v = getattr(fold, key)
                 if v < 1 or dim % v:
@@ -96,8 +179,11 @@ class ChooseFolding:
                     )
             if "simd" not in dims and fold.simd != 1:
                 raise FoldingError(f"layer {n.name!r}: SIMD={fold.simd} given, but a {n.kind} layer has no SIMD (use 1)")
+            if "pe" not in dims and fold.pe != 1:
+                raise FoldingError(f"layer {n.name!r}: PE={fold.pe} given, but a {n.kind} layer has no PE (use 1)")
             nodes.append(n.with_(fold=fold))
-            prev_pe = fold.pe
+            if not isinstance(n.op, Reshape):
+                prev_pe = fold.simd if isinstance(n.op, SlidingWindow) else fold.pe
         return graph.replace_nodes(nodes)
 
 
@@ -105,9 +191,11 @@ def folding_to_json(graph: Graph) -> str:
     layers = {}
     for n in graph.nodes:
         f = n.fold or Fold()
-        entry = {"kind": n.kind, "pe": f.pe}
-        if isinstance(n.op, MatVec):
-            entry["simd"] = f.simd
+        dims = n.op.fold_dims()
+        if not dims:
+            continue  # nothing to fold (reshape)
+        entry = {"kind": n.kind}
+        entry.update({k: getattr(f, k) for k in ("pe", "simd") if k in dims})
         layers[n.name] = entry
     return json.dumps({"version": 1, "layers": layers}, indent=2, sort_keys=True) + "\n"
 
