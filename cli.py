@@ -32,12 +32,13 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--folding", type=Path, default=None, help="folding.json to use instead of choosing one")
     c.add_argument("--requant", default="auto", help="requantization style: auto, threshold, shift, dyadic")
     c.add_argument("--force", action="store_true", help="replace an existing output directory")
+    c.add_argument("--backend", default="all", help="code to generate: rtl (Verilog), hls (HLS C++) or all (default)")
 
     s = sub.add_parser("sim", help="simulate a compiled design on float inputs")
     s.add_argument("design", type=Path, help="output directory of 'gatesmith compile'")
     s.add_argument("--input", type=Path, required=True, help="X.npy: float inputs shaped like the ONNX input")
     s.add_argument("--output", type=Path, required=True, help="Y.npy to write (the model's float output)")
-    s.add_argument("--engine", default="rtl", help="rtl (Verilator) or reference (numpy)")
+    s.add_argument("--engine", default="rtl", help="rtl (Verilator), csim (HLS C++ with g++) or reference (numpy)")
     s.add_argument("--backpressure", action="store_true", help="random input gaps and output stalls")
     s.add_argument("--seed", type=int, default=1, help="seed of the stall patterns")
     s.add_argument("--expect", type=Path, default=None, help="Y0.npy to compare with (exit 1 on mismatch)")
@@ -94,7 +95,7 @@ def _cmd_compile(a) -> int:
 
     opts = CompileOptions(
         board=a.board, clock_mhz=a.clock_mhz, target_fps=a.target_fps, folding_file=a.folding,
-        requant=a.requant, force=a.force,
+        requant=a.requant, force=a.force, backend=a.backend,
     )
     out = compile_model(a.model, a.output, opts)
     est = json.loads((out / "reports" / "estimate.json").read_text())

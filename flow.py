@@ -29,6 +29,7 @@ __all__ = [
     "load_design",
     "simulate",
     "ENGINES",
+    "BACKENDS",
     "compare_outputs",
     "mismatch_mask",
     "write_tree_atomic",
@@ -48,6 +49,7 @@ class CompileOptions:
     requant: str = "auto"
     force: bool = False
     top: str = "gatesmith_top"
+    backend: str = "all"  # rtl | hls | all: which of rtl/ and hls/ to generate
 
 
 DEFAULT_TARGET_FPS = 100_000.0
@@ -94,8 +96,12 @@ def _plan(model_path: Path, opts: CompileOptions) -> dict[str, str]:
         raise FlowError(f"--clock-mhz {clock!r}: expected a frequency in (0, 1000] MHz")
     if opts.target_fps is not None and not (opts.target_fps > 0 and np.isfinite(opts.target_fps)):
         raise FlowError(f"--target-fps {opts.target_fps!r}: expected a positive number")
+    if opts.backend not in BACKENDS:
+        raise FlowError(f"--backend {opts.backend!r}: expected one of {', '.join(BACKENDS)}")
     graph = _build_graph(model_path, opts, clock)
-    design = render_rtl(graph, top=opts.top)
+    rtl = render_rtl(graph, top=opts.top) if opts.backend in ("rtl", "all") else None
+    hls = _render_hls(graph, opts.top, board, clock) if opts.backend in ("hls", "all") else None
+    design = rtl or hls
     est = estimate(graph, clock_mhz=clock)
     if opts.target_fps is not None:
         est["target_fps"] = opts.target_fps
@@ -131,7 +137,9 @@ def _plan(model_path: Path, opts: CompileOptions) -> dict[str, str]:
             {"name": n.name, "kind": n.kind, "origin": n.origin, "mismatches": int(getattr(n.op, "mismatches", 0))}
             for n in graph.nodes
         ],
-        "files": sorted(f"rtl/{p}" for p in design.files),
+        "files": sorted(f"rtl/{p}" for p in (rtl.files if rtl else ())),
+        "backend": opts.backend,
+        "hls_files": sorted(f"hls/{p}" for p in (hls.files if hls else ())),
     }
     plan = {
         "manifest.json": json.dumps(manifest, indent=2, sort_keys=True) + "\n",
@@ -140,9 +148,22 @@ def _plan(model_path: Path, opts: CompileOptions) -> dict[str, str]:
         "folding.json": folding_to_json(graph),
         "reports/estimate.json": json.dumps(est, indent=2, sort_keys=True) + "\n",
     }
-    for rel, text in design.files.items():
+    for rel, text in (rtl.files if rtl else {}).items():
         plan[f"rtl/{rel}"] = text
+    for rel, text in (hls.files if hls else {}).items():
+        plan[f"hls/{rel}"] = text
     return plan
+
+
+#: code generators ``compile --backend`` chooses from
+BACKENDS = ("rtl", "hls", "all")
+
+
+def _render_hls(graph, top: str, board, clock: float):
+    from .hls_templates.hls import render_hls
+    from .verify.csim import reference_vectors
+
+    return render_hls(graph, top=top, part=board.part, clock_mhz=clock, vectors=reference_vectors(graph))
 
 
 def compile_model(model_path, out_dir, opts: CompileOptions = CompileOptions()) -> Path:
@@ -250,8 +271,24 @@ def _engine_rtl(design: Design, q: np.ndarray, *, backpressure: bool, seed: int)
     return res.y_int, info
 
 
+def _engine_csim(design: Design, q: np.ndarray, *, backpressure: bool, seed: int) -> tuple[np.ndarray, dict]:
+    from .verify.csim import CsimError, run_csim
+    from .verify.tools import ToolNotFound
+
+    if not (design.root / "hls").is_dir():
+        raise FlowError(f"{str(design.root)!r} has no hls/ directory: compile with --backend hls or all")
+    out_shape = tuple(design.graph.value(design.graph.outputs[0]).shape)
+    try:
+        res = run_csim(design.root / "hls", q.reshape(len(q), -1), out_elems=int(np.prod(out_shape)))
+    except (CsimError, ToolNotFound) as e:
+        raise FlowError(str(e)) from None
+    info = {"build_seconds": round(res.build_seconds, 3), "build_cached": res.cached,
+            "run_seconds": round(res.run_seconds, 3)}
+    return res.y_int.reshape((len(q), *out_shape)), info
+
+
 #: simulation engines by name
-ENGINES = {"reference": _engine_reference, "rtl": _engine_rtl}
+ENGINES = {"reference": _engine_reference, "rtl": _engine_rtl, "csim": _engine_csim}
 
 
 def mismatch_mask(graph, y: np.ndarray, expect: np.ndarray) -> np.ndarray:

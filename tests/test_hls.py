@@ -1,0 +1,258 @@
+"""HLS C++ backend (hls_templates/hls.py, hls_templates/hls/*.h) and its C simulation (verify/csim.py).
+
+The generated C++ is compiled with g++ against the ap_types headers hls4ml ships
+(or ``$XILINX_HLS/include``) and must compute, element for element, what the
+reference interpreter computes -- and, through the host's quantizers, what
+``execute_onnx`` computes -- on the MLP zoo the RTL tests cover, on every
+requantization style, on every rounding mode of the requantizer and on models
+whose names are hostile.  g++ builds are cached by content (verify/csim.py).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gatesmith.flow import CompileOptions, compile_model, load_design, simulate
+from gatesmith.hls_templates.hls import HLS_STAGES, render_hls
+from gatesmith.hls_templates.rtl import CodegenError
+from gatesmith.ir import Fold, Graph, InputQuant, IntType, Node, OutputKind, OutputMap, Requant, Rounding, Value
+from gatesmith.ir.ops import frozen_array
+from gatesmith.verify.csim import CsimError, build_csim, reference_vectors, run_csim
+from gatesmith.verify import zoo
+from gatesmith.verify.reference import run_integer
+
+IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+
+def _test_module(name: str):
+    """A sibling test module (tests are not a package under --import-mode=importlib)."""
+    spec = importlib.util.spec_from_file_location(f"gs_{name}", Path(__file__).with_name(f"{name}.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+#: the MLPs tests/test_e2e.py runs on the RTL: (zoo name, export format, target fps at 100 MHz)
+MLP = [e for e in _test_module("test_e2e").E2E if e[0] in zoo.MLP_NAMES]
+
+
+@pytest.fixture(scope="session")
+def csim_cache() -> Path:
+    """The g++ build cache: ``csim`` beside ``$GATESMITH_RTL_CACHE`` or ``<repo>/.cache/rtl_sim``
+    (keyed by content, so reruns and the flow's csim engine reuse builds)."""
+    import os
+
+    rtl = Path(os.environ["GATESMITH_RTL_CACHE"]) if os.environ.get("GATESMITH_RTL_CACHE") else (
+        Path(__file__).resolve().parent.parent / ".cache" / "rtl_sim")
+    return rtl.parent / "csim"
+
+
+@pytest.fixture(autouse=True)
+def _same_cache_for_the_flow(monkeypatch, csim_cache):
+    """simulate(engine="csim") builds into csim_cache too (it sits beside the RTL cache)."""
+    monkeypatch.setenv("GATESMITH_RTL_CACHE", str(csim_cache.parent / "rtl_sim"))
+
+
+def _float_inputs(model, n: int) -> np.ndarray:
+    """Random inputs, then +-1e3 everywhere and alternating: the input quantizer's extremes."""
+    x = model.sample_inputs(n, seed=11)
+    shape = x.shape[1:]
+    hi = np.full(shape, 1e3, np.float32)
+    alt = np.where(np.arange(int(np.prod(shape))).reshape(shape) % 2 == 0, 1e3, -1e3).astype(np.float32)
+    return np.concatenate([x, hi[None], -hi[None], alt[None], -alt[None]]).astype(np.float32)
+
+
+def _csim(out: Path, q: np.ndarray, cache: Path) -> np.ndarray:
+    g = load_design(out).graph
+    c = int(np.prod(g.value(g.outputs[0]).shape))
+    return run_csim(out / "hls", q.reshape(len(q), -1), out_elems=c, cache_dir=cache).y_int
+
+
+# --------------------------------------------------------------------------- the MLP zoo
+
+
+@pytest.mark.brevitas
+@pytest.mark.parametrize("name, fmt, fps", MLP)
+def test_csim_equals_reference_and_onnx(tmp_path, zoo_export, csim_cache, name, fmt, fps):
+    model, path = zoo_export(name, fmt)
+    out = compile_model(path, tmp_path / "d", CompileOptions(clock_mhz=100, target_fps=fps, backend="hls"))
+    assert not (out / "rtl").exists()
+    m = json.loads((out / "manifest.json").read_text())
+    assert m["backend"] == "hls" and m["files"] == [] and f"hls/{m['top']}.cpp" in m["hls_files"]
+    g = load_design(out).graph
+
+    # integers: every value of the input type at both ends, alternating, random
+    xq, yq = reference_vectors(g, n_random=24, seed=2)
+    np.testing.assert_array_equal(_csim(out, xq, csim_cache), yq)
+
+    # floats through the host quantizers, against execute_onnx (the flow's csim engine)
+    x = _float_inputs(model, 24)
+    expect = zoo.onnx_forward(path, x)
+    y, rep = simulate(out, x, engine="csim", expect=expect)
+    assert rep["engine"] == "csim" and rep["build_cached"] is True  # built above
+    assert rep["mismatches"] == 0, f"{rep['mismatches']} elements differ from execute_onnx"
+    assert y.shape == expect.shape and y.dtype == expect.dtype
+    # and bit for bit equal to the reference engine's output
+    y_ref, _ = simulate(out, x, engine="reference")
+    np.testing.assert_array_equal(y, y_ref)
+
+
+@pytest.mark.brevitas
+@pytest.mark.parametrize("style", ["threshold", "shift", "dyadic"])
+def test_requant_styles(tmp_path, zoo_export, csim_cache, style):
+    """pot_mlp (power-of-two scales) realised with each requantization style."""
+    model, path = zoo_export("pot_mlp", None)
+    out = compile_model(path, tmp_path / style,
+                        CompileOptions(clock_mhz=100, target_fps=2_000_000, requant=style, backend="hls"))
+    g = load_design(out).graph
+    kinds = {n.kind for n in g.nodes}
+    assert ("requant" in kinds) == (style != "threshold")
+    xq, yq = reference_vectors(g, n_random=24, seed=4)
+    np.testing.assert_array_equal(_csim(out, xq, csim_cache), yq)
+    x = _float_inputs(model, 16)
+    q = g.input_quant.quantize(x)
+    y = g.output_map.dequantize(_csim(out, q, csim_cache).reshape(run_integer(g, q).shape))
+    np.testing.assert_array_equal(y, zoo.onnx_forward(path, x))
+
+
+# --------------------------------------------------------------------------- the requantizer, unit level
+
+
+def _requant_graph(mode: Rounding, *, shift: int, use_mult: bool, seed: int, pe: int = 2) -> Graph:
+    """x:s10[8] -> requant(mode) -> s6, random multipliers / biases, folded PE=pe."""
+    rng = np.random.default_rng(seed)
+    c = 8
+    in_t, out_t = IntType(bits=10, signed=True), IntType(bits=6, signed=True)
+    mult = rng.integers(-300, 300, size=c) if use_mult else np.ones(c, dtype=np.int64)
+    bias = rng.integers(-(1 << (shift + 3)), 1 << (shift + 3), size=c)
+    bias[0] = 1 << max(shift - 1, 0)  # exact ties for x * M == 0
+    op = Requant(mult=frozen_array(mult), bias=frozen_array(bias), shift=shift, rounding=mode,
+                 lo=-30, hi=29, out=out_t, use_mult=use_mult)
+    iq = InputQuant(onnx_shape=(c,), pre=(), scale=frozen_array(1.0, np.float32),
+                    zero_point=frozen_array(0.0, np.float32), dtype=in_t, narrow=False, rounding=Rounding.ROUND)
+    om = OutputMap(kind=OutputKind.QUANT, onnx_shape=(c,), scale=frozen_array(1.0, np.float32),
+                   zero_point=frozen_array(0.0, np.float32))
+    return Graph(
+        name=f"rq_{mode.name}",
+        values=(Value(name="x", shape=(c,), dtype=in_t), Value(name="y", shape=(c,), dtype=out_t)),
+        nodes=(Node(name="rq", op=op, inputs=("x",), outputs=("y",), origin="unit", fold=Fold(pe=pe)),),
+        inputs=("x",), outputs=("y",), input_quant=iq, output_map=om,
+    )
+
+
+@pytest.mark.parametrize("mode", list(Rounding), ids=lambda m: m.name)
+def test_requant_rounding_modes(tmp_path, csim_cache, mode):
+    """Every value of s10 on every channel, against Requant.evaluate (ties, negative ties, clamps)."""
+    xs = np.arange(-512, 512)
+    x = np.stack([np.roll(xs, 37 * k) for k in range(8)], axis=1)  # (1024, 8): all values per channel
+    cases = [(9, True), (3, False)]
+    if mode is Rounding.ROUND:  # no rounding at all, and a shift beyond every product's width
+        cases += [(0, True), (40, True)]
+    for i, (shift, use_mult) in enumerate(cases):
+        g = _requant_graph(mode, shift=shift, use_mult=use_mult, seed=i)
+        d = render_hls(g, top="rq_top")
+        out = tmp_path / f"case{i}"
+        _write(d.files, out)
+        y = run_csim(out, x, out_elems=8, cache_dir=csim_cache).y_int
+        expect = g.nodes[0].op.evaluate(x)
+        assert np.array_equal(y, expect), (mode, shift, use_mult, int((y != expect).sum()))
+
+
+def _write(files, out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    for rel, text in files.items():
+        (out / rel).write_text(text)
+
+
+# --------------------------------------------------------------------------- codegen properties
+
+
+def test_tiny_graph_all_styles_and_determinism(tmp_path, tiny_graph, csim_cache):
+    from gatesmith.ir.passes import SelectRequant, run_passes
+    from gatesmith.ir.schedule import ChooseFolding
+
+    for style in ("threshold", "dyadic"):
+        g = run_passes(tiny_graph, [SelectRequant(style=style), ChooseFolding(clock_mhz=100, target_fps=1e7)])
+        a = render_hls(g, vectors=reference_vectors(g))
+        b = render_hls(g, vectors=reference_vectors(g))
+        assert a.files == b.files  # byte-identical
+        for rel, text in a.files.items():
+            assert text.isascii() and "\r" not in text, rel
+            if not rel.startswith("gs_"):
+                assert "Generated by gatesmith" in text.splitlines()[0] or "Generated by gatesmith" in text, rel
+        out = tmp_path / style
+        _write(a.files, out)
+        x = np.random.default_rng(5).integers(-8, 8, size=(64, 6))
+        np.testing.assert_array_equal(run_csim(out, x, out_elems=3, cache_dir=csim_cache).y_int,
+                                      run_integer(g, x))
+        # the shipped testbench checks itself against its vectors
+        binary, cached, _ = build_csim(out, cache_dir=csim_cache)
+        assert cached
+        proc = subprocess.run([str(binary), str(out / "tb_input.txt"), str(tmp_path / "o.txt"),
+                               str(out / "tb_expected.txt")], capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 0 and "0 mismatching elements" in proc.stdout, proc.stdout + proc.stderr
+
+
+def test_unknown_kind_fails_loudly(tiny_graph):
+    # before scheduling the graph holds a "requantize" node, which no backend implements
+    with pytest.raises(CodegenError, match=r"node 'rq0' \(requantize, from Quant_1\).*HLS code generator"):
+        render_hls(tiny_graph.replace_nodes(
+            [n.with_(fold=Fold(pe=1, simd=1)) for n in tiny_graph.nodes]))
+    assert set(HLS_STAGES) == {"matvec", "threshold", "requant"}
+
+
+def test_no_folding_and_bad_top(tiny_graph):
+    from gatesmith.ir.passes import SelectRequant, run_passes
+
+    g = run_passes(tiny_graph, [SelectRequant(style="threshold")])
+    with pytest.raises(CodegenError, match="no folding"):
+        render_hls(g)
+    for bad in ("class", "9x", "gs_top", "a b", "main"):
+        with pytest.raises(CodegenError, match=re.escape(repr(bad))):
+            render_hls(g, top=bad)
+
+
+def test_compiler_error_is_one_line_naming_the_file(tmp_path, tiny_graph, csim_cache):
+    from gatesmith.ir.passes import SelectRequant, run_passes
+    from gatesmith.ir.schedule import ChooseFolding
+
+    g = run_passes(tiny_graph, [SelectRequant(style="threshold"), ChooseFolding(clock_mhz=100, target_fps=1e7)])
+    d = render_hls(g)
+    out = tmp_path / "broken"
+    _write(d.files, out)
+    p = out / "gatesmith_top.cpp"
+    p.write_text(p.read_text().replace("#pragma HLS DATAFLOW", "#pragma HLS DATAFLOW\n    this is not C++;"))
+    with pytest.raises(CsimError) as ei:
+        build_csim(out, cache_dir=csim_cache)
+    msg = str(ei.value)
+    assert "\n" not in msg and "gatesmith_top.cpp:" in msg and "error" in msg, msg
+
+
+@pytest.mark.brevitas
+def test_hostile_names_give_compiling_cpp(tmp_path, zoo_export, csim_cache):
+    hostile_mod = _test_module("test_hostile_names")
+    model, src = zoo_export("pot_mlp", None)
+    onnx_path = tmp_path / "hostile.onnx"
+    mapping = hostile_mod._rename(src, onnx_path)
+    out = compile_model(onnx_path, tmp_path / "out", CompileOptions(target_fps=1e6, backend="all"))
+    m = json.loads((out / "manifest.json").read_text())
+    hostile = set(mapping.values()) | set(hostile_mod.HOSTILE)
+    hostile |= {hostile_mod.GRAPH_NAME, hostile_mod.IN_NAME, hostile_mod.OUT_NAME}
+    hostile = {h for h in hostile if len(h) > 1 and not IDENT.match(h)}
+    for rel in m["hls_files"]:
+        assert re.fullmatch(r"hls/[A-Za-z0-9_.]+", rel), rel
+        text = (out / rel).read_text()
+        assert text.isascii(), rel
+        for h in hostile:
+            assert h not in text, (rel, h)
+    x = model.sample_inputs(16, seed=3)
+    y, rep = simulate(out, x, engine="csim", expect=zoo.onnx_forward(onnx_path, x))
+    assert rep["mismatches"] == 0
