@@ -105,6 +105,9 @@ def _cmd_compile(a) -> int:
         f"{est['inferences_per_second']:.0f} inferences/s at {est['clock_mhz']:g} MHz "
         f"(bottleneck {est['bottleneck']})"
     )
+    skipped = json.loads((out / "manifest.json").read_text()).get("hls_skipped")
+    if skipped:
+        print(f"gatesmith: note: no HLS C++ (hls/): {skipped}", file=sys.stderr)
     return 0
 
 

@@ -100,7 +100,8 @@ def _plan(model_path: Path, opts: CompileOptions) -> dict[str, str]:
         raise FlowError(f"--backend {opts.backend!r}: expected one of {', '.join(BACKENDS)}")
     graph = _build_graph(model_path, opts, clock)
     rtl = render_rtl(graph, top=opts.top) if opts.backend in ("rtl", "all") else None
-    hls = _render_hls(graph, opts.top, board, clock) if opts.backend in ("hls", "all") else None
+    hls, hls_skipped = (_render_hls(graph, opts.top, board, clock, required=opts.backend == "hls")
+                        if opts.backend in ("hls", "all") else (None, ""))
     design = rtl or hls
     est = estimate(graph, clock_mhz=clock)
     if opts.target_fps is not None:
@@ -140,6 +141,7 @@ def _plan(model_path: Path, opts: CompileOptions) -> dict[str, str]:
         "files": sorted(f"rtl/{p}" for p in (rtl.files if rtl else ())),
         "backend": opts.backend,
         "hls_files": sorted(f"hls/{p}" for p in (hls.files if hls else ())),
+        **({"hls_skipped": hls_skipped} if hls_skipped else {}),
     }
     plan = {
         "manifest.json": json.dumps(manifest, indent=2, sort_keys=True) + "\n",
@@ -159,11 +161,16 @@ def _plan(model_path: Path, opts: CompileOptions) -> dict[str, str]:
 BACKENDS = ("rtl", "hls", "all")
 
 
-def _render_hls(graph, top: str, board, clock: float):
-    from .hls_templates.hls import render_hls
+def _render_hls(graph, top: str, board, clock: float, *, required: bool):
+    """(HLS design or None, why it was skipped or ""). ``--backend hls`` (``required``) fails on a
+    node kind the HLS generator lacks; ``all`` leaves ``hls/`` out and says why in the manifest."""
+    from .hls_templates.hls import render_hls, unsupported
     from .verify.csim import reference_vectors
 
-    return render_hls(graph, top=top, part=board.part, clock_mhz=clock, vectors=reference_vectors(graph))
+    why = unsupported(graph)
+    if why and not required:
+        return None, why
+    return render_hls(graph, top=top, part=board.part, clock_mhz=clock, vectors=reference_vectors(graph)), ""
 
 
 def compile_model(model_path, out_dir, opts: CompileOptions = CompileOptions()) -> Path:

@@ -35,28 +35,20 @@ import numpy as np
 
 from gatesmith.ir.graph import Graph, Node
 from gatesmith.ir.ops import MatVec, MultiThreshold, Requant
-from gatesmith.ir.types import BipolarType, DType, IntType
+from gatesmith.ir.types import BipolarType, DType, IntType, type_for_range
 from gatesmith.ir.verifier import verify
 
 from ._keywords import RESERVED_WORDS
 from .env import Namer, render, sanitize_ident
-from .rtl import (  # shared with the RTL generator: stream format, chain check, FIFO depths
-    DEFAULT_FIFO_DEPTH,
-    CodegenError,
-    StreamSpec,
-    _check_chain,
-    _mvu_fifo,
-    _signed_bits,
-    _stream_fifo,
-    _stream_spec,
-    _where,
-)
+from .rtl import DEFAULT_FIFO_DEPTH, CodegenError, StreamSpec
 
 __all__ = [
     "HlsDesign",
     "HlsStage",
     "render_hls",
     "HLS_STAGES",
+    "unsupported",
+    "PASS_KINDS",
     "kernel_headers",
     "TB_INPUT",
     "TB_EXPECTED",
@@ -161,6 +153,14 @@ class _Block:
     out_elems: int
     params: dict[str, int | str]
     roms: list[tuple[str, np.ndarray, int, bool]]  # (suffix, values, bits, signed)
+
+
+def _where(node: Node) -> str:
+    return f"node {node.name!r} ({node.kind}, from {node.origin or '?'})"
+
+
+def _signed_bits(lo: int, hi: int) -> int:
+    return type_for_range(min(int(lo), 0), max(int(hi), 0), signed=True).bits
 
 
 def _b(v: bool) -> int:
@@ -268,6 +268,15 @@ def _requant_stage(node: Node, op: Requant, in_t: DType, out_t: DType) -> _Block
                         ("bias", bias.reshape(c // pe, pe).T, b_bits, True)])
 
 
+def _mvu_depth(node: Node) -> int:
+    # fold 0 reads the SF beats of a vector back to back: buffer one vector (as the RTL does)
+    return max(DEFAULT_FIFO_DEPTH, node.op.mw // node.fold.simd)
+
+
+def _beat_depth(node: Node) -> int:
+    return DEFAULT_FIFO_DEPTH  # one beat in, one beat out per cycle
+
+
 @dataclass(frozen=True)
 class _StageKind:
     build: Callable[..., _Block]
@@ -276,10 +285,48 @@ class _StageKind:
 
 #: node kind -> how to build its stage; every kind the HLS generator supports.
 HLS_STAGES: dict[str, _StageKind] = {
-    "matvec": _StageKind(_mvu_stage, stream_depth=_mvu_fifo),
-    "threshold": _StageKind(_thresholds_stage, stream_depth=_stream_fifo),
-    "requant": _StageKind(_requant_stage, stream_depth=_stream_fifo),
+    "matvec": _StageKind(_mvu_stage, stream_depth=_mvu_depth),
+    "threshold": _StageKind(_thresholds_stage, stream_depth=_beat_depth),
+    "requant": _StageKind(_requant_stage, stream_depth=_beat_depth),
 }
+
+#: node kinds that are no hardware (the element order of the stream is unchanged)
+PASS_KINDS = ("reshape",)
+
+
+def unsupported(graph: Graph) -> str:
+    """Why :func:`render_hls` cannot generate ``graph`` ("" if it can): the first node whose
+    kind has no entry in :data:`HLS_STAGES`, that works on more than one vector per
+    inference, or that breaks the linear chain from the graph input to its output."""
+    alias: dict[str, str] = {}
+    prev = graph.inputs[0] if len(graph.inputs) == 1 else None
+    for node in graph.nodes:
+        if node.kind in PASS_KINDS:
+            alias[node.outputs[0]] = alias.get(node.inputs[0], node.inputs[0])
+            continue
+        if node.kind not in HLS_STAGES:
+            return (
+                f"{_where(node)}: the HLS code generator supports node kinds {sorted(HLS_STAGES)!r}, "
+                f"not {node.kind!r}"
+            )
+        shape = tuple(graph.value(node.inputs[0]).shape) if node.inputs else ()
+        if len(shape) != 1:
+            return f"{_where(node)}: the HLS kernels take one vector per inference, not shape {shape!r}"
+        src = tuple(alias.get(i, i) for i in node.inputs)
+        if prev is None or src != (prev,) or len(node.outputs) != 1:
+            return (
+                f"{_where(node)}: the HLS code generator handles a linear chain; expected the input "
+                f"{prev!r}, got {list(node.inputs)!r}"
+            )
+        prev = node.outputs[0]
+    if prev is None or len(graph.outputs) != 1 or alias.get(graph.outputs[0], graph.outputs[0]) != prev:
+        return (
+            f"graph {graph.name!r}: expected one input and one output joined by a chain of nodes, got "
+            f"inputs {list(graph.inputs)!r} and outputs {list(graph.outputs)!r}"
+        )
+    if prev == graph.inputs[0]:
+        return f"graph {graph.name!r} has no nodes: nothing to generate"
+    return ""
 
 
 # --------------------------------------------------------------------------- kernel headers
@@ -299,6 +346,12 @@ def kernel_headers() -> dict[str, str]:
 
 
 # --------------------------------------------------------------------------- top context
+
+
+def _stream_spec(t: DType, elems_per_beat: int, elems: int) -> StreamSpec:
+    """The beats of one inference on a top port (the RTL top's convention)."""
+    return StreamSpec(elems_per_beat=elems_per_beat, elem_bits=t.bits, dtype=str(t),
+                      beats_per_inference=elems // elems_per_beat, tdata_bits=elems_per_beat * t.bits)
 
 
 def _rows_text(a: np.ndarray) -> list[str]:
@@ -336,7 +389,9 @@ def render_hls(
     if not (isinstance(clock_mhz, (int, float)) and 0 < float(clock_mhz) <= 1000):
         raise CodegenError(f"expected a clock in (0, 1000] MHz, got {clock_mhz!r}")
     verify(graph)
-    _check_chain(graph, list(graph.nodes))
+    why = unsupported(graph)
+    if why:
+        raise CodegenError(why + " (compile with --backend rtl to leave the HLS C++ out)")
 
     headers = kernel_headers()
     namer = Namer(reserved=(*_RESERVED_IDENTS, top, top + "_in_t", top + "_out_t", top + "_tb"))
@@ -345,14 +400,8 @@ def render_hls(
     namer.reserve("gs_elem", "gs_lane", "gs_mul", "gs_round_shift", "gs_rounding", "gs_dwc")
 
     staged: list[tuple[Node, _Block, DType]] = []
-    for node in graph.nodes:
-        try:
-            sk = HLS_STAGES[node.kind]
-        except KeyError:
-            raise CodegenError(
-                f"{_where(node)}: the HLS code generator supports node kinds {sorted(HLS_STAGES)!r}, "
-                f"not {node.kind!r} (compile with --backend rtl to skip the HLS C++)"
-            ) from None
+    for node in (n for n in graph.nodes if n.kind not in PASS_KINDS):
+        sk = HLS_STAGES[node.kind]
         if node.fold is None:
             raise CodegenError(f"{_where(node)}: no folding (PE/SIMD); schedule the graph first")
         in_t = graph.value(node.inputs[0]).dtype

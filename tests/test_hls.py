@@ -209,6 +209,55 @@ def test_unknown_kind_fails_loudly(tiny_graph):
     assert set(HLS_STAGES) == {"matvec", "threshold", "requant"}
 
 
+def test_kinds_without_hls_kernels_are_named(tiny_graph):
+    """A graph with a kind HLS_STAGES lacks (here an ArgMax) is refused by render_hls, naming the node;
+    the flow's default --backend all then leaves hls/ out and says why (manifest "hls_skipped")."""
+    import dataclasses
+
+    from gatesmith.hls_templates.hls import unsupported
+    from gatesmith.ir.ops import LabelSelect
+
+    g = _scheduled(tiny_graph, "threshold")
+    assert unsupported(g) == ""
+    out_t = IntType(bits=2, signed=False)
+    sel = Node(name="top1", op=LabelSelect(k=1, channels=3, out=out_t), inputs=(g.outputs[0],),
+               outputs=("label",), origin="ArgMax_0", fold=Fold(pe=3))
+    g2 = dataclasses.replace(g, values=g.values + (Value(name="label", shape=(1,), dtype=out_t),),
+                             nodes=g.nodes + (sel,), outputs=("label",))
+    assert unsupported(g2).startswith("node 'top1' (labelselect, from ArgMax_0): the HLS code generator")
+    with pytest.raises(CodegenError, match=r"node 'top1' \(labelselect, from ArgMax_0\).*--backend rtl"):
+        render_hls(g2)
+
+
+def test_reshape_is_no_hardware(tmp_path, tiny_graph, csim_cache):
+    """A reshape (ONNX Flatten) in front of the first layer passes through: same stream, same beats."""
+    import dataclasses
+
+    from gatesmith.ir.ops import Reshape
+
+    g = _scheduled(tiny_graph, "threshold")
+    x_t = g.value("x").dtype
+    values = tuple(dataclasses.replace(v, name="x6") if v.name == "x" else v for v in g.values)
+    nodes = [dataclasses.replace(g.nodes[0], inputs=("x6",))] + list(g.nodes[1:])
+    flat = Node(name="flat", op=Reshape(shape=(6,)), inputs=("x",), outputs=("x6",), origin="Flatten_0")
+    g2 = dataclasses.replace(g, values=(Value(name="x", shape=(2, 3), dtype=x_t),) + values,
+                             nodes=(flat, *nodes))
+    d = render_hls(g2, vectors=reference_vectors(g2))
+    assert d.in_stream == render_hls(g).in_stream and "flat" not in d.files[f"{d.top}.cpp"]
+    out = tmp_path / "r"
+    _write(d.files, out)
+    x = np.random.default_rng(9).integers(-8, 8, size=(32, 2, 3))
+    np.testing.assert_array_equal(run_csim(out, x.reshape(32, 6), out_elems=3, cache_dir=csim_cache).y_int,
+                                  run_integer(g2, x))
+
+
+def _scheduled(graph, style: str):
+    from gatesmith.ir.passes import SelectRequant, run_passes
+    from gatesmith.ir.schedule import ChooseFolding
+
+    return run_passes(graph, [SelectRequant(style=style), ChooseFolding(clock_mhz=100, target_fps=1e7)])
+
+
 def test_no_folding_and_bad_top(tiny_graph):
     from gatesmith.ir.passes import SelectRequant, run_passes
 
