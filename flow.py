@@ -163,14 +163,22 @@ BACKENDS = ("rtl", "hls", "all")
 
 def _render_hls(graph, top: str, board, clock: float, *, required: bool):
     """(HLS design or None, why it was skipped or ""). ``--backend hls`` (``required``) fails on a
-    node kind the HLS generator lacks; ``all`` leaves ``hls/`` out and says why in the manifest."""
+    graph the HLS generator cannot handle (e.g. a node kind it lacks, named in the error);
+    ``all`` then leaves ``hls/`` out and says why in the manifest."""
     from .hls_templates.hls import render_hls, unsupported
+    from .hls_templates.rtl import CodegenError
     from .verify.csim import reference_vectors
 
     why = unsupported(graph)
     if why and not required:
         return None, why
-    return render_hls(graph, top=top, part=board.part, clock_mhz=clock, vectors=reference_vectors(graph)), ""
+    try:  # (with ``why`` render_hls raises it, naming the node)
+        vectors = None if why else reference_vectors(graph)
+        return render_hls(graph, top=top, part=board.part, clock_mhz=clock, vectors=vectors), ""
+    except CodegenError as e:
+        if required:
+            raise
+        return None, str(e)
 
 
 def compile_model(model_path, out_dir, opts: CompileOptions = CompileOptions()) -> Path:

@@ -407,9 +407,6 @@ def render_hls(
         in_t = graph.value(node.inputs[0]).dtype
         out_t = graph.value(node.outputs[0]).dtype
         blk = sk.build(node, node.op, in_t, out_t)
-        for key in ("IN_BITS", "OUT_BITS", "ACC_BITS"):
-            if key in blk.params and int(blk.params[key]) > 63:
-                raise CodegenError(f"{_where(node)}: {key}={blk.params[key]!r}: elements wider than 63 bits")
         staged.append((node, blk, out_t))
 
     streams: list[dict[str, Any]] = []
