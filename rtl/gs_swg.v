@@ -48,8 +48,11 @@
 // Common case (TP = 0, IFM_W >= K_W, B <= M):
 //   S = max(0, B*ROW - (K_H-1)*KWC)
 // e.g. "same" padding (3x3 pad 1, 5x5 pad 2, 7x7 s2 pad 3), pooling with
-// K = S, 1x1 and kernel = whole image: S = 0, cycles = max(IN, OUT);
-// 3x3 stride 1 without padding: B = 2, S = 2*(IFM_W-3)*C/SIMD.
+// K = S on sizes S divides, 1x1 (any stride) and kernel = whole image:
+// S = 0, cycles = max(IN, OUT); 3x3 stride 1 without padding: B = 2,
+// S = 2*(IFM_W-3)*C/SIMD. (Where trailing rows are dropped, S may be > 0
+// but IN usually dominates: 7x7 input, 2x2 s2 pool, C/SIMD = 2:
+// max(98, 72 + 10) = 98.)
 // Latency: an output beat is valid 2 cycles after its issue (registered
 // memory read, then the gs_skid output slice). s_axis_tready depends only on
 // registers (no combinational path from m_axis_tready).
@@ -180,20 +183,6 @@ module gs_swg #(
         end
     endgenerate
 
-    // slot * ROWW (constant multiply as shift-and-add, no width juggling)
-    function [UW-1:0] slot_base;
-        input [UW-1:0] slot;
-        integer i;
-        begin
-            slot_base = {UW{1'b0}};
-            for (i = 0; i < UW; i = i + 1) begin
-                if (slot[i]) begin
-                    slot_base = slot_base + (U_ROWW << i);
-                end
-            end
-        end
-    endfunction
-
     reg [WORD-1:0] mem [0:DEPTH-1];
 
     // occupancy: db = R + (rows written completely) - (rows freed), in
@@ -254,7 +243,7 @@ module gs_swg #(
     wire [UW-1:0] slot    = (slot_s >= U_R) ? slot_s - U_R : slot_s;
     // only the low AW bits address the memory (padded beats read anything)
     /* verilator lint_off UNUSEDSIGNAL */
-    wire [UW-1:0] raddr   = slot_base(slot) + (cp - U_PLC);
+    wire [UW-1:0] raddr   = slot * U_ROWW + (cp - U_PLC);
     /* verilator lint_on UNUSEDSIGNAL */
 
     wire          wp_last = (wp == U_KWC_1);

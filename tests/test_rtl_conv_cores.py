@@ -130,6 +130,36 @@ def test_swg_model_matches_direct_indexing():
     assert k == len(got)
 
 
+
+def test_swg_boundary_stall_closed_forms():
+    """The closed forms in gs_swg.v's header agree with the bench's recurrence
+    (which the unstalled runs pin against the RTL)."""
+    import itertools
+
+    checked = 0
+    for h, w, kh, kw, sh, pt, pb in itertools.product(range(1, 9), (3, 7), range(1, 6), (1, 3),
+                                                        (1, 2, 3), range(3), range(3)):
+        if pt >= kh or pb >= kh or h + pt + pb < kh:
+            continue
+        params = swg_params(h, w, 2, kh, kw, sh, 1, pt, 0, pb, 0, 1, 8, 0)
+        oh, _ = swg_bench.out_size(params)
+        y = (oh - 1) * sh - pt
+        b = max(0, min(kh - pt, h) - (kh + sh - (h - max(0, y))))
+        m = min(kh - 2, h - 1 - y) + 1
+        if y >= 0 and b <= m:                                # the "common case"
+            want = max(0, b * w * 2 - (kh - 1) * kw * 2)
+            assert swg_bench.boundary_stall(params) == want, params
+            checked += 1
+    assert checked > 100
+    for k, s, pad in ((3, 1, 1), (5, 1, 2), (7, 2, 3), (2, 2, 0), (1, 2, 0)):   # S = 0
+        params = swg_params(14, 14, 2, k, k, s, s, pad, pad, pad, pad, 1, 8, 0)
+        assert swg_bench.boundary_stall(params) == 0, params
+    assert swg_bench.boundary_stall(swg_params(6, 5, 2, 6, 5, 1, 1, 0, 0, 0, 0, 1, 8, 0)) == 0
+    for w in (5, 9, 32):                                     # 3x3 stride 1, no padding
+        params = swg_params(8, w, 4, 3, 3, 1, 1, 0, 0, 0, 0, 2, 8, 0)
+        assert swg_bench.boundary_stall(params) == 2 * (w - 3) * 2
+
+
 # ============================================================================ gs_pool
 
 POOL_KEYS = ("POS", "C", "PE", "IN_BITS", "IN_SIGNED", "OUT_BITS", "MODE")
