@@ -29,7 +29,7 @@
 //
 // Throughput, unstalled (source always valid, sink always ready), steady
 // state with back-to-back images (exact: the bench pins it, and it matched
-// every one of ~70 configurations simulated):
+// every one of ~100 configurations simulated):
 //   cycles per image = max(IN, OUT + S)
 //   IN   = IFM_H*IFM_W*C/SIMD              input beats per image
 //   OUT  = OFM_H*OFM_W*K_H*K_W*C/SIMD      output beats per image
