@@ -46,7 +46,7 @@ __all__ = [
 ]
 
 #: flags of every C-sim build (part of the cache key)
-CXXFLAGS = ("-std=c++14", "-O1", "-w")
+CXXFLAGS = ("-std=c++14", "-O2", "-w")
 
 
 class CsimError(RuntimeError):

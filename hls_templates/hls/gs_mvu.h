@@ -3,7 +3,8 @@
 // W is MH x MW. PE rows and SIMD columns are computed per cycle: SF = MW/SIMD
 // input beats make one vector, NF = MH/PE output beats make one result; one
 // call takes NF*SF pipelined iterations (II=1). The SF input beats are read
-// during fold 0 and kept in a buffer that folds 1..NF-1 replay.
+// and decoded during fold 0 and kept in a buffer (partitioned over SIMD) that
+// folds 1..NF-1 replay.
 //
 // weights[p][k][n*SF + s] = W[n*PE + p][s*SIMD + k], stored as the integer
 // value of the weight (bipolar: the raw bit, 1 = +1). The array is partitioned
@@ -24,22 +25,21 @@
 
 #include "gs_stream.h"
 
-template <int IN_BITS, int IN_SIGNED, int IN_BIPOLAR, int W_BITS, int W_SIGNED, int W_BIPOLAR, typename WT>
-ap_int<IN_BITS + W_BITS + 2> gs_mul(ap_uint<IN_BITS> xr, WT wr) {
+// one product: x is the decoded input (bipolar: +-1), wr the stored weight
+template <int IN_BITS, int IN_BIPOLAR, int W_BITS, int W_BIPOLAR, typename WT>
+ap_int<IN_BITS + W_BITS + 2> gs_mul(ap_int<IN_BITS + 1> x, WT wr) {
 #pragma HLS INLINE
     typedef ap_int<IN_BITS + W_BITS + 2> prod_t;
-    typename gs_elem<IN_BITS, IN_SIGNED, IN_BIPOLAR>::value_t x =
-        gs_elem<IN_BITS, IN_SIGNED, IN_BIPOLAR>::decode(xr);
     if (W_BIPOLAR) {
         bool wp = (wr != 0);
         if (IN_BIPOLAR) {
-            return (xr[0] == wp) ? prod_t(1) : prod_t(-1);
+            return ((x > 0) == wp) ? prod_t(1) : prod_t(-1);  // XNOR
         }
         return wp ? prod_t(x) : prod_t(-x);
     }
     ap_int<W_BITS + 1> w = wr;  // the stored value (signed or unsigned) fits W_BITS + 1 signed bits
     if (IN_BIPOLAR) {
-        return xr[0] ? prod_t(w) : prod_t(-w);
+        return (x > 0) ? prod_t(w) : prod_t(-w);
     }
     return prod_t(x * w);
 }
@@ -54,9 +54,12 @@ void gs_mvu(hls::stream<ap_uint<SIMD * IN_BITS> > &in,
 #pragma HLS INLINE off
 #pragma HLS ARRAY_PARTITION variable=weights complete dim=1
 #pragma HLS ARRAY_PARTITION variable=weights complete dim=2
+    typedef gs_elem<IN_BITS, IN_SIGNED, IN_BIPOLAR> in_elem;
     const int NF = MH / PE;
     const int SF = MW / SIMD;
-    ap_uint<SIMD * IN_BITS> buf[SF];
+    // the SF beats of the vector, decoded, for folds 1..NF-1 to replay
+    typename in_elem::value_t buf[SF][SIMD];
+#pragma HLS ARRAY_PARTITION variable=buf complete dim=2
     ap_int<ACC_BITS> acc[PE];
 #pragma HLS ARRAY_PARTITION variable=acc complete dim=1
     int nf = 0;
@@ -64,12 +67,13 @@ void gs_mvu(hls::stream<ap_uint<SIMD * IN_BITS> > &in,
 fold:
     for (int i = 0; i < NF * SF; i++) {
 #pragma HLS PIPELINE II=1
-        ap_uint<SIMD * IN_BITS> x;
         if (nf == 0) {
-            x = in.read();
-            buf[sf] = x;
-        } else {
-            x = buf[sf];
+            ap_uint<SIMD * IN_BITS> x = in.read();
+        decode:
+            for (int k = 0; k < SIMD; k++) {
+#pragma HLS UNROLL
+                buf[sf][k] = in_elem::decode(gs_lane<IN_BITS, SIMD>(x, k));
+            }
         }
         ap_uint<PE * ACC_BITS> word = 0;
     rows:
@@ -79,8 +83,7 @@ fold:
         columns:
             for (int k = 0; k < SIMD; k++) {
 #pragma HLS UNROLL
-                a += gs_mul<IN_BITS, IN_SIGNED, IN_BIPOLAR, W_BITS, W_SIGNED, W_BIPOLAR, WT>(
-                    gs_lane<IN_BITS, SIMD>(x, k), weights[p][k][i]);
+                a += gs_mul<IN_BITS, IN_BIPOLAR, W_BITS, W_BIPOLAR, WT>(buf[sf][k], weights[p][k][i]);
             }
             acc[p] = a;
             word.range((p + 1) * ACC_BITS - 1, p * ACC_BITS) = a;
