@@ -98,14 +98,14 @@ class HlsDesign:
 # --------------------------------------------------------------------------- constant arrays
 
 
-def _c_int_bits(lo: int, hi: int, signed: bool) -> int:
+def _c_int_bits(name: str, lo: int, hi: int, signed: bool) -> int:
     """Bits of the smallest of the C types (u)int8/16/32/64_t holding [lo, hi]."""
     for b in (8, 16, 32, 64):
         if signed and -(1 << (b - 1)) <= lo and hi < (1 << (b - 1)):
             return b
         if not signed and 0 <= lo and hi < (1 << b):
             return b
-    raise CodegenError(f"constant range [{lo}, {hi}] does not fit a 64-bit C integer")
+    raise CodegenError(f"constant array {name!r}: values [{lo}, {hi}] do not fit a 64-bit C integer")
 
 
 def _rom(name: str, values: np.ndarray, *, bits: int, signed: bool) -> dict[str, Any]:
@@ -113,7 +113,7 @@ def _rom(name: str, values: np.ndarray, *, bits: int, signed: bool) -> dict[str,
     v = np.asarray(values, dtype=object)
     lo, hi = (int(v.min()), int(v.max())) if v.size else (0, 0)
     sim_signed = signed or lo < 0
-    sim_bits = _c_int_bits(lo, hi, sim_signed)
+    sim_bits = _c_int_bits(name, lo, hi, sim_signed)
     depth = int(v.shape[-1])
 
     def row(r) -> str:

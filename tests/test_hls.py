@@ -172,6 +172,65 @@ def _write(files, out: Path) -> None:
         (out / rel).write_text(text)
 
 
+# --------------------------------------------------------------------------- foldings, encodings, width converters
+
+
+def _folded_chain() -> Graph:
+    """bipolar[12] -> matvec(bipolar W, PE=3 SIMD=4) -> threshold(bipolar out, PE=2: 3->2 converter)
+    -> matvec(s3 W, PE=2 SIMD=3: 2->3) -> requant(u3, FLOOR, PE=4: 2->4) -> matvec(u2 W, PE=5 SIMD=2: 4->2)."""
+    from gatesmith.ir import BipolarType, MatVec, MultiThreshold, type_for_range
+    from gatesmith.ir.intervals import matvec_range
+
+    rng = np.random.default_rng(3)
+    bip = BipolarType()
+    layers = []
+    t_in = bip
+
+    def mv(name, w, wt, pe, simd):
+        nonlocal t_in
+        lo, hi = matvec_range(w, t_in)
+        acc = type_for_range(min(int(lo.min()), -1), max(int(hi.max()), 1), signed=True)
+        layers.append((name, MatVec(weights=frozen_array(w), wtype=wt, acc=acc), Fold(pe=pe, simd=simd)))
+        t_in = acc
+
+    mv("m_bip", np.where(rng.integers(0, 2, size=(6, 12)) > 0, 1, -1), bip, 3, 4)
+    thr = np.sort(rng.integers(-6, 7, size=(6, 1)), axis=1)
+    layers.append(("t_bip", MultiThreshold(thresholds=frozen_array(thr), base=0, out=bip), Fold(pe=2)))
+    t_in = bip
+    mv("m_s3", rng.integers(-4, 4, size=(4, 6)), IntType(bits=3, signed=True), 2, 3)
+    rq = Requant(mult=frozen_array(rng.integers(1, 9, size=4)), bias=frozen_array(rng.integers(-20, 20, size=4)),
+                 shift=3, rounding=Rounding.FLOOR, lo=0, hi=7, out=IntType(bits=3, signed=False))
+    layers.append(("r_u3", rq, Fold(pe=4)))
+    t_in = IntType(bits=3, signed=False)
+    mv("m_u2", rng.integers(0, 4, size=(5, 4)), IntType(bits=2, signed=False), 5, 2)
+
+    values, nodes, prev, shape, t = [Value(name="x", shape=(12,), dtype=bip)], [], "x", (12,), bip
+    for i, (name, op, fold) in enumerate(layers):
+        shape, t = op.out_shape(shape), op.out_type(t)
+        values.append(Value(name=f"v{i}", shape=shape, dtype=t))
+        nodes.append(Node(name=name, op=op, inputs=(prev,), outputs=(f"v{i}",), origin=f"onnx_{i}", fold=fold))
+        prev = f"v{i}"
+    iq = InputQuant(onnx_shape=(12,), pre=(), scale=frozen_array(1.0, np.float32),
+                    zero_point=frozen_array(0.0, np.float32), dtype=bip, narrow=False, rounding=Rounding.ROUND)
+    om = OutputMap(kind=OutputKind.QUANT, onnx_shape=shape, scale=frozen_array(1.0, np.float32),
+                   zero_point=frozen_array(0.0, np.float32))
+    return Graph(name="folded", values=tuple(values), nodes=tuple(nodes), inputs=("x",), outputs=(prev,),
+                 input_quant=iq, output_map=om)
+
+
+def test_foldings_encodings_and_width_converters(tmp_path, csim_cache):
+    g = _folded_chain()
+    d = render_hls(g, vectors=reference_vectors(g))
+    top = d.files[f"{d.top}.cpp"]
+    assert top.count("gs_dwc<") == 4 and top.count("\n#pragma HLS DATAFLOW\n") == 1
+    assert "#pragma HLS STREAM variable=m_s3_dwc depth=2" in top  # SF = 2 beats in front of m_s3
+    out = tmp_path / "f"
+    _write(d.files, out)
+    x = np.where(np.random.default_rng(4).integers(0, 2, size=(200, 12)) > 0, 1, -1)
+    y = run_csim(out, x, out_elems=5, cache_dir=csim_cache).y_int
+    np.testing.assert_array_equal(y, run_integer(g, x))
+
+
 # --------------------------------------------------------------------------- codegen properties
 
 
