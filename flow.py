@@ -119,7 +119,7 @@ def _plan(model_path: Path, opts: CompileOptions) -> dict[str, str]:
         "input": {
             "onnx_shape": list(iq.onnx_shape),
             "dtype": str(graph.value(graph.inputs[0]).dtype),
-            "elements": int(graph.value(graph.inputs[0]).shape[0]),
+            "elements": int(np.prod(graph.value(graph.inputs[0]).shape)),
             "scale": float(np.asarray(iq.scale).reshape(-1)[0]),
             "stream": _stream_json(design.in_stream),
         },
@@ -127,7 +127,7 @@ def _plan(model_path: Path, opts: CompileOptions) -> dict[str, str]:
             "onnx_shape": list(om.onnx_shape),
             "kind": om.kind.value,
             "dtype": str(graph.value(graph.outputs[0]).dtype),
-            "elements": int(graph.value(graph.outputs[0]).shape[0]),
+            "elements": int(np.prod(graph.value(graph.outputs[0]).shape)),
             "scale": [float(v) for v in np.asarray(om.scale).reshape(-1)],
             "stream": _stream_json(design.out_stream),
         },
@@ -273,7 +273,7 @@ def _engine_rtl(design: Design, q: np.ndarray, *, backpressure: bool, seed: int)
         top=m["top"],
         in_stream=StreamSpec(**m["input"]["stream"]),
         out_stream=StreamSpec(**m["output"]["stream"]),
-        x_int=q,
+        x_int=q.reshape(len(q), -1),
         backpressure=backpressure,
         seed=seed,
         build_dir=rtl_cache_dir(),
@@ -283,7 +283,8 @@ def _engine_rtl(design: Design, q: np.ndarray, *, backpressure: bool, seed: int)
         "cycles_per_inference": float(res.cycles_per_inference),
         "latency_cycles": int(res.latency_cycles),
     }
-    return res.y_int, info
+    out_shape = tuple(design.graph.value(design.graph.outputs[0]).shape)
+    return np.asarray(res.y_int).reshape((len(q), *out_shape)), info
 
 
 def _engine_csim(design: Design, q: np.ndarray, *, backpressure: bool, seed: int) -> tuple[np.ndarray, dict]:
@@ -319,9 +320,9 @@ def mismatch_mask(graph, y: np.ndarray, expect: np.ndarray) -> np.ndarray:
     om = graph.output_map
     y = np.asarray(y, np.float32).reshape(len(y), -1)
     e = np.asarray(expect, np.float32).reshape(len(expect), -1)
-    if om.kind is OutputKind.QUANT:
+    if om.kind is not OutputKind.FLOAT:
         return y != e
-    c = graph.value(graph.outputs[0]).shape[0]
+    c = int(np.prod(graph.value(graph.outputs[0]).shape))
     zero = om.dequantize(np.zeros((1, c), np.int64)).reshape(-1).astype(np.float64)
     one = om.dequantize(np.ones((1, c), np.int64)).reshape(-1).astype(np.float64)
     tol = 0.25 * np.abs(one - zero)

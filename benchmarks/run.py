@@ -1,11 +1,13 @@
-"""Benchmarks of the MLP flow: prints a table and writes benchmarks/results/mlp_flow.json.
+"""Benchmarks of the flow: prints a table and writes benchmarks/results/mlp_flow.json
+(``--suite mlp``) or benchmarks/results/conv_flow.json (``--suite conv``: CNV, ResNet-8,
+DS-CNN, the VGG10-RadioML-shaped 1-D CNN and the small test CNNs).
 
 Per model: compile time, estimated vs simulated cycles per inference (RTL,
 no stalls), RTL simulation throughput (inferences per wall-clock second,
 build excluded and reported apart), reference interpreter throughput vs
 qonnx's execute_onnx, and mismatching elements against execute_onnx.
 
-    python benchmarks/run.py [--models tfc_1w1a,jet_tagger] [--n 200]
+    python benchmarks/run.py [--suite mlp|conv] [--models tfc_1w1a,jet_tagger] [--n 200]
 """
 
 from __future__ import annotations
@@ -30,6 +32,18 @@ DEFAULT = [
     ("pot_mlp", None, 2_000_000),
     ("mlp3_qcdq", "qcdq", 2_000_000),
 ]
+CONV = [
+    ("cnv_1w1a", None, 2_000),
+    ("cnv_2w2a", None, 2_000),
+    ("resnet8", None, 2_000),
+    ("ds_cnn", None, 5_000),
+    ("vgg10_1d", None, 20_000),
+    ("conv_small", None, 50_000),
+    ("conv1d_small", None, 100_000),
+    ("conv_avgpool", None, 50_000),
+    ("res_small", None, 50_000),
+]
+SUITES = {"mlp": (DEFAULT, 200, "mlp_flow.json"), "conv": (CONV, 16, "conv_flow.json")}
 
 
 def bench_one(name, fmt, fps, n, work: Path) -> dict:
@@ -84,12 +98,17 @@ def bench_one(name, fmt, fps, n, work: Path) -> dict:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--models", default=",".join(m for m, _, _ in DEFAULT))
-    ap.add_argument("--n", type=int, default=200)
-    ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "mlp_flow.json")
+    ap.add_argument("--suite", choices=sorted(SUITES), default="mlp")
+    ap.add_argument("--models", default=None, help="comma-separated zoo names (default: the suite's)")
+    ap.add_argument("--n", type=int, default=None, help="inferences per model (default: 200 mlp, 16 conv)")
+    ap.add_argument("--out", type=Path, default=None)
     a = ap.parse_args(argv)
+    models, n_default, out_name = SUITES[a.suite]
+    a.models = a.models or ",".join(m for m, _, _ in models)
+    a.n = a.n or n_default
+    a.out = a.out or Path(__file__).parent / "results" / out_name
     warnings.filterwarnings("ignore")
-    table = {m: (f, fps) for m, f, fps in DEFAULT}
+    table = {m: (f, fps) for m, f, fps in DEFAULT + CONV}
     rows = []
     with tempfile.TemporaryDirectory() as d:
         for name in a.models.split(","):

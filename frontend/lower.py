@@ -30,7 +30,9 @@ import onnx
 from onnx import numpy_helper
 
 from gatesmith.ir import (
+    Add,
     BipolarType,
+    Concat,
     DepthwiseMatVec,
     LabelSelect,
     PoolMode,
@@ -67,10 +69,12 @@ _PRE_OPS = ("Mul", "Div", "Add", "Sub", "Pow")
 _LINEAR_OPS = ("MatMul", "Gemm")
 _SPATIAL_OPS = ("Conv", "MaxPool", "AveragePool", "GlobalAveragePool", "Pad", "Transpose")
 _LABEL_OPS = ("TopK", "ArgMax")
+_MERGE_OPS = ("Add", "Concat")  # with two activation inputs
 _TAIL_ONLY_OPS = ("Pow",)  # float ops allowed after the last layer (not monotone in general)
 #: every op type the frontend accepts somewhere (for error messages)
 SUPPORTED_OPS = tuple(
-    sorted(set(_QUANT_OPS + _PASS_OPS + _PRE_OPS + _LINEAR_OPS + CHAIN_OPS + _TAIL_ONLY_OPS + _SPATIAL_OPS + _LABEL_OPS))
+    sorted(set(_QUANT_OPS + _PASS_OPS + _PRE_OPS + _LINEAR_OPS + CHAIN_OPS + _TAIL_ONLY_OPS + _SPATIAL_OPS + _LABEL_OPS
+               + _MERGE_OPS))
 )
 _MAX_BITS = 24
 
@@ -337,16 +341,15 @@ class _Walker:
                 if all(self.const(i) is not None for i in node.input if i) or not node.input:
                     continue  # a constant subgraph (weights and their quantizers)
                 raise self.unsupported(node, "here (its input is neither a quantized activation nor a constant)")
+            if node.op_type == "Concat" or (node.op_type == "Add" and len(ins) > 1):
+                if len(ins) != 2 or len(node.input) != 2:
+                    raise node_error(node, f"expected two quantized activations as inputs, found {len(ins)} "
+                                           f"among {len(node.input)} inputs")
+                (self._op_add if node.op_type == "Add" else self._op_concat)(node, [self.acts[i] for i in node.input])
+                continue
             if len(ins) != 1:
-                raise node_error(node, f"takes {len(ins)} activation inputs; expected one "
-                                       "(residual Add/Concat are not supported yet)")
+                raise node_error(node, f"takes {len(ins)} activation inputs; expected one")
             act = self.acts[ins[0]]
-            fan = [c.name for c in self.consumers.get(ins[0], [])]
-            if len(fan) > 1:
-                raise FrontendError(
-                    f"tensor {ins[0]!r} feeds {len(fan)} nodes {fan!r}; expected one consumer "
-                    "(stream fan-out is not supported yet)"
-                )
             if act.pad is not None and node.op_type not in ("Conv", "MaxPool", "AveragePool"):
                 raise node_error(node, "expected a Conv, MaxPool or AveragePool after a Pad")
             try:
@@ -372,6 +375,7 @@ class _Walker:
             cur_val = act.value
         else:
             cur_val = self.nodes[-1].outputs[0]
+        self._check_all_reach(cur_val)
         if not any(isinstance(nd.op, (MatVec, DepthwiseMatVec)) for nd in self.nodes):
             raise FrontendError("the model has no MatMul/Gemm/Conv layer; expected at least one quantized linear layer")
         graph = Graph(
@@ -380,9 +384,25 @@ class _Walker:
         )
         return verify(graph)
 
+    def _check_all_reach(self, out_val: str) -> None:
+        """Every lowered node must feed the graph output (a branch that never rejoins has no
+        place in a one-output stream)."""
+        live = {out_val}
+        for nd in reversed(self.nodes):
+            if nd.outputs[0] in live:
+                live.update(nd.inputs)
+        for nd in self.nodes:
+            if nd.outputs[0] not in live:
+                first = nd.origin.split(",")[0]
+                raise FrontendError(
+                    f"ONNX node {first!r}: its result never reaches the graph output; expected every branch "
+                    "of a fan-out to rejoin through an Add or Concat"
+                )
+
     # ---- IR building ----------------------------------------------------------------
-    def _emit(self, name: str, op, src: str, out_name: str, shape, dtype, origin: str) -> str:
-        self.nodes.append(Node(name=name, op=op, inputs=(src,), outputs=(out_name,), origin=origin))
+    def _emit(self, name: str, op, src, out_name: str, shape, dtype, origin: str) -> str:
+        srcs = (src,) if isinstance(src, str) else tuple(src)
+        self.nodes.append(Node(name=name, op=op, inputs=srcs, outputs=(out_name,), origin=origin))
         self.values.append(Value(name=out_name, shape=tuple(int(d) for d in shape), dtype=dtype))
         return out_name
 
@@ -571,6 +591,9 @@ class _Walker:
             if nxt.op_type in _PASS_OPS:
                 pass
             elif nxt.op_type in CHAIN_OPS or nxt.op_type in _TAIL_ONLY_OPS:
+                if sum(1 for i in nxt.input if i and self.const(i) is None) > 1:
+                    raise node_error(nxt, f"combines two unquantized tensors; expected each input of a residual "
+                                          f"{nxt.op_type} to come from a quantizer")
                 data, k = self.data_input(nxt)
                 if nxt.op_type == "Div" and k != 0:
                     raise node_error(nxt, "dividing a constant by the activation is not supported")
@@ -720,6 +743,104 @@ class _Walker:
         self.acts[node.output[0]] = _dc_replace(act, value=summed, dtype=sum_t, onnx_shape=out, perm=perm,
                                                 pad=None, div=act.div * pos)
 
+    def _requantize_stream(self, src: str, c: int, lo: int, hi: int, grid: float, data_in: str, nodes, consts,
+                           nxt, trailing: int, raw) -> tuple[str, object, Quantizer]:
+        """Thresholds for an integer stream ``src`` (values in [lo, hi], real value ``v * grid``)
+        through the model's ops ``nodes`` into the quantizer ``nxt``; emits the Requantize node."""
+        _check_no_tail_ops(raw)
+        q = self.quant_params(nxt)
+        acc_scale = np.full(c, np.float64(grid))
+        chain = Chain(data_in=data_in, bias=None, nodes=nodes, consts=consts, quant=q, opset=self.opset,
+                      trailing=trailing)
+        lo_a = np.full(c, int(lo), dtype=np.int64)
+        hi_a = np.full(c, int(hi), dtype=np.int64)
+        thresholds, base, negate = derive_thresholds(chain, acc_scale, lo_a, hi_a)
+        if negate.any():
+            raise node_error(nxt, "a requantization that decreases with its input is supported after a "
+                                  "Conv/MatMul only (its weights absorb the sign)")
+        lin = linear_form(chain, acc_scale, negate)
+        out_t = BipolarType() if q.bipolar else IntType(bits=q.bits, signed=q.signed)
+        k = self.layer
+        self.layer += 1
+        rq = Requantize(thresholds=frozen_array(thresholds), base=int(base), out=out_t,
+                        in_lo=frozen_array(lo_a), in_hi=frozen_array(hi_a), linear=lin)
+        origin = ",".join([c_.name for c_ in raw] + [nxt.name])
+        val = self._emit(f"rq{k}", rq, src, f"l{k}_out", self._ir_shape_of(src), out_t, origin)
+        return val, out_t, q
+
+    def _op_add(self, node, acts: list) -> None:
+        """A residual add: both streams re-scaled to a common grid exactly (integer
+        multipliers), then the model's ops to the next quantizer as thresholds."""
+        from fractions import Fraction
+        from math import gcd
+
+        a, b = acts
+        for x in (a, b):
+            if x.quant is None or x.pad is not None:
+                raise node_error(node, "expected quantized activations (not indices or padding) as inputs")
+            if x.quant.scale.size != 1:
+                raise node_error(node, "expected per-tensor scales on both inputs of an Add")
+        if a.onnx_shape != b.onnx_shape or not np.array_equal(a.perm, b.perm):
+            raise node_error(node, f"expected two inputs of one shape, got {list(a.onnx_shape)!r} and "
+                                   f"{list(b.onnx_shape)!r} (broadcasting adds are not supported)")
+        if self._ir_shape_of(a.value) != self._ir_shape_of(b.value):
+            raise node_error(node, "its inputs stream in different layouts")
+        sa = Fraction(float(a.quant.scale.reshape(-1)[0])) / a.div
+        sb = Fraction(float(b.quant.scale.reshape(-1)[0])) / b.div
+        den = sa.denominator * sb.denominator // gcd(sa.denominator, sb.denominator)
+        num = gcd(sa.numerator * (den // sa.denominator), sb.numerator * (den // sb.denominator))
+        grid = Fraction(num, den)
+        ma, mb = int(sa / grid), int(sb / grid)
+        if max(ma, mb) >= 1 << 31:
+            raise node_error(node, f"the input scales {float(sa)!r} and {float(sb)!r} have no common grid with "
+                                   "multipliers below 2**31; expected scales closer to a shared one")
+        lo = ma * int(a.dtype.min) + mb * int(b.dtype.min)
+        hi = ma * int(a.dtype.max) + mb * int(b.dtype.max)
+        z_t = type_for_range(min(lo, 0), max(hi, 0), signed=True)
+        shape = self._ir_shape_of(a.value)
+        c = shape[-1]
+        k = self.layer
+        self.layer += 1
+        z = self._emit(f"add{k}", Add(mult_a=ma, mult_b=mb, channels=c, out=z_t), (a.value, b.value),
+                       f"l{k}_sum", shape, z_t, node.name)
+        raw, consts, nxt = self._follow_chain(node.output[0], "an Add")
+        if nxt is None:
+            raise node_error(node, "expected a quantizer after a residual Add (a float output is not supported)")
+        val, out_t, q = self._requantize_stream(z, c, lo, hi, float(grid), node.output[0], raw, consts, nxt,
+                                                max(len(a.onnx_shape) - 1, 0), raw)
+        shape_o = self.shape_of(nxt.output[0]) or a.onnx_shape
+        self.acts[nxt.output[0]] = _dc_replace(a, value=val, dtype=out_t, quant=q, onnx_shape=shape_o, div=1)
+
+    def _op_concat(self, node, acts: list) -> None:
+        a, b = acts
+        rank = len(a.onnx_shape)
+        axis = int(_attr(node, "axis", 1))
+        if axis not in (1, -rank):
+            raise node_error(node, f"expected a concatenation along the channel axis 1, got axis={axis}")
+        for x in (a, b):
+            if x.quant is None or x.pad is not None:
+                raise node_error(node, "expected quantized activations (not indices or padding) as inputs")
+        if (a.quant.scale.size != 1 or b.quant.scale.size != 1
+                or float(a.quant.scale.reshape(-1)[0]) / a.div != float(b.quant.scale.reshape(-1)[0]) / b.div):
+            raise node_error(node, "expected both inputs quantized with one per-tensor scale (requantize one "
+                                   "branch with the other's quantizer)")
+        if a.dtype != b.dtype:
+            raise node_error(node, f"expected both inputs of one type, got {a.dtype} and {b.dtype}")
+        sa, sb = self._ir_shape_of(a.value), self._ir_shape_of(b.value)
+        out = self.shape_of(node.output[0])
+        if out is None:
+            raise node_error(node, "cannot infer its output shape; expected a static shape")
+        _, cl_a = _stream_layout(node, a.onnx_shape)
+        _, cl_b = _stream_layout(node, b.onnx_shape)
+        if not (np.array_equal(a.perm, cl_a) and np.array_equal(b.perm, cl_b)) or sa[:-1] != sb[:-1]:
+            raise node_error(node, "expected two feature maps of one spatial size in stream order")
+        k = self.layer
+        self.layer += 1
+        val = self._emit(f"concat{k}", Concat(channels_a=sa[-1], channels_b=sb[-1]), (a.value, b.value),
+                         f"l{k}_cat", sa[:-1] + (sa[-1] + sb[-1],), a.dtype, node.name)
+        _, perm = _stream_layout(node, out)
+        self.acts[node.output[0]] = _dc_replace(a, value=val, onnx_shape=out, perm=perm)
+
     def _op_requant(self, node, act: "_Act") -> None:
         """An integer stream (a pool's sums, a max pool's output ...) through elementwise ops
         into a new quantizer: thresholds over every value of its type."""
@@ -729,8 +850,6 @@ class _Walker:
         raw, consts, nxt = self._follow_chain(data, "a pooling layer", first=node)
         if nxt is None:
             raise node_error(node, "expected a quantizer after it (a float output here is not supported)")
-        _check_no_tail_ops(raw)
-        q = self.quant_params(nxt)
         shape = self.shape_of(nxt.output[0]) or act.onnx_shape
         c = self._ir_shape_of(act.value)[-1]
         trailing = max(len(act.onnx_shape) - 1, 0)
@@ -744,23 +863,10 @@ class _Walker:
             data_in = data
         if act.quant.scale.size != 1:
             raise node_error(act.quant.node, "expected a per-tensor scale on a pooled activation")
-        acc_scale = np.full(c, np.float64(act.quant.scale.reshape(-1)[0]))
-        chain = Chain(data_in=data_in, bias=None, nodes=nodes, consts=consts, quant=q, opset=self.opset,
-                      trailing=trailing)
-        lo = np.full(c, int(act.dtype.min), dtype=np.int64)
-        hi = np.full(c, int(act.dtype.max), dtype=np.int64)
-        thresholds, base, negate = derive_thresholds(chain, acc_scale, lo, hi)
-        if negate.any():
-            raise node_error(nxt, "a requantization that decreases with its input is supported after a "
-                                  "Conv/MatMul only (its weights absorb the sign)")
-        lin = linear_form(chain, acc_scale, negate)
-        out_t = BipolarType() if q.bipolar else IntType(bits=q.bits, signed=q.signed)
-        k = self.layer
-        self.layer += 1
-        rq = Requantize(thresholds=frozen_array(thresholds), base=int(base), out=out_t,
-                        in_lo=frozen_array(lo), in_hi=frozen_array(hi), linear=lin)
-        origin = ",".join([c_.name for c_ in raw] + [nxt.name])
-        val = self._emit(f"rq{k}", rq, act.value, f"l{k}_out", self._ir_shape_of(act.value), out_t, origin)
+        val, out_t, q = self._requantize_stream(
+            act.value, c, int(act.dtype.min), int(act.dtype.max), float(act.quant.scale.reshape(-1)[0]),
+            data_in, nodes, consts, nxt, trailing, raw,
+        )
         self.acts[nxt.output[0]] = _dc_replace(act, value=val, dtype=out_t, quant=q, onnx_shape=shape, div=1)
 
     def _op_topk(self, node, act: "_Act") -> None:

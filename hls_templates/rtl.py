@@ -25,8 +25,9 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from gatesmith.ir.graph import Graph, Node
-from gatesmith.ir.ops import DepthwiseMatVec, LabelSelect, MatVec, MultiThreshold, PoolMode, Requant, SlidingWindow, WindowReduce
+from gatesmith.ir.ops import Add, Concat, DepthwiseMatVec, LabelSelect, MatVec, MultiThreshold, PoolMode, Requant, SlidingWindow, WindowReduce
 from gatesmith.ir.types import BipolarType, DType, IntType, parse_type, type_for_range
+from gatesmith.ir.schedule.fifos import fifo_depths
 from gatesmith.ir.verifier import verify
 
 from ._keywords import RESERVED_WORDS
@@ -398,6 +399,28 @@ def _labelselect_stage(node: Node, op: LabelSelect, in_t: DType, out_t: DType) -
     return _Block(kind="labelselect", core="gs_labelselect", in_elems=node.fold.pe, out_elems=1, params=params)
 
 
+def _add_stage(node: Node, op: Add, in_t, out_t: DType) -> _Block:
+    ta, tb = in_t
+    for k, m in (("M_A", op.mult_a), ("M_B", op.mult_b)):
+        if not -(1 << 31) < m < (1 << 31):
+            raise CodegenError(f"{_where(node)}: {k}={m!r} does not fit a 32-bit parameter")
+    params = {
+        "PE": node.fold.pe,
+        "A_BITS": ta.bits, "A_SIGNED": _bool(ta.signed and not ta.bipolar), "A_BIPOLAR": _bool(ta.bipolar),
+        "B_BITS": tb.bits, "B_SIGNED": _bool(tb.signed and not tb.bipolar), "B_BIPOLAR": _bool(tb.bipolar),
+        "M_A": int(op.mult_a), "M_B": int(op.mult_b), "OUT_BITS": out_t.bits,
+    }
+    return _Block(kind="add", core="gs_add", in_elems=node.fold.pe, out_elems=node.fold.pe, params=params)
+
+
+def _concat_stage(node: Node, op: Concat, in_t, out_t: DType) -> _Block:
+    ta, tb = in_t
+    if ta != tb:
+        raise CodegenError(f"{_where(node)}: expected both inputs of one type, got {ta} and {tb}")
+    params = {"CA": op.channels_a, "CB": op.channels_b, "PE": node.fold.pe, "ELEM_BITS": ta.bits}
+    return _Block(kind="concat", core="gs_concat", in_elems=node.fold.pe, out_elems=node.fold.pe, params=params)
+
+
 def _mvu_fifo(node: Node) -> int:
     # fold 0 reads the SF beats of a vector back to back while the producer spreads
     # them over its whole period: buffering one vector keeps the MVU at NF*SF cycles
@@ -424,6 +447,8 @@ RTL_STAGES: dict[str, _StageKind] = {
     "vvu": _StageKind(_vvu_stage, signed_input=False, auto_fifo=_stream_fifo),
     "pool": _StageKind(_pool_stage, signed_input=False, auto_fifo=_stream_fifo),
     "labelselect": _StageKind(_labelselect_stage, signed_input=False, auto_fifo=_stream_fifo),
+    "add": _StageKind(_add_stage, signed_input=False, auto_fifo=_stream_fifo),
+    "concat": _StageKind(_concat_stage, signed_input=False, auto_fifo=_stream_fifo),
 }
 
 #: node kinds with no hardware: the stream passes through unchanged
@@ -504,7 +529,8 @@ def _hardware_nodes(graph: Graph) -> list[Node]:
     return out
 
 
-def _check_chain(graph: Graph, nodes: list[Node]) -> None:
+def _check_dag(graph: Graph, nodes: list[Node]) -> None:
+    """One input, one output; every stream produced once, consumed, and reaching the output."""
     if not nodes:
         raise CodegenError(f"graph {graph.name!r} has no nodes: nothing to generate")
     if len(graph.inputs) != 1 or len(graph.outputs) != 1:
@@ -512,19 +538,15 @@ def _check_chain(graph: Graph, nodes: list[Node]) -> None:
             f"graph {graph.name!r}: expected one input and one output, "
             f"got inputs {list(graph.inputs)!r} and outputs {list(graph.outputs)!r}"
         )
-    prev = graph.inputs[0]
+    used = {i for n in nodes for i in n.inputs}
     for node in nodes:
-        if tuple(node.inputs) != (prev,):
+        if node.outputs[0] not in used and node.outputs[0] != graph.outputs[0]:
             raise CodegenError(
-                f"{_where(node)}: the RTL generator handles a linear chain; expected the "
-                f"input {prev!r}, got {list(node.inputs)!r}"
+                f"{_where(node)}: its output {node.outputs[0]!r} feeds nothing; expected every stream "
+                f"to reach the graph output {graph.outputs[0]!r}"
             )
-        prev = node.outputs[0]
-    if prev != graph.outputs[0]:
-        raise CodegenError(
-            f"graph {graph.name!r}: the chain ends in {prev!r}, not the graph output "
-            f"{graph.outputs[0]!r}"
-        )
+    if not any(n.outputs[0] == graph.outputs[0] for n in nodes):
+        raise CodegenError(f"graph {graph.name!r}: no stage produces the graph output {graph.outputs[0]!r}")
 
 
 def _stream_spec(t: DType, elems_per_beat: int, elems: int) -> StreamSpec:
@@ -543,7 +565,9 @@ def render_rtl(
     top: str = "gatesmith_top",
     fifo_depth: int | Mapping[str, int] | None = None,
 ) -> RtlDesign:
-    """Generate the RTL of a folded, linear integer graph.
+    """Generate the RTL of a folded integer graph (a chain, or a DAG whose fan-outs
+    get stream duplicators and whose merges (add, concat) get FIFOs sized by
+    :func:`gatesmith.ir.schedule.fifos.fifo_depths`).
 
     ``fifo_depth``: depth (in the consumer's input beats) of the FIFO in front of
     every stage but the first, between the width converter (if any) and the
@@ -562,7 +586,7 @@ def render_rtl(
         raise CodegenError(f"the top module name must not start with 'gs_' (core names), got {top!r}")
     verify(graph)
     hw_nodes = _hardware_nodes(graph)
-    _check_chain(graph, hw_nodes)
+    _check_dag(graph, hw_nodes)
 
     namer = Namer(reserved=(*_PORT_NAMES, top))
     for child in sorted(p.name for p in _rtl_root().iterdir() if p.name.endswith(".v")):
@@ -580,19 +604,24 @@ def render_rtl(
             ) from None
         if node.fold is None:
             raise CodegenError(f"{_where(node)}: no folding (PE/SIMD); schedule the graph first")
-        in_t = graph.value(node.inputs[0]).dtype
+        in_ts = [graph.value(i).dtype for i in node.inputs]
         out_t = graph.value(node.outputs[0]).dtype
         # cores that read signed lanes see unsigned/bipolar edges through an adapter
-        core_in_t = _carrier_for_signed(in_t)[0] if sk.signed_input else in_t
-        blk = sk.build(node, node.op, core_in_t, out_t)
+        core_in = [_carrier_for_signed(t)[0] if sk.signed_input else t for t in in_ts]
+        blk = sk.build(node, node.op, core_in[0] if len(core_in) == 1 else tuple(core_in), out_t)
         staged.append((node, blk, sk.signed_input, out_t))
 
-    def depth_of(node: Node) -> int:
+    branch = fifo_depths(graph)
+
+    def depth_of(node: Node, port: int) -> int:
+        key = node.name if port == 0 else f"{node.name}:{port}"
         if isinstance(fifo_depth, Mapping):
-            d = fifo_depth.get(node.name)
+            d = fifo_depth.get(key)
         else:
             d = fifo_depth
-        d = RTL_STAGES[node.kind].auto_fifo(node) if d is None else int(d)
+        if d is None:
+            d = max(RTL_STAGES[node.kind].auto_fifo(node), branch.get(f"{node.name}:{port}", 0))
+        d = int(d)
         if d != 0 and d < 2:
             raise CodegenError(f"{_where(node)}: FIFO depth must be 0 (none) or >= 2, got {d!r}")
         return d
@@ -607,65 +636,73 @@ def render_rtl(
         wires.append({"name": name, "bits": bits})
         return name
 
-    cur = "s_axis"  # current stream feeding the next block
-    cur_elems = None  # elements per beat on `cur` (None: the top input, set by the first stage)
-    cur_t = graph.value(graph.inputs[0]).dtype
-    first_in_elems = staged[0][1].in_elems
-    last = len(staged) - 1
-    for i, (node, blk, signed_input, out_t) in enumerate(staged):
+    consumers: dict[str, list[tuple[Node, int]]] = {}
+    for node in hw_nodes:
+        for port, v in enumerate(node.inputs):
+            consumers.setdefault(v, []).append((node, port))
+    # (stream, elements per beat or None for the top input, type) feeding each (node, port)
+    port_src: dict[tuple[str, int], tuple[str, int | None, DType]] = {}
+
+    def fan_out(value: str, stream: str, elems: int | None, t: DType) -> None:
+        users = consumers.get(value, [])
+        if len(users) <= 1:
+            for node, port in users:
+                port_src[(node.name, port)] = (stream, elems, t)
+            return
+        if elems is None:  # the top input fans out: its beat width is the first user's
+            elems = next(b.in_elems for n, b, _, _ in staged if n.name == users[0][0].name)
+            first_in[0] = elems
+        outs = []
+        for node, port in users:
+            dst = new_stream(f"{node.name}_in{port}", elems * t.bits)
+            outs.append(dst)
+            port_src[(node.name, port)] = (dst, elems, t)
+        blocks.append({"kind": "dup", "inst": namer.claim(f"u_{value}_dup"), "src": stream, "dsts": outs,
+                       "p": {"WIDTH": elems * t.bits, "N": len(outs)}})
+
+    first_in: list[int | None] = [None]
+    fan_out(graph.inputs[0], "s_axis", None, graph.value(graph.inputs[0]).dtype)
+    for node, blk, signed_input, out_t in staged:
         nm = namer.claim(node.name, _STREAM_SUFFIXES)
         inst = namer.claim("u_" + nm)
-        # ---- adapters on the way in: width conversion, then signed widening
-        if cur_elems is not None and cur_elems != blk.in_elems:
-            dst = new_stream(nm + "_dwc", blk.in_elems * cur_t.bits)
-            blocks.append(
-                {
-                    "kind": "dwc",
-                    "inst": namer.claim("u_" + nm + "_dwc"),
-                    "src": cur,
-                    "dst": dst,
+        srcs = []
+        for port in range(len(node.inputs)):
+            cur, cur_elems, cur_t = port_src[(node.name, port)]
+            sfx = "" if len(node.inputs) == 1 else f"_in{port}"
+            if cur_elems is None:  # reads the top input directly: it sets the input beat width
+                first_in[0] = blk.in_elems
+            elif cur_elems != blk.in_elems:  # width conversion
+                dst = new_stream(nm + sfx + "_dwc", blk.in_elems * cur_t.bits)
+                blocks.append({
+                    "kind": "dwc", "inst": namer.claim("u_" + nm + sfx + "_dwc"), "src": cur, "dst": dst,
                     "p": {"IN_ELEMS": cur_elems, "OUT_ELEMS": blk.in_elems, "ELEM_BITS": cur_t.bits},
-                }
-            )
-            cur = dst
-        # ---- FIFO in front of the core, at the core's input width (after the DWC, so
-        #      a buffered vector can be read at one beat per cycle)
-        if i > 0:
-            d = depth_of(node)
-            if d:
-                width = blk.in_elems * cur_t.bits
-                dst = new_stream(nm + "_fifo", width)
-                blocks.append(
-                    {
-                        "kind": "fifo",
-                        "inst": namer.claim("u_" + nm + "_fifo"),
-                        "src": cur,
-                        "dst": dst,
-                        "p": {"WIDTH": width, "DEPTH": d},
-                    }
-                )
+                })
                 cur = dst
-        if signed_input:
-            carrier, mode = _carrier_for_signed(cur_t)
-            if mode is not None:
-                dst = new_stream(nm + "_sx", blk.in_elems * carrier.bits)
-                blocks.append(
-                    {
-                        "kind": "widen",
-                        "mode": mode,
-                        "lanes": blk.in_elems,
-                        "in_bits": cur_t.bits,
-                        "out_bits": carrier.bits,
-                        "genvar": namer.claim(nm + "_lane"),
-                        "label": namer.claim("g_" + nm + "_sx"),
-                        "src": cur,
-                        "dst": dst,
-                    }
-                )
-                cur = dst
+            # FIFO in front of the core, at the core's input width (after the DWC, so a buffered
+            # vector can be read at one beat per cycle); none on the top input itself
+            if cur_elems is not None:
+                d = depth_of(node, port)
+                if d:
+                    width = blk.in_elems * cur_t.bits
+                    dst = new_stream(nm + sfx + "_fifo", width)
+                    blocks.append({"kind": "fifo", "inst": namer.claim("u_" + nm + sfx + "_fifo"), "src": cur,
+                                   "dst": dst, "p": {"WIDTH": width, "DEPTH": d}})
+                    cur = dst
+            if signed_input:
+                carrier, mode = _carrier_for_signed(cur_t)
+                if mode is not None:
+                    dst = new_stream(nm + sfx + "_sx", blk.in_elems * carrier.bits)
+                    blocks.append({
+                        "kind": "widen", "mode": mode, "lanes": blk.in_elems, "in_bits": cur_t.bits,
+                        "out_bits": carrier.bits, "genvar": namer.claim(nm + sfx + "_lane"),
+                        "label": namer.claim("g_" + nm + sfx + "_sx"), "src": cur, "dst": dst,
+                    })
+                    cur = dst
+            srcs.append(cur)
         # ---- the core
-        out_stream = "m_axis" if i == last else nm
-        if i != last:
+        is_out = node.outputs[0] == graph.outputs[0]
+        out_stream = "m_axis" if is_out else nm
+        if not is_out:
             wires.append({"name": nm, "bits": blk.out_elems * out_t.bits})
         params = dict(blk.params)
         mem_name = None
@@ -673,13 +710,10 @@ def render_rtl(
             mem_name = f"{nm}_{blk.mem_suffix}.mem"
             mems[mem_name] = format_memh(blk.mem_words, blk.mem_width, header=banner("//"))
             params_file_key = {"mvu": "WEIGHT_FILE", "vvu": "WEIGHT_FILE", "thresholds": "THRESH_FILE",
-                               "requant": "PARAM_FILE"}[
-                blk.kind
-            ]
+                               "requant": "PARAM_FILE"}[blk.kind]
             params[params_file_key] = mem_name
-        blocks.append(
-            {"kind": blk.kind, "inst": inst, "src": cur, "dst": out_stream, "p": params, "stage": nm}
-        )
+        blocks.append({"kind": blk.kind, "inst": inst, "src": srcs[0], "srcs": srcs, "dst": out_stream,
+                       "p": params, "stage": nm})
         stages.append(
             Stage(
                 name=nm,
@@ -692,11 +726,13 @@ def render_rtl(
                 memory=mem_name,
             )
         )
-        cur, cur_elems, cur_t = out_stream, blk.out_elems, out_t
+        if not is_out:
+            fan_out(node.outputs[0], out_stream, blk.out_elems, out_t)
     in_t0 = graph.value(graph.inputs[0]).dtype
-    in_spec = _stream_spec(in_t0, first_in_elems, int(np.prod(graph.value(graph.inputs[0]).shape)))
+    in_spec = _stream_spec(in_t0, first_in[0], int(np.prod(graph.value(graph.inputs[0]).shape)))
     out_v = graph.value(graph.outputs[0])
-    out_spec = _stream_spec(out_v.dtype, staged[-1][1].out_elems, int(np.prod(out_v.shape)))
+    last_blk = next(b for n, b, _, _ in staged if n.outputs[0] == graph.outputs[0])
+    out_spec = _stream_spec(out_v.dtype, last_blk.out_elems, int(np.prod(out_v.shape)))
 
     used = {b["kind"] for b in blocks}
     modules = [blk.core for _, blk, _, _ in staged]
@@ -704,6 +740,8 @@ def render_rtl(
         modules.append("gs_fifo")
     if "dwc" in used:
         modules.append("gs_dwc")
+    if "dup" in used:
+        modules.append("gs_dup")
     cores = _core_closure(sorted(set(modules)))
 
     top_text = render(

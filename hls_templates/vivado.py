@@ -128,8 +128,10 @@ def _input_quant(graph) -> dict | None:
         lo = t.min + (1 if (iq.narrow and t.signed) else 0)
         hi = t.max - (1 if (iq.narrow and not t.signed) else 0)
     assert iq.rounding.name in _ROUNDINGS
+    perm = None if iq.perm is None else [int(v) for v in np.asarray(iq.perm).reshape(-1)]
     return {"pre": pre, "scale": float(scale.reshape(-1)[0]), "zero_point": float(zp.reshape(-1)[0]),
-            "lo": int(lo), "hi": int(hi), "bipolar": bool(t.bipolar), "rounding": iq.rounding.name}
+            "lo": int(lo), "hi": int(hi), "bipolar": bool(t.bipolar), "rounding": iq.rounding.name,
+            "perm": perm}
 
 
 def _output_map(graph) -> dict | None:
@@ -141,8 +143,10 @@ def _output_map(graph) -> dict | None:
         return None
     scale = np.asarray(om.scale, dtype=np.float64).reshape(-1)
     zp = np.asarray(om.zero_point, dtype=np.float64).reshape(-1)
-    return {"kind": om.kind.value, "scale": [float(v) for v in scale], "zero_point": [float(v) for v in zp],
-            "onnx_shape": [int(d) for d in om.onnx_shape]}
+    scale_shape = list(np.asarray(om.scale).shape)
+    perm = None if om.perm is None else [int(v) for v in np.asarray(om.perm).reshape(-1)]
+    return {"kind": om.kind.value, "scale": [float(v) for v in scale], "scale_shape": scale_shape,
+            "zero_point": [float(v) for v in zp], "onnx_shape": [int(d) for d in om.onnx_shape], "perm": perm}
 
 
 def vivado_plan(root, manifest: dict, board, graph) -> dict[str, str]:

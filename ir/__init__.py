@@ -3,7 +3,7 @@
 from .graph import Fold, Graph, Node, Value
 from .host import FloatOp, FloatOpKind, InputQuant, OutputKind, OutputMap
 from .ops import (
-    DepthwiseMatVec, LabelSelect, Linear, MatVec, MultiThreshold, PoolMode, Requant, Requantize, Reshape, Rounding,
+    Add, Concat, DepthwiseMatVec, LabelSelect, Linear, MatVec, MultiThreshold, PoolMode, Requant, Requantize, Reshape, Rounding,
     SlidingWindow, WindowReduce,
 )
 from .printer import print_graph
@@ -14,5 +14,5 @@ __all__ = [
     "BipolarType", "FloatOp", "FloatOpKind", "Fold", "Graph", "IRError", "InputQuant",
     "IntType", "Linear", "MatVec", "MultiThreshold", "Node", "OutputKind", "OutputMap",
     "Requant", "Requantize", "Rounding", "Value", "print_graph", "type_for_range", "verify",
-    "SlidingWindow", "DepthwiseMatVec", "WindowReduce", "PoolMode", "Reshape", "LabelSelect",
+    "SlidingWindow", "DepthwiseMatVec", "WindowReduce", "Add", "Concat", "PoolMode", "Reshape", "LabelSelect",
 ]

@@ -31,6 +31,8 @@ __all__ = [
     "Linear",
     "SlidingWindow",
     "DepthwiseMatVec",
+    "Add",
+    "Concat",
     "PoolMode",
     "WindowReduce",
     "Reshape",
@@ -433,6 +435,67 @@ class DepthwiseMatVec:
         return self.channels * self.positions
 
 
+@dataclass(frozen=True, kw_only=True, eq=False)
+class Add:
+    """Two streams on a common integer grid: ``out = mult_a * a + mult_b * b``, exact.
+    (The residual add: each input's scale is ``mult * s`` for a common ``s``.)"""
+
+    mult_a: int
+    mult_b: int
+    channels: int
+    out: IntType
+
+    kind = "add"
+    arity = 2
+
+    def out_shape(self, a, b=None):
+        if b is None or tuple(a) != tuple(b):
+            raise ValueError(f"add expects two inputs of one shape, got {tuple(a)!r} and {b!r}")
+        _check_channels("add", a, self.channels)
+        return tuple(a)
+
+    def out_type(self, ta, tb=None):
+        return self.out
+
+    def evaluate(self, a, b):
+        dt = np.int64 if self.out.bits <= 62 else object
+        return np.asarray(a).astype(dt) * self.mult_a + np.asarray(b).astype(dt) * self.mult_b
+
+    def fold_dims(self):
+        return {"pe": self.channels}
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class Concat:
+    """Channel concatenation of two feature-map streams of one type: ``(..., CA)``,
+    ``(..., CB)`` -> ``(..., CA + CB)``."""
+
+    channels_a: int
+    channels_b: int
+
+    kind = "concat"
+    arity = 2
+
+    def out_shape(self, a, b=None):
+        if b is None or tuple(a[:-1]) != tuple(b[:-1]) or a[-1] != self.channels_a or b[-1] != self.channels_b:
+            raise ValueError(
+                f"concat expects (..., {self.channels_a}) and (..., {self.channels_b}) with equal leading axes, "
+                f"got {tuple(a)!r} and {b!r}"
+            )
+        return tuple(a[:-1]) + (self.channels_a + self.channels_b,)
+
+    def out_type(self, ta, tb=None):
+        return ta
+
+    def evaluate(self, a, b):
+        return np.concatenate([np.asarray(a), np.asarray(b)], axis=-1)
+
+    def fold_dims(self):
+        import math
+
+        return {"pe": math.gcd(self.channels_a, self.channels_b)}
+
+
 class PoolMode(enum.Enum):
     MAX = "max"
     SUM = "sum"
@@ -526,6 +589,7 @@ class LabelSelect:
 
 Op = Union[
     MatVec, MultiThreshold, Requant, Requantize, SlidingWindow, DepthwiseMatVec, WindowReduce, Reshape, LabelSelect,
+    Add, Concat,
 ]
 
 #: Every op kind by name; dispatch tables elsewhere key on these names.
@@ -539,4 +603,6 @@ OP_KINDS: dict[str, type] = {
     "pool": WindowReduce,
     "reshape": Reshape,
     "labelselect": LabelSelect,
+    "add": Add,
+    "concat": Concat,
 }

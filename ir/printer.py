@@ -12,7 +12,7 @@ import numpy as np
 
 from .graph import Graph, Node
 from .host import FloatOp, InputQuant, OutputMap
-from .ops import DepthwiseMatVec, LabelSelect, Linear, MatVec, MultiThreshold, Requant, Requantize, Reshape, SlidingWindow, WindowReduce
+from .ops import Add, Concat, DepthwiseMatVec, LabelSelect, Linear, MatVec, MultiThreshold, Requant, Requantize, Reshape, SlidingWindow, WindowReduce
 
 __all__ = ["print_graph", "digest"]
 
@@ -71,6 +71,10 @@ def _op_attrs(node: Node) -> str:
         return ""
     if isinstance(op, LabelSelect):
         return f"k={op.k}"
+    if isinstance(op, Add):
+        return f"mult=[{op.mult_a}, {op.mult_b}]"
+    if isinstance(op, Concat):
+        return ""
     raise TypeError(f"printer: unknown op kind {type(op).__name__!r}")
 
 

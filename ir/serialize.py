@@ -24,7 +24,7 @@ _CLASSES = {
     for c in (
         Graph, Node, Value, Fold,
         ops.MatVec, ops.MultiThreshold, ops.Requant, ops.Requantize, ops.Linear,
-        ops.SlidingWindow, ops.DepthwiseMatVec, ops.WindowReduce, ops.Reshape, ops.LabelSelect,
+        ops.SlidingWindow, ops.DepthwiseMatVec, ops.WindowReduce, ops.Add, ops.Concat, ops.Reshape, ops.LabelSelect,
         host.FloatOp, host.InputQuant, host.OutputMap,
     )
 }

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from .graph import Graph
-from .ops import DepthwiseMatVec, MatVec, MultiThreshold, Requant, Requantize
+from .ops import Concat, DepthwiseMatVec, MatVec, MultiThreshold, Requant, Requantize
 from .types import BipolarType
 
 __all__ = ["IRError", "verify"]
@@ -43,21 +43,25 @@ def verify(graph: Graph) -> Graph:
         graph.value(name)
     for node in graph.nodes:
         where = f"node {node.name!r} ({node.kind}, from {node.origin or '?'})"
-        if len(node.inputs) != 1 or len(node.outputs) != 1:
-            raise IRError(f"{where}: expected one input and one output")
+        arity = getattr(node.op, "arity", 1)
+        if len(node.inputs) != arity or len(node.outputs) != 1:
+            raise IRError(f"{where}: expected {arity} input(s) and one output")
         for i in node.inputs:
             if i not in defined:
                 raise IRError(f"{where}: input {i!r} is used before it is defined")
-        vin = graph.value(node.inputs[0])
+        vins = [graph.value(i) for i in node.inputs]
         vout = graph.value(node.outputs[0])
         try:
-            shape = node.op.out_shape(vin.shape)
+            shape = node.op.out_shape(*(v.shape for v in vins))
         except ValueError as e:
             raise IRError(f"{where}: {e}") from None
         if tuple(shape) != tuple(vout.shape):
             raise IRError(f"{where}: output shape {vout.shape!r}, expected {tuple(shape)!r}")
-        if node.op.out_type(vin.dtype) != vout.dtype:
-            raise IRError(f"{where}: output type {vout.dtype}, expected {node.op.out_type(vin.dtype)}")
+        want = node.op.out_type(*(v.dtype for v in vins))
+        if want != vout.dtype:
+            raise IRError(f"{where}: output type {vout.dtype}, expected {want}")
+        if isinstance(node.op, Concat) and vins[0].dtype != vins[1].dtype:
+            raise IRError(f"{where}: concatenated streams must have one type, got {vins[0].dtype} and {vins[1].dtype}")
         op = node.op
         if isinstance(op, (MatVec, DepthwiseMatVec)):
             _check_values_in(op.weights, op.wtype, f"{where} weights")

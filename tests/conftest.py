@@ -53,6 +53,21 @@ def tiny_graph() -> Graph:
     return make_tiny_graph()
 
 
+@pytest.fixture(scope="session")
+def rtl_cache():
+    """Where per-core Verilator builds are cached: ``$GATESMITH_RTL_CACHE`` or ``<repo>/.cache/rtl_sim``."""
+    import os
+    from pathlib import Path
+
+    from gatesmith.verify.tools import ensure_verilator
+
+    ensure_verilator()  # make test installs Verilator: missing is an error, not a skip
+    env = os.environ.get("GATESMITH_RTL_CACHE")
+    path = Path(env) if env else Path(__file__).resolve().parent.parent / ".cache" / "rtl_sim"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 _EXPORTS: dict = {}
 
 

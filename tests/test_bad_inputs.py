@@ -181,7 +181,7 @@ def _per_channel_mid(p):
     return _two_layers(p, mid_scale=np.array([[0.5, 0.25, 0.125]], np.float32))
 
 
-_SUPPORTED = r"; supported ops: Add, ArgMax, BatchNormalization, .*, Transpose$"
+_SUPPORTED = r"; supported ops: Add, ArgMax, AveragePool, BatchNormalization, .*, Transpose$"
 
 # (id, builder(path) -> path, regex on the message after "gatesmith: error: ")
 ONNX_CASES = [
@@ -212,7 +212,7 @@ ONNX_CASES = [
     ("weight-scale-negative", lambda p: _mlp(p, layer={"wscale": -0.25}), r"^ONNX node 'Quant_1' \(Quant\): scale values \[-0\.25\] are not supported; expected finite positive scales$"),
     ("weight-scale-zero", lambda p: _mlp(p, layer={"wscale": 0.0}), r"^ONNX node 'Quant_1' \(Quant\): scale values \[0\.0\] are not supported; expected finite positive scales$"),
     ("mismatched-matmul", _mismatched_matmul, r"^ONNX node 'MatMul_1' \(MatMul\): weights take 5 inputs, but the activation has 3$"),
-    ("branch", _branch, r"^tensor 'Quant_0_out0' feeds 2 nodes \['MatMul_0', 'MatMul_1'\]; expected one consumer \(stream fan-out is not supported yet\)$"),
+    ("branch", _branch, r"^ONNX node 'Add_0' \(Add\): combines two unquantized tensors; expected each input of a residual Add to come from a quantizer$"),
     ("gemm-alpha-2", lambda p: _mlp(p, layer={"op": "Gemm", "gemm": {"alpha": 2.0, "transB": 1}}), r"^ONNX node 'Gemm_0' \(Gemm\): expected alpha=1, beta=1, transA=0, got alpha=2\.0, beta=1\.0, transA=0$"),
     ("gemm-transA", lambda p: _mlp(p, layer={"op": "Gemm", "gemm": {"transA": 1, "transB": 1}}), r"^ONNX node 'Gemm_0' \(Gemm\): expected alpha=1, beta=1, transA=0, got alpha=1\.0, beta=1\.0, transA=1$"),
     ("gemm-beta-0.5", lambda p: _mlp(p, layer={"op": "Gemm", "gemm": {"beta": 0.5, "transB": 1}}), r"^ONNX node 'Gemm_0' \(Gemm\): expected alpha=1, beta=1, transA=0, got alpha=1\.0, beta=0\.5, transA=0$"),

@@ -10,7 +10,6 @@ outputs must equal ``run_integer`` element for element.  Builds are cached in
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
@@ -203,17 +202,6 @@ CASES = {"a": case_a, "b": case_b, "c1": case_c1, "c2": case_c2}
 
 
 # --------------------------------------------------------------------------- fixtures
-
-
-@pytest.fixture(scope="session")
-def rtl_cache() -> Path:
-    from gatesmith.verify.tools import ensure_verilator
-
-    ensure_verilator()  # make test installs Verilator: missing is an error, not a skip
-    env = os.environ.get("GATESMITH_RTL_CACHE")
-    path = Path(env) if env else Path(__file__).resolve().parent.parent / ".cache" / "rtl_sim"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 def _written(design: RtlDesign, where: Path) -> Path:

@@ -38,7 +38,8 @@ def _words_to_bytes(words, beat_bytes) -> np.ndarray:
     return np.frombuffer(b"".join(int(w).to_bytes(beat_bytes, "little") for w in words), dtype=np.uint8)
 
 
-@pytest.fixture(scope="module", params=[("pot_mlp", "pynq-z2"), ("pot_mlp", "alveo-u250"), ("tfc_1w1a", "zcu104")],
+@pytest.fixture(scope="module", params=[("pot_mlp", "pynq-z2"), ("pot_mlp", "alveo-u250"), ("tfc_1w1a", "zcu104"),
+                                        ("conv1d_small", "pynq-z2")],
                 ids=lambda p: f"{p[0]}-{p[1]}")
 def exported(request, tmp_path_factory):
     from gatesmith.verify import zoo
@@ -65,8 +66,9 @@ def test_pack_equals_streamspec_and_round_trips(exported):
     m = design.manifest
     ins, outs = _spec(m, "input"), _spec(m, "output")
     x = zm.sample_inputs(16, seed=3)
-    q = design.graph.input_quant.quantize(np.asarray(x, np.float32))
-    assert np.array_equal(drv.quantize(x), q)  # the driver's quantizer is the model's
+    q_stream = design.graph.input_quant.quantize(np.asarray(x, np.float32))  # (N, *IR input shape)
+    q = q_stream.reshape(len(x), -1)
+    assert np.array_equal(drv.quantize(x), q)  # the driver's quantizer is the model's (channels-last order too)
 
     buf = drv.pack(q)
     assert buf.dtype == np.uint8 and buf.shape == (16 * ins.beats_per_inference, drv.INPUT["beat_bytes"])
@@ -76,7 +78,7 @@ def test_pack_equals_streamspec_and_round_trips(exported):
     assert np.array_equal(drv.unpack(buf, drv.INPUT), q)  # round trip
 
     # outputs: the reference's integers, packed as the RTL emits them, unpack to themselves
-    y = run_integer(design.graph, q)
+    y = run_integer(design.graph, q_stream).reshape(len(x), -1)
     words = outs.pack(y)
     got = drv.unpack(_words_to_bytes(words, drv.OUTPUT["beat_bytes"]), drv.OUTPUT)
     assert np.array_equal(got, np.asarray(y, dtype=np.int64))

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 
 import pytest
 
@@ -89,17 +87,6 @@ def _case_id(run) -> str:
     top, i = run
     case = CORES[top][3][i]
     return "-".join([top[3:]] + ["".join(map(str, v)) if isinstance(v, tuple) else str(v) for v in case])
-
-
-@pytest.fixture(scope="module")
-def rtl_cache() -> Path:
-    from gatesmith.verify.tools import ensure_verilator
-
-    ensure_verilator()
-    env = os.environ.get("GATESMITH_RTL_CACHE")
-    path = Path(env) if env else Path(__file__).resolve().parent.parent / ".cache" / "rtl_sim"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 @pytest.mark.parametrize("run", RUNS, ids=_case_id)

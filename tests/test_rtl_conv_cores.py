@@ -12,7 +12,6 @@ unstalled run that pins the documented throughput.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -23,17 +22,6 @@ from gatesmith.verify.benches._common import bench_env
 
 BENCHES = "gatesmith.verify.benches"
 PAUSES = [(0.3, 0.4), (0.6, 0.2), (0.1, 0.8), (0.5, 0.5)]
-
-
-@pytest.fixture(scope="session")
-def rtl_cache() -> Path:
-    from gatesmith.verify.tools import ensure_verilator
-
-    ensure_verilator()  # make test installs Verilator: missing is an error, not a skip
-    env = os.environ.get("GATESMITH_RTL_CACHE")
-    path = Path(env) if env else Path(__file__).resolve().parent.parent / ".cache" / "rtl_sim"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 def _run(core: str, params: dict, cache: Path, test_dir: Path, config: dict) -> None:

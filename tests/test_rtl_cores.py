@@ -10,7 +10,6 @@ checked, plus an unstalled run that pins throughput and latency.
 
 from __future__ import annotations
 
-import os
 from fractions import Fraction
 from pathlib import Path
 
@@ -22,17 +21,6 @@ from gatesmith.verify.benches import mvu_bench, requant_bench, thresholds_bench
 from gatesmith.verify.benches._common import IntKind, bench_env, read_memh, write_memh
 
 BENCHES = "gatesmith.verify.benches"
-
-
-@pytest.fixture(scope="session")
-def rtl_cache() -> Path:
-    from gatesmith.verify.tools import ensure_verilator
-
-    ensure_verilator()  # make test installs Verilator: missing is an error, not a skip
-    env = os.environ.get("GATESMITH_RTL_CACHE")
-    path = Path(env) if env else Path(__file__).resolve().parent.parent / ".cache" / "rtl_sim"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 def _run(core: str, sources: list[str], params: dict, cache: Path, test_dir: Path, config: dict) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 
 import pytest
 
@@ -33,17 +31,6 @@ def _params(pos, c, pe, x, w, acc) -> dict:
         "W_BITS": w[0], "W_SIGNED": w[1], "W_BIPOLAR": w[2],
         "ACC_BITS": acc, "WEIGHT_FILE": "weights.mem",
     }
-
-
-@pytest.fixture(scope="module")
-def rtl_cache() -> Path:
-    from gatesmith.verify.tools import ensure_verilator
-
-    ensure_verilator()
-    env = os.environ.get("GATESMITH_RTL_CACHE")
-    path = Path(env) if env else Path(__file__).resolve().parent.parent / ".cache" / "rtl_sim"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: "vvu-pos%d-c%d-pe%d" % c[:3] + "-x%d%d%d-w%d%d%d-acc%d" % (*c[3], *c[4], c[5]))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from gatesmith.ir.graph import Graph
-from gatesmith.ir.ops import DepthwiseMatVec, LabelSelect, MatVec, MultiThreshold, Requant, Requantize, Reshape, SlidingWindow, WindowReduce
+from gatesmith.ir.ops import Add, Concat, DepthwiseMatVec, LabelSelect, MatVec, MultiThreshold, Requant, Requantize, Reshape, SlidingWindow, WindowReduce
 
 __all__ = ["run_integer", "run_float", "REFERENCE_OPS"]
 
@@ -26,6 +26,8 @@ REFERENCE_OPS = {
     "pool": WindowReduce.evaluate,
     "reshape": Reshape.evaluate,
     "labelselect": LabelSelect.evaluate,
+    "add": Add.evaluate,
+    "concat": Concat.evaluate,
 }
 
 
@@ -49,7 +51,7 @@ def run_integer(graph: Graph, x_int: np.ndarray, *, keep: bool = False):
             raise NotImplementedError(
                 f"reference: no semantics for op kind {node.kind!r} (node {node.name!r})"
             ) from None
-        env[node.outputs[0]] = fn(node.op, env[node.inputs[0]])
+        env[node.outputs[0]] = fn(node.op, *(env[i] for i in node.inputs))
     y = env[graph.outputs[0]]
     return (y, env) if keep else y
 

@@ -69,7 +69,8 @@ MLP_NAMES: tuple[str, ...] = tuple(n for n in BNN_PYNQ_NAMES if not n.startswith
 )
 #: convolutional entries
 CONV_NAMES: tuple[str, ...] = (
-    "cnv_1w1a", "cnv_2w2a", "conv_small", "conv1d_small", "conv_avgpool", "ds_cnn", "vgg10_1d",
+    "cnv_1w1a", "cnv_2w2a", "conv_small", "conv1d_small", "conv_avgpool", "ds_cnn", "vgg10_1d", "resnet8",
+    "res_small",
 )
 NAMES: tuple[str, ...] = MLP_NAMES + CONV_NAMES
 
@@ -161,6 +162,8 @@ def build(name: str, seed: int = 0, **options: Any) -> ZooModel:
         "conv_avgpool": _build_conv_avgpool,
         "ds_cnn": _build_ds_cnn,
         "vgg10_1d": _build_vgg10_1d,
+        "resnet8": lambda seed: _build_resnet(seed, "resnet8", (16, 32, 64), (3, 32, 32)),
+        "res_small": lambda seed: _build_resnet(seed, "res_small", (4, 8), (2, 8, 8)),
     }
     if name not in builders:
         raise KeyError(f"unknown zoo model {name!r}; expected one of {NAMES!r}")
@@ -528,6 +531,61 @@ def _build_ds_cnn(seed: int) -> ZooModel:
     sampler = lambda n, rng: _normal(n, rng, shape)  # noqa: E731
     _calibrate(module, _calib_batches(sampler, seed, passes=3, batch=64))
     return ZooModel(name="ds_cnn", module=module, input_shape=(1, *shape), sampler=sampler)
+
+
+def _build_resnet(seed: int, name: str, widths: tuple[int, ...], shape: tuple[int, int, int]) -> ZooModel:
+    """ResNet-8 (MLPerf Tiny image classification topology, W4A4): a 3x3 stem, one basic
+    block per width (the first with an identity shortcut, the others with a stride-2 3x3
+    and a 1x1 stride-2 conv shortcut), global average pooling and a dense classifier.
+    Both inputs of every residual add are quantized (with different scales: the add
+    re-scales them to a common grid), and a 4-bit ReLU quantizer follows it."""
+    import torch
+    import brevitas.nn as qnn
+    from brevitas.quant import Int8ActPerTensorFloat
+
+    class Block(torch.nn.Module):
+        def __init__(self, cin: int, cout: int, stride: int):
+            super().__init__()
+            self.main = torch.nn.Sequential(
+                qnn.QuantConv2d(cin, cout, 3, stride=stride, padding=1, bias=False, **_w4()),
+                torch.nn.BatchNorm2d(cout), _a4(),
+                qnn.QuantConv2d(cout, cout, 3, padding=1, bias=False, **_w4()),
+                torch.nn.BatchNorm2d(cout),
+                qnn.QuantIdentity(act_quant=Int8ActPerTensorFloat, bit_width=6),
+            )
+            if stride == 1 and cin == cout:
+                self.short = torch.nn.Identity()
+            else:
+                self.short = torch.nn.Sequential(
+                    qnn.QuantConv2d(cin, cout, 1, stride=stride, bias=False, **_w4()),
+                    torch.nn.BatchNorm2d(cout),
+                    qnn.QuantIdentity(act_quant=Int8ActPerTensorFloat, bit_width=6),
+                )
+            self.act = _a4()
+
+        def forward(self, x):
+            return self.act(self.main(x) + self.short(x))
+
+    torch.manual_seed(seed)
+    layers: list[torch.nn.Module] = [
+        qnn.QuantIdentity(act_quant=Int8ActPerTensorFloat, bit_width=8),
+        qnn.QuantConv2d(shape[0], widths[0], 3, padding=1, bias=False, **_w4()),
+        torch.nn.BatchNorm2d(widths[0]), _a4(),
+    ]
+    cin = widths[0]
+    for i, w in enumerate(widths):
+        layers.append(Block(cin, w, 1 if i == 0 else 2))
+        cin = w
+    layers += [
+        torch.nn.AdaptiveAvgPool2d((1, 1)),
+        torch.nn.Flatten(),
+        qnn.QuantLinear(cin, 10, bias=True, **_w4()),
+    ]
+    module = torch.nn.Sequential(*layers)
+    _randomize_norm_affine(module, torch.Generator().manual_seed(seed + 1))
+    sampler = lambda n, rng: _uniform01(n, rng, shape)  # noqa: E731
+    _calibrate(module, _calib_batches(sampler, seed, passes=3, batch=64))
+    return ZooModel(name=name, module=module, input_shape=(1, *shape), sampler=sampler)
 
 
 def _build_vgg10_1d(seed: int) -> ZooModel:

@@ -5,13 +5,16 @@ from __future__ import annotations
 from math import prod
 
 from ..graph import Fold, Graph
-from ..ops import DepthwiseMatVec, LabelSelect, MatVec, Reshape, SlidingWindow, WindowReduce
+from ..ops import Add, Concat, DepthwiseMatVec, LabelSelect, MatVec, Reshape, SlidingWindow, WindowReduce
+from .fifos import fifo_analysis
 from .folding import layer_cycles
 
 __all__ = ["estimate"]
 
 #: cycles from a beat entering a core to its result leaving it (measured in the cores' benches)
-_CORE_LATENCY = {"matvec": 3, "threshold": 2, "requant": 3, "swg": 2, "pool": 2, "labelselect": 2, "vvu": 3}
+_CORE_LATENCY = {
+    "matvec": 3, "threshold": 2, "requant": 3, "swg": 2, "pool": 2, "labelselect": 2, "vvu": 3, "add": 2, "concat": 1,
+}
 _FIFO_LATENCY = 1  # gs_fifo, when empty
 _DWC_LATENCY = 1  # gs_dwc: an output beat one cycle after the input beat that completes it
 
@@ -57,19 +60,18 @@ def _matvec_times(op: MatVec, f: Fold, times: list[int], vectors: int) -> list[i
 
 
 def _swg_times(op: SlidingWindow, times: list[int]) -> list[int]:
-    """Output beat times: a window's beats follow once its last needed input pixel is in."""
+    """Output beat times: gs_swg starts an output row once every input row it needs is
+    complete, then emits one beat a cycle."""
     h, w, c = op.ifm
     groups = len(times) // (h * w)
-    (kh, kw), (sh, sw) = op.kernel, op.stride
-    t, l, _, _ = op.pads
+    (kh, kw), sh = op.kernel, op.stride[0]
+    t = op.pads[0]
     oh, ow = op.ofm
     ready = []
     for oy in range(oh):
         y = min(h - 1, max(0, oy * sh - t + kh - 1))
-        for ox in range(ow):
-            x = min(w - 1, max(0, ox * sw - l + kw - 1))
-            need = times[(y * w + x) * groups + groups - 1] + _CORE_LATENCY["swg"]
-            ready.extend([need] * (kh * kw * groups))
+        need = times[(y + 1) * w * groups - 1] + _CORE_LATENCY["swg"]
+        ready.extend([need] * (ow * kh * kw * groups))
     return _rate(ready)
 
 
@@ -83,24 +85,45 @@ def _pool_times(op: WindowReduce | DepthwiseMatVec, times: list[int], lanes: int
     return _rate(out)
 
 
+def _concat_times(op: Concat, a: list[int], b: list[int], lanes: int) -> list[int]:
+    ga, gb = op.channels_a // lanes, op.channels_b // lanes
+    out = []
+    for p in range(len(a) // ga):
+        out.extend(a[p * ga : (p + 1) * ga] + b[p * gb : (p + 1) * gb])
+    return _rate([t + _CORE_LATENCY["concat"] for t in out])
+
+
 def _latency(graph: Graph) -> int:
     """Cycles from the first input beat to the last output beat of one inference
     through an empty pipeline: a beat-level walk of the generated stages
-    (width converter -> FIFO -> core per layer, as hls_templates/rtl.py builds them)."""
-    nodes = [n for n in graph.nodes if not isinstance(n.op, Reshape)]
-    elems = _in_elems(nodes[0])
-    n_in = prod(graph.value(graph.inputs[0]).shape)
-    times = list(range(n_in // elems))  # beats offered back to back from cycle 0
-    for i, n in enumerate(nodes):
+    (width converter -> FIFO -> core per input, as hls_templates/rtl.py builds them;
+    duplicators and merges follow the graph)."""
+    hw = [n for n in graph.nodes if not isinstance(n.op, Reshape)]
+    alias = {}
+    for n in graph.nodes:
+        if isinstance(n.op, Reshape):
+            alias[n.outputs[0]] = alias.get(n.inputs[0], n.inputs[0])
+    src = graph.inputs[0]
+    first = next(n for n in hw if src in [alias.get(i, i) for i in n.inputs])
+    n_in = prod(graph.value(src).shape)
+    e0 = _in_elems(first)
+    beats: dict[str, tuple[list[int], int]] = {src: (list(range(n_in // e0)), e0)}
+    direct = {src}  # streams read straight from the top input (no FIFO in front)
+    for n in hw:
         f = n.fold or Fold()
         want = _in_elems(n)
-        if want != elems:  # gs_dwc: element k of the stream is complete with its input beat
-            total = len(times) * elems
-            ready = [times[k // elems] for k in range(total)]
-            times = _rate([ready[(j + 1) * want - 1] + _DWC_LATENCY for j in range(total // want)])
-            elems = want
-        if i > 0:
-            times = _rate([t + _FIFO_LATENCY for t in times])
+        ins = []
+        for v in n.inputs:
+            v = alias.get(v, v)
+            times, elems = beats[v]
+            if want != elems:  # gs_dwc: element k of the stream is complete with its input beat
+                total = len(times) * elems
+                ready = [times[k // elems] for k in range(total)]
+                times = _rate([ready[(j + 1) * want - 1] + _DWC_LATENCY for j in range(total // want)])
+            if v not in direct or want != elems:
+                times = _rate([t + _FIFO_LATENCY for t in times])
+            ins.append(times)
+        times = ins[0]
         if isinstance(n.op, MatVec):
             times = _matvec_times(n.op, f, times, prod(graph.value(n.inputs[0]).shape[:-1]))
         elif isinstance(n.op, SlidingWindow):
@@ -109,10 +132,14 @@ def _latency(graph: Graph) -> int:
             times = _pool_times(n.op, times, f.pe)
         elif isinstance(n.op, LabelSelect):
             times = [times[-1] + _CORE_LATENCY["labelselect"] + k for k in range(n.op.k)]
+        elif isinstance(n.op, Add):
+            times = _rate([max(a, b) + _CORE_LATENCY["add"] for a, b in zip(ins[0], ins[1])])
+        elif isinstance(n.op, Concat):
+            times = _concat_times(n.op, ins[0], ins[1], f.pe)
         else:
             times = _rate([t + _CORE_LATENCY[n.kind] for t in times])
-        elems = _out_elems(n, elems)
-    return times[-1] - 0
+        beats[n.outputs[0]] = (times, _out_elems(n, want))
+    return beats[alias.get(graph.outputs[0], graph.outputs[0])][0][-1]
 
 
 def estimate(graph: Graph, *, clock_mhz: float) -> dict:
@@ -153,4 +180,5 @@ def estimate(graph: Graph, *, clock_mhz: float) -> dict:
         "macs_per_inference": macs,
         "multipliers": mults,
         "layers": layers,
+        "branch_fifos": fifo_analysis(graph),
     }

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from math import prod
 
 from ..graph import Fold, Graph
-from ..ops import DepthwiseMatVec, LabelSelect, MatVec, Reshape, SlidingWindow, WindowReduce
+from ..ops import Add, Concat, DepthwiseMatVec, LabelSelect, MatVec, Reshape, SlidingWindow, WindowReduce
 
 __all__ = ["FoldingError", "ChooseFolding", "divisors", "folding_to_json", "folding_from_json", "layer_cycles"]
 
@@ -41,8 +41,29 @@ def _vectors(graph: Graph | None, node) -> int:
     return prod(graph.value(node.inputs[0]).shape[:-1])
 
 
-#: unstalled cycles per image of rtl/gs_swg.v beyond max(input beats, output beats)
-SWG_OVERHEAD = 0
+def _swg_boundary_wait(op: SlidingWindow, groups: int) -> int:
+    """S of rtl/gs_swg.v: the reader's wait at an image boundary for the next image's
+    first rows that did not fit into its ring of K_H + S_H rows (the core's header
+    derives it; its bench pins cycles per image = max(IN, OUT + S))."""
+    h, w, _ = op.ifm
+    (kh, kw), (sh, _) = op.kernel, op.stride
+    t = op.pads[0]
+    oh, _ = op.ofm
+    ring = kh + sh
+    row, kwc = w * groups, kw * groups
+    y = (oh - 1) * sh - t
+    n0 = min(kh - t, h)
+    hl = h - max(0, y)
+    b = max(0, n0 - (ring - hl))
+    if b == 0:
+        return 0
+    tp = max(0, -y)
+    m = min(kh - 2, h - 1 - y) - tp + 1
+    e = 0
+    for j in range(1, b + 1):
+        f = (tp + j) * kwc if j <= m else kh * kwc
+        e = max(e, f) + row
+    return max(0, e - kh * kwc)
 
 
 def swg_cycles(op: SlidingWindow, simd: int) -> int:
@@ -50,7 +71,8 @@ def swg_cycles(op: SlidingWindow, simd: int) -> int:
     h, w, c = op.ifm
     oh, ow = op.ofm
     groups = c // simd
-    return max(h * w * groups, oh * ow * op.kernel[0] * op.kernel[1] * groups) + SWG_OVERHEAD
+    out = oh * ow * op.kernel[0] * op.kernel[1] * groups
+    return max(h * w * groups, out + _swg_boundary_wait(op, groups))
 
 
 def layer_cycles(node, graph: Graph | None = None) -> int:
@@ -68,6 +90,8 @@ def layer_cycles(node, graph: Graph | None = None) -> int:
         return op.channels // f.pe + op.k
     if isinstance(op, Reshape):
         return 0
+    if isinstance(op, Concat):
+        return v * (op.channels_a + op.channels_b) // f.pe
     return v * op.channels // f.pe
 
 
@@ -133,10 +157,21 @@ class ChooseFolding:
                 )
         budget = self.budget()
         nodes = []
-        prev_pe = None
         chosen: dict[str, Fold] = {}
         producer = {o: n for n in graph.nodes for o in n.outputs}
         consumer = {i: n for n in graph.nodes for i in n.inputs}
+
+        def out_lanes(value: str) -> int | None:
+            """Elements per beat on ``value`` as its producer emits them (None: the graph input)."""
+            src = producer.get(value)
+            if src is None:
+                return None
+            if isinstance(src.op, Reshape):
+                return out_lanes(src.inputs[0])
+            f = fold_of(src)
+            if isinstance(src.op, SlidingWindow):
+                return f.simd
+            return 1 if isinstance(src.op, LabelSelect) else f.pe
 
         def fold_of(n) -> Fold:
             """User folding, else the automatic one (memoised: a window asks its consumer)."""
@@ -160,9 +195,13 @@ class ChooseFolding:
                 f = Fold(pe=_best_lanes(n.op.channels, _vectors(graph, n) * n.op.positions * n.op.channels, budget))
             elif isinstance(n.op, Reshape):
                 f = Fold()
-            else:
+            elif isinstance(n.op, (Add, Concat)):
+                dim = n.op.fold_dims()["pe"]
+                f = Fold(pe=_best_lanes(dim, _vectors(graph, n) * graph.value(n.outputs[0]).shape[-1], budget))
+            else:  # elementwise: as many lanes as the producer emits, if they divide the channels
                 dims = n.op.fold_dims()
-                pe = prev_pe if prev_pe is not None and dims["pe"] % prev_pe == 0 else 1
+                lanes = out_lanes(n.inputs[0])
+                pe = lanes if lanes is not None and dims["pe"] % lanes == 0 else 1
                 f = Fold(pe=pe, simd=1)
             chosen[n.name] = f
             return f
@@ -182,8 +221,6 @@ class ChooseFolding:
             if "pe" not in dims and fold.pe != 1:
                 raise FoldingError(f"layer {n.name!r}: PE={fold.pe} given, but a {n.kind} layer has no PE (use 1)")
             nodes.append(n.with_(fold=fold))
-            if not isinstance(n.op, Reshape):
-                prev_pe = fold.simd if isinstance(n.op, SlidingWindow) else fold.pe
         return graph.replace_nodes(nodes)
 
 
