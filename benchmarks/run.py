@@ -42,6 +42,7 @@ CONV = [
     ("conv1d_small", None, 100_000),
     ("conv_avgpool", None, 50_000),
     ("res_small", None, 50_000),
+    ("concat_small", None, 50_000),
 ]
 SUITES = {"mlp": (DEFAULT, 200, "mlp_flow.json"), "conv": (CONV, 16, "conv_flow.json")}
 

@@ -73,7 +73,7 @@ def test_window_shape_errors():
 
 CNN = [("conv_small", "qonnx"), ("conv_small", "qcdq"), ("conv1d_small", "qonnx"), ("conv1d_small", "qcdq"),
        ("ds_cnn", "qonnx"), ("vgg10_1d", "qcdq"),
-       ("conv_avgpool", "qonnx")]
+       ("conv_avgpool", "qonnx"), ("res_small", "qcdq"), ("concat_small", "qonnx")]
 
 
 def _inputs(model, n: int) -> np.ndarray:

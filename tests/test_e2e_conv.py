@@ -26,6 +26,7 @@ E2E = [
     ("cnv_1w1a", "qonnx", 2_000, 4),
     ("cnv_2w2a", "qonnx", 2_000, 4),
     ("res_small", "qonnx", 50_000, 8),
+    ("concat_small", "qonnx", 50_000, 8),
     ("resnet8", "qonnx", 2_000, 4),
 ]
 
@@ -101,7 +102,7 @@ def designs(tmp_path_factory, zoo_export):
     return get
 
 
-@pytest.mark.parametrize("name, fps", [("conv_small", 50_000), ("res_small", 50_000)])
+@pytest.mark.parametrize("name, fps", [("conv_small", 50_000), ("res_small", 50_000), ("concat_small", 50_000)])
 @pytest.mark.parametrize("di, do, burst", DUTIES, ids=[f"{a}-{b}-burst{c}" for a, b, c in DUTIES])
 def test_stall_patterns(designs, name, fps, di, do, burst):
     """Valid/ready duty cycles and long tready-low bursts: every beat arrives once, in order,

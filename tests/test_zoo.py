@@ -52,7 +52,7 @@ def _quant_scales(path: Path) -> list[tuple[str, np.ndarray]]:
 
 
 def test_names_and_unknown():
-    assert len(zoo.NAMES) == len(set(zoo.NAMES)) == 16
+    assert len(zoo.NAMES) == len(set(zoo.NAMES)) == 22
     assert set(zoo.BNN_PYNQ_NAMES) < set(zoo.NAMES)
     assert set(zoo.MLP_NAMES) | set(zoo.CONV_NAMES) == set(zoo.NAMES)
     assert not set(zoo.MLP_NAMES) & set(zoo.CONV_NAMES)

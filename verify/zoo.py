@@ -70,7 +70,7 @@ MLP_NAMES: tuple[str, ...] = tuple(n for n in BNN_PYNQ_NAMES if not n.startswith
 #: convolutional entries
 CONV_NAMES: tuple[str, ...] = (
     "cnv_1w1a", "cnv_2w2a", "conv_small", "conv1d_small", "conv_avgpool", "ds_cnn", "vgg10_1d", "resnet8",
-    "res_small",
+    "res_small", "concat_small",
 )
 NAMES: tuple[str, ...] = MLP_NAMES + CONV_NAMES
 
@@ -164,6 +164,7 @@ def build(name: str, seed: int = 0, **options: Any) -> ZooModel:
         "vgg10_1d": _build_vgg10_1d,
         "resnet8": lambda seed: _build_resnet(seed, "resnet8", (16, 32, 64), (3, 32, 32)),
         "res_small": lambda seed: _build_resnet(seed, "res_small", (4, 8), (2, 8, 8)),
+        "concat_small": _build_concat_small,
     }
     if name not in builders:
         raise KeyError(f"unknown zoo model {name!r}; expected one of {NAMES!r}")
@@ -586,6 +587,43 @@ def _build_resnet(seed: int, name: str, widths: tuple[int, ...], shape: tuple[in
     sampler = lambda n, rng: _uniform01(n, rng, shape)  # noqa: E731
     _calibrate(module, _calib_batches(sampler, seed, passes=3, batch=64))
     return ZooModel(name=name, module=module, input_shape=(1, *shape), sampler=sampler)
+
+
+def _build_concat_small(seed: int) -> ZooModel:
+    """An Inception-style block, W4A4 on 2x9x9: a 3x3 and a 1x1 branch of one input share
+    one activation quantizer (so one scale) and are concatenated along channels; then a
+    floor-mode 2x2 max pool on the odd size (the last row and column are dropped)."""
+    import torch
+    import brevitas.nn as qnn
+    from brevitas.quant import Int8ActPerTensorFloat
+
+    class Block(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inp = qnn.QuantIdentity(act_quant=Int8ActPerTensorFloat, bit_width=8)
+            self.a = torch.nn.Sequential(qnn.QuantConv2d(2, 6, 3, padding=1, bias=True, **_w4()),
+                                         torch.nn.BatchNorm2d(6))
+            self.b = torch.nn.Sequential(qnn.QuantConv2d(2, 4, 1, bias=True, **_w4()), torch.nn.BatchNorm2d(4))
+            self.act = _a4()  # shared: both branches on one scale
+            self.pool = torch.nn.MaxPool2d(2)
+            self.tail = torch.nn.Sequential(
+                qnn.QuantConv2d(10, 8, 3, bias=False, **_w4()), torch.nn.BatchNorm2d(8), _a4(),
+                torch.nn.Flatten(),
+                qnn.QuantLinear(8 * 2 * 2, 6, bias=True, **_w4()),
+            )
+
+        def forward(self, x):
+            x = self.inp(x)
+            y = torch.cat([self.act(self.a(x)), self.act(self.b(x))], dim=1)
+            return self.tail(self.pool(y))
+
+    torch.manual_seed(seed)
+    module = Block()
+    _randomize_norm_affine(module, torch.Generator().manual_seed(seed + 1))
+    shape = (2, 9, 9)
+    sampler = lambda n, rng: _normal(n, rng, shape)  # noqa: E731
+    _calibrate(module, _calib_batches(sampler, seed, passes=4, batch=64))
+    return ZooModel(name="concat_small", module=module, input_shape=(1, *shape), sampler=sampler)
 
 
 def _build_vgg10_1d(seed: int) -> ZooModel:
