@@ -7,6 +7,7 @@ Bad input prints one line on stderr and exits 2 (no traceback unless
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -33,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--requant", default="auto", help="requantization style: auto, threshold, shift, dyadic")
     c.add_argument("--force", action="store_true", help="replace an existing output directory")
     c.add_argument("--backend", default="all", help="code to generate: rtl (Verilog), hls (HLS C++) or all (default)")
+    _add_output_flags(c)
 
     s = sub.add_parser("sim", help="simulate a compiled design on float inputs")
     s.add_argument("design", type=Path, help="output directory of 'gatesmith compile'")
@@ -42,6 +44,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--backpressure", action="store_true", help="random input gaps and output stalls")
     s.add_argument("--seed", type=int, default=1, help="seed of the stall patterns")
     s.add_argument("--expect", type=Path, default=None, help="Y0.npy to compare with (exit 1 on mismatch)")
+    _add_output_flags(s)
+
+    rp = sub.add_parser("report", help="write OUT/reports/report.html: layers, cycles, resources, value ranges")
+    rp.add_argument("design", type=Path, help="output directory of 'gatesmith compile'")
+    rp.add_argument("--inputs", type=Path, default=None,
+                    help="X.npy: float inputs for the value-range profile (a reference run)")
+    _add_output_flags(rp)
 
     sub.add_parser("boards", help="list the known boards and their resources")
 
@@ -55,6 +64,41 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("design", type=Path, help="output directory of 'gatesmith compile'")
     e.add_argument("--board", default=None, help="an AMD/Xilinx board (default: the design's board)")
     return p
+
+
+def _add_output_flags(p: argparse.ArgumentParser) -> None:
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--quiet", action="store_true", help="print nothing on success (errors still go to stderr)")
+    g.add_argument("--json", action="store_true", help="print one machine-readable JSON summary line instead")
+
+
+def _progress(a, what: str):
+    """A spinner with the elapsed time on stderr while a long step runs: only when stderr is a
+    terminal and neither --quiet nor --json is given (CI logs stay clean)."""
+    if getattr(a, "quiet", False) or getattr(a, "json", False) or not sys.stderr.isatty():
+        return contextlib.nullcontext()
+    try:
+        from rich.console import Console
+        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    except ImportError:  # pragma: no cover - rich is a dependency
+        return contextlib.nullcontext()
+
+    @contextlib.contextmanager
+    def run():
+        with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                      console=Console(stderr=True), transient=True) as prog:
+            prog.add_task(what, total=None)
+            yield
+
+    return run()
+
+
+def _emit(a, summary: dict, text: str) -> None:
+    """The command's result: ``text`` for people, one JSON line with --json, nothing with --quiet."""
+    if getattr(a, "json", False):
+        print(json.dumps(summary, sort_keys=True))
+    elif not getattr(a, "quiet", False):
+        print(text)
 
 
 def _load_npy(path: Path, option: str):
@@ -97,16 +141,20 @@ def _cmd_compile(a) -> int:
         board=a.board, clock_mhz=a.clock_mhz, target_fps=a.target_fps, folding_file=a.folding,
         requant=a.requant, force=a.force, backend=a.backend,
     )
-    out = compile_model(a.model, a.output, opts)
+    with _progress(a, f"compiling {a.model.name}"):
+        out = compile_model(a.model, a.output, opts)
     est = json.loads((out / "reports" / "estimate.json").read_text())
-    print(
-        f"compiled {a.model.name} -> {out}: {len(est['layers'])} layers, "
-        f"{est['cycles_per_inference']} cycles/inference, "
-        f"{est['inferences_per_second']:.0f} inferences/s at {est['clock_mhz']:g} MHz "
-        f"(bottleneck {est['bottleneck']})"
-    )
     skipped = json.loads((out / "manifest.json").read_text()).get("hls_skipped")
-    if skipped:
+    summary = {"command": "compile", "model": str(a.model), "output": str(out), "layers": len(est["layers"]),
+               "cycles_per_inference": est["cycles_per_inference"], "latency_cycles": est["latency_cycles"],
+               "inferences_per_second": est["inferences_per_second"], "clock_mhz": est["clock_mhz"],
+               "bottleneck": est["bottleneck"], **({"hls_skipped": skipped} if skipped else {})}
+    _emit(a, summary,
+          f"compiled {a.model.name} -> {out}: {len(est['layers'])} layers, "
+          f"{est['cycles_per_inference']} cycles/inference, "
+          f"{est['inferences_per_second']:.0f} inferences/s at {est['clock_mhz']:g} MHz "
+          f"(bottleneck {est['bottleneck']})")
+    if skipped and not (a.quiet or a.json):
         print(f"gatesmith: note: no HLS C++ (hls/): {skipped}", file=sys.stderr)
     return 0
 
@@ -116,16 +164,27 @@ def _cmd_sim(a) -> int:
 
     x = _load_npy(a.input, "--input")
     expect = _load_npy(a.expect, "--expect") if a.expect is not None else None
-    y, rep = simulate(a.design, x, engine=a.engine, backpressure=a.backpressure, seed=a.seed,
-                      expect=expect, source=f"--input {str(a.input)!r}")
+    with _progress(a, f"simulating {len(x)} inferences on {a.engine}"):
+        y, rep = simulate(a.design, x, engine=a.engine, backpressure=a.backpressure, seed=a.seed,
+                          expect=expect, source=f"--input {str(a.input)!r}")
     _save_npy_atomic(a.output, y)
     parts = [f"{rep['inferences']} inferences on {rep['engine']}"]
     if "cycles_per_inference" in rep:
         parts.append(f"{rep['cycles_per_inference']:.1f} cycles/inference, latency {rep['latency_cycles']} cycles")
     if "mismatches" in rep:
         parts.append(f"{rep['mismatches']} mismatching elements")
-    print("; ".join(parts))
+    _emit(a, {"command": "sim", "design": str(a.design), "output": str(a.output), **rep}, "; ".join(parts))
     return 1 if rep.get("mismatches", 0) else 0
+
+
+def _cmd_report(a) -> int:
+    from .report import build_report
+
+    x = _load_npy(a.inputs, "--inputs") if a.inputs is not None else None
+    with _progress(a, "writing the report"):
+        path = build_report(a.design, inputs=x)
+    _emit(a, {"command": "report", "design": str(a.design), "report": str(path)}, f"wrote {path}")
+    return 0
 
 
 def _cmd_boards(a) -> int:
@@ -168,7 +227,7 @@ def _cmd_export(a) -> int:
 
 
 _COMMANDS = {"compile": _cmd_compile, "sim": _cmd_sim, "boards": _cmd_boards, "pnr": _cmd_pnr,
-             "export": _cmd_export}
+             "export": _cmd_export, "report": _cmd_report}
 
 
 def _user_error_types():
