@@ -306,7 +306,7 @@ def test_errors_name_the_node(tiny_graph):
     with pytest.raises(CodegenError) as e:
         render_rtl(g)
     msg = str(e.value)
-    assert "'rq0'" in msg and "'requantize'" in msg and "['labelselect', 'matvec', 'pool', 'requant', 'swg', 'threshold', 'vvu']" in msg
+    assert "'rq0'" in msg and "'requantize'" in msg and "['add', 'concat', 'labelselect', 'matvec', 'pool', 'requant', 'swg', 'threshold', 'vvu']" in msg
     g2, _ = case_a()
     g2 = g2.replace_nodes([g2.nodes[0].with_(fold=None), *g2.nodes[1:]])
     with pytest.raises(CodegenError, match=r"node 'fc0' \(matvec, from onnx_0\): no folding"):
