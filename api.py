@@ -89,10 +89,10 @@ class Design:
         """Synthesise the design (``reports/synth.json``: LUT/FF/DSP/BRAM18/URAM, total and per layer)."""
         from . import implement
 
-        fn = getattr(implement, "synth", None)
+        fn = getattr(implement, "synthesize", None) or getattr(implement, "synth", None)
         if fn is None:
             raise NotImplementedError(
-                "Design.synth: this gatesmith has no synthesis runner yet (gatesmith.implement.synth); "
+                "Design.synth: this gatesmith has no synthesis runner yet (gatesmith.implement.synthesize); "
                 "use Design.pnr() for Yosys + nextpnr on an ECP5 board"
             )
         return fn(self.root, **options)

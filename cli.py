@@ -26,15 +26,26 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("compile", help="compile an ONNX model to RTL")
     c.add_argument("model", type=Path, help="QONNX or QCDQ ONNX file exported by Brevitas")
     c.add_argument("-o", "--output", type=Path, required=True, help="output directory")
-    c.add_argument("--board", default="pynq-z2", help="board name (see boards/); default pynq-z2")
+    c.add_argument("--board", default=None, help="board name (see boards/); default pynq-z2")
     c.add_argument("--clock-mhz", type=float, default=None, help="clock frequency (default: the board's)")
     g = c.add_mutually_exclusive_group()
     g.add_argument("--target-fps", type=float, default=None, help="inferences per second to meet")
     g.add_argument("--folding", type=Path, default=None, help="folding.json to use instead of choosing one")
-    c.add_argument("--requant", default="auto", help="requantization style: auto, threshold, shift, dyadic")
+    c.add_argument("--requant", default=None, help="requantization style: auto (default), threshold, shift, dyadic")
     c.add_argument("--force", action="store_true", help="replace an existing output directory")
-    c.add_argument("--backend", default="all", help="code to generate: rtl (Verilog), hls (HLS C++) or all (default)")
+    c.add_argument("--backend", default=None, help="code to generate: rtl (Verilog), hls (HLS C++) or all (default)")
+    c.add_argument("--config", type=Path, default=None,
+                   help="gatesmith.toml: global and per-layer settings (options given here win over it)")
     _add_output_flags(c)
+
+    cf = sub.add_parser("config", help="configuration files")
+    cfs = cf.add_subparsers(dest="config_command", required=True)
+    ci = cfs.add_parser("init", help="write a commented gatesmith.toml listing every layer with today's choices")
+    ci.add_argument("model", type=Path, help="QONNX or QCDQ ONNX file")
+    ci.add_argument("-o", "--output", type=Path, default=Path("gatesmith.toml"), help="file to write (gatesmith.toml)")
+    ci.add_argument("--board", default="pynq-z2", help="board name; default pynq-z2")
+    ci.add_argument("--target-fps", type=float, default=None, help="inferences per second to choose folding for")
+    ci.add_argument("--force", action="store_true", help="replace an existing file")
 
     s = sub.add_parser("sim", help="simulate a compiled design on float inputs")
     s.add_argument("design", type=Path, help="output directory of 'gatesmith compile'")
@@ -137,10 +148,14 @@ def _save_npy_atomic(path: Path, arr) -> None:
 def _cmd_compile(a) -> int:
     from .flow import CompileOptions, compile_model
 
-    opts = CompileOptions(
-        board=a.board, clock_mhz=a.clock_mhz, target_fps=a.target_fps, folding_file=a.folding,
-        requant=a.requant, force=a.force, backend=a.backend,
-    )
+    given = dict(board=a.board, clock_mhz=a.clock_mhz, target_fps=a.target_fps, folding_file=a.folding,
+                 requant=a.requant, force=a.force, backend=a.backend)
+    if a.config is not None:
+        from .config import compile_options, load_config
+
+        opts = compile_options(load_config(a.config), source=f"--config {str(a.config)!r}", **given)
+    else:
+        opts = CompileOptions(**{k: v for k, v in given.items() if v is not None})
     with _progress(a, f"compiling {a.model.name}"):
         out = compile_model(a.model, a.output, opts)
     est = json.loads((out / "reports" / "estimate.json").read_text())
@@ -187,6 +202,19 @@ def _cmd_report(a) -> int:
     return 0
 
 
+def _cmd_config(a) -> int:
+    from .config import config_template
+
+    if a.output.exists() and not a.force:
+        raise _user_error(f"{str(a.output)!r} exists; use --force to replace it")
+    if not a.model.is_file():
+        raise _user_error(f"{str(a.model)!r}: no such model file")
+    text = config_template(a.model, board=a.board, target_fps=a.target_fps)
+    a.output.write_text(text, encoding="utf-8")
+    print(f"wrote {a.output}")
+    return 0
+
+
 def _cmd_boards(a) -> int:
     from .boards import board_names, load_board
 
@@ -227,7 +255,8 @@ def _cmd_export(a) -> int:
 
 
 _COMMANDS = {"compile": _cmd_compile, "sim": _cmd_sim, "boards": _cmd_boards, "pnr": _cmd_pnr,
-             "export": _cmd_export, "report": _cmd_report}
+             "export": _cmd_export, "report": _cmd_report,
+             "config": _cmd_config}
 
 
 def _user_error_types():

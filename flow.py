@@ -50,6 +50,7 @@ class CompileOptions:
     force: bool = False
     top: str = "gatesmith_top"
     backend: str = "all"  # rtl | hls | all: which of rtl/ and hls/ to generate
+    layers: object | None = None  # config.LayerOverrides: per-layer folding / requant from --config
 
 
 DEFAULT_TARGET_FPS = 100_000.0
@@ -61,13 +62,16 @@ def _build_graph(model_path: Path, opts: CompileOptions, clock: float):
     from .ir.schedule import ChooseFolding, folding_from_json
 
     graph = import_onnx(model_path)
-    graph = run_passes(graph, [MinimizeAccumulators(), SelectRequant(style=opts.requant)])
+    rq = SelectRequant(style=opts.requant) if opts.layers is None else opts.layers.requant_pass()
+    graph = run_passes(graph, [MinimizeAccumulators(), rq])
     folding = None
     if opts.folding_file is not None:
         ff = Path(opts.folding_file)
         if not ff.is_file():
             raise FlowError(f"--folding {str(ff)!r}: no such file")
         folding = folding_from_json(ff.read_text(), source=f"--folding {str(ff)!r}")
+    if opts.layers is not None:
+        folding = opts.layers.folding(graph, folding)
     target = opts.target_fps
     if folding is None and target is None:
         target = DEFAULT_TARGET_FPS

@@ -13,10 +13,12 @@ runs on them and the page shows, per value of the integer graph, the range the
 inputs reached against the range its type can hold (in the spirit of
 hls4ml's numerical profiling).
 
-The "estimated resources" columns come from a deliberately rough model
-(:func:`rough_resources`): parameter and line-buffer memory bits, multipliers,
-and what they would take in BRAM18 / DSP on a Xilinx part.  Synthesised
-figures replace guesswork once ``reports/synth.json`` exists.
+The "estimated resources" columns are those of ``reports/estimate.json`` when
+the compile wrote a resource estimate there (``resources`` and per-layer
+``lut``/``ff``/``dsp``/``bram18``/``uram``); otherwise they come from a
+deliberately rough model (:func:`rough_resources`).  Memory bits and
+multipliers always come from :func:`rough_resources`.  Synthesised figures
+are shown next to them once ``reports/synth.json`` exists.
 """
 
 from __future__ import annotations
@@ -158,9 +160,31 @@ def _synth_layers(synth) -> dict:
     layers = synth.get("layers") or synth.get("per_layer") or {}
     if isinstance(layers, dict):
         return {str(k): v for k, v in layers.items() if isinstance(v, dict)}
-    if isinstance(layers, list):
-        return {str(e.get("name")): e for e in layers if isinstance(e, dict) and "name" in e}
+    if isinstance(layers, list):  # one entry a core instance; a node may own several
+        out: dict[str, dict] = {}
+        for e in layers:
+            if isinstance(e, dict) and "name" in e:
+                acc = out.setdefault(str(e["name"]), {})
+                for k in RESOURCE_KEYS:
+                    if isinstance(e.get(k), (int, float)):
+                        acc[k] = acc.get(k, 0) + e[k]
+        return out
     return {}
+
+
+def _synth_breakdown(synth) -> list[dict]:
+    """Rows layers / infrastructure / glue of reports/synth.json, where it has them."""
+    if not isinstance(synth, dict):
+        return []
+    rows = []
+    layers = _synth_layers(synth)
+    if layers:
+        rows.append({"part": "layers (cores)", **{k: sum(v.get(k, 0) for v in layers.values()) for k in RESOURCE_KEYS}})
+    for key, label in (("infrastructure", "infrastructure (FIFOs, width converters, duplicators)"),
+                       ("glue", "top-level glue")):
+        if isinstance(synth.get(key), dict):
+            rows.append({"part": label, **{k: synth[key].get(k) for k in RESOURCE_KEYS}})
+    return rows
 
 
 def _synth_total(synth) -> dict:
@@ -199,7 +223,7 @@ def _layer_rows(graph, estimate: dict, synth) -> list[dict]:
             "simd": f.simd,
             "cycles": e.get("cycles"),
             "bottleneck": n.name == estimate.get("bottleneck"),
-            "est": rough_resources(n, graph),
+            "est": {**rough_resources(n, graph), **{k: e[k] for k in RESOURCE_KEYS if k in e}},
             "synth": syn.get(n.name),
         })
     return rows
@@ -374,7 +398,13 @@ def report_context(out_dir, *, inputs: np.ndarray | None = None) -> dict:
     rows = _layer_rows(graph, estimate, synth)
     est_total = {k: sum(r["est"][k] for r in rows) for k in ("lut", "ff", "dsp", "bram18", "uram", "mem_bits",
                                                                "multipliers")}
-    series = {"estimate (rough)": est_total}
+    model = estimate.get("resources")
+    if isinstance(model, dict):  # the cost model's figures (layers + infrastructure) in estimate.json
+        est_total.update({k: model[k] for k in RESOURCE_KEYS if isinstance(model.get(k), (int, float))})
+        est_label, est_source = "estimate", str(model.get("model", "the cost model in reports/estimate.json"))
+    else:
+        est_label, est_source = "estimate (rough)", "rough"
+    series = {est_label: est_total}
     synth_total = _synth_total(synth)
     if synth_total:
         series["synthesis"] = synth_total
@@ -423,6 +453,10 @@ def report_context(out_dir, *, inputs: np.ndarray | None = None) -> dict:
         "rows": rows,
         "has_synth": bool(_synth_layers(synth)) or bool(synth_total),
         "synth_total": synth_total,
+        "est_label": est_label,
+        "est_source": est_source,
+        "synth_breakdown": _synth_breakdown(synth) if synth_total else [],
+        "synth_tool": (synth.get("tool") if isinstance(synth, dict) else None),
         "est_total": est_total,
         "budget": budget,
         "resource_keys": RESOURCE_KEYS,

@@ -54,14 +54,15 @@ def test_simulate_report_export(jet):
 
 def test_synth_delegates_or_says_it_is_missing(jet, monkeypatch):
     _, _, d = jet
+    monkeypatch.delattr(implement, "synthesize", raising=False)
     monkeypatch.delattr(implement, "synth", raising=False)
     with pytest.raises(NotImplementedError, match="no synthesis runner"):
         d.synth()
     calls = []
-    monkeypatch.setattr(implement, "synth", lambda root, **kw: calls.append((root, kw)) or {"total": {}},
+    monkeypatch.setattr(implement, "synthesize", lambda root, **kw: calls.append((root, kw)) or {"lut": 1},
                         raising=False)
-    assert d.synth(board="zcu104") == {"total": {}}
-    assert calls == [(d.root, {"board": "zcu104"})]
+    assert d.synth(timeout=60) == {"lut": 1}
+    assert calls == [(d.root, {"timeout": 60})]
 
 
 def test_compile_brevitas_module(tmp_path):

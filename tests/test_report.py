@@ -148,9 +148,12 @@ def test_report_shows_simulation_and_synthesis(mlp, capsys):
     x = m.sample_inputs(8)
     simulate(out, x, engine="reference")
     layer_names = [e["name"] for e in json.loads((out / "reports" / "estimate.json").read_text())["layers"]]
-    synth = {"tool": "test", "total": {"lut": 1234, "ff": 2345, "dsp": 3, "bram18": 4, "uram": 0},
-             "layers": {n: {"lut": 100 + i, "ff": 7, "dsp": 0, "bram18": 1, "uram": 0}
-                        for i, n in enumerate(layer_names)}}
+    # the shape implement.synthesize writes: totals at the top, one entry a core instance
+    synth = {"tool": {"command": "synth_xilinx -family xc7"}, "lut": 1234, "ff": 2345, "dsp": 3, "bram18": 4,
+             "uram": 0, "layers": [{"name": n, "instance": f"u_{n}", "lut": 100 + i, "ff": 7, "dsp": 0, "bram18": 1,
+                                    "uram": 0} for i, n in enumerate(layer_names)],
+             "infrastructure": {"lut": 50, "ff": 60, "dsp": 0, "bram18": 0, "uram": 0},
+             "glue": {"lut": 5, "ff": 6, "dsp": 0, "bram18": 0, "uram": 0}}
     (out / "reports" / "synth.json").write_text(json.dumps(synth))
     try:
         assert main(["report", str(out), "--json"]) == 0
@@ -165,10 +168,36 @@ def test_report_shows_simulation_and_synthesis(mlp, capsys):
         assert "synth LUT" in head
         first = dict(zip(head, body[0]))
         assert first["synth LUT"] == "100" and first["synth BRAM18"] == "1"
+        parts = {r[0]: r[1:] for r in page.table("synth")["rows"][1:]}
+        assert parts["top-level glue"][0] == "5" and parts["total"][0] == "1,234"
+        assert parts["layers (cores)"][0] == f"{sum(100 + i for i in range(len(layer_names))):,}"
+        assert "synth_xilinx -family xc7" in html
         assert len(page.imgs) == 3  # no inputs: no value-range figure
         _check_images(page)
     finally:
         (out / "reports" / "synth.json").unlink()
+
+
+def test_report_uses_the_estimates_resource_model(cnn, tmp_path):
+    import shutil
+
+    _, _, src = cnn
+    out = tmp_path / "d"
+    shutil.copytree(src, out)
+    ep = out / "reports" / "estimate.json"
+    est = json.loads(ep.read_text())
+    for i, e in enumerate(est["layers"]):
+        e.update(lut=1000 + i, ff=10, dsp=2, bram18=1, uram=0)
+    est["resources"] = {"lut": 9999, "ff": 888, "dsp": 77, "bram18": 6, "uram": 0, "model": "test model",
+                        "infrastructure": {"lut": 1, "ff": 1, "dsp": 0, "bram18": 0, "uram": 0}}
+    ep.write_text(json.dumps(est))
+    html, page = _parse(build_report(out))
+    head, *body = page.table("layers")["rows"]
+    rows = {r[0]: dict(zip(head, r)) for r in body}
+    assert rows[est["layers"][0]["name"]]["est. LUT"] == "1,000"
+    res = page.table("resources")["rows"]
+    assert res[0][2] == "estimate" and res[1] == ["LUT", "53,200", "9,999"]
+    assert "test model" in html
 
 
 def test_cnn_report(cnn):
