@@ -295,10 +295,14 @@ def _graph_figure(graph) -> str:
             prod[o] = n.name
     edges = [(prod[v], n.name) for n in graph.nodes for v in n.inputs if v in prod]
     edges += [(prod[v], "__out__") for v in graph.outputs if v in prod]
+    arcs = False
     for a, b in edges:
         (x0, y0), (x1, y1) = pos[a], pos[b]
+        skip = x1 - x0 > 1 and y0 == y1  # would run behind the boxes between: arc over them
+        arcs |= skip
         ax.annotate("", xy=(x1 - 0.38, -y1), xytext=(x0 + 0.38, -y0),
-                    arrowprops={"arrowstyle": "->", "color": "#555"})
+                    arrowprops={"arrowstyle": "->", "color": "#555",
+                                "connectionstyle": f"arc3,rad={-0.12 if skip else 0}"})
     colors = {"matvec": "#9ecae1", "vvu": "#9ecae1", "threshold": "#fdd0a2", "requant": "#fdd0a2",
               "requantize": "#fdd0a2", "swg": "#c7e9c0", "pool": "#dadaeb", "add": "#fcbba1",
               "concat": "#fcbba1", "reshape": "#eeeeee", "labelselect": "#d9d9d9"}
@@ -310,7 +314,7 @@ def _graph_figure(graph) -> str:
         ax.text(x, -y, f"{short}\n{kind}" if kind else short, ha="center", va="center", fontsize=7,
                 bbox={"boxstyle": "round,pad=0.3", "fc": colors.get(kind, "#ffffff"), "ec": "#333"}, **_text_kw())
     ax.set_xlim(-0.6, last + 0.6)
-    ax.set_ylim(-max(col_count.values(), default=1) + 0.4, 0.6)
+    ax.set_ylim(-max(col_count.values(), default=1) + 0.4, 1.2 if arcs else 0.6)
     ax.axis("off")
     return _png(fig)
 
