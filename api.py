@@ -97,6 +97,21 @@ class Design:
             )
         return fn(self.root, **options)
 
+    def _repr_html_(self) -> str:
+        """A notebook cell's view: the summary of the estimate (names HTML-escaped)."""
+        from html import escape
+
+        try:
+            e, m = self.estimate, self.manifest
+        except (OSError, ValueError):
+            return f"<pre>{escape(repr(self))}</pre>"
+        rows = [("output directory", str(self.root)), ("board", f"{m.get('board')} ({m.get('part')})"),
+                ("clock", f"{e['clock_mhz']:g} MHz"), ("cycles per inference", f"{e['cycles_per_inference']:,}"),
+                ("inferences per second", f"{e['inferences_per_second']:,.0f}"),
+                ("latency", f"{e['latency_cycles']:,} cycles"), ("bottleneck", str(e["bottleneck"]))]
+        body = "".join(f"<tr><th>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in rows)
+        return f"<table>{body}</table>"
+
     def __repr__(self) -> str:
         try:
             e = self.estimate

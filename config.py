@@ -179,18 +179,21 @@ class LayerOverrides:
         return _LayerRequant(overrides=self)
 
     def folding(self, graph, folding: dict | None) -> dict | None:
-        """``folding`` (from --folding) completed with the configured PE/SIMD, name > op kind."""
+        """The configured PE/SIMD (name > op kind) as a partial folding; a layer's entries in
+        ``folding`` (``--folding FILE``, given on the command line) win over the file."""
         self.check_names(graph)
-        out = dict(folding or {})
+        out: dict[str, dict] = {}
         for n in graph.nodes:
             dims = n.op.fold_dims()
-            entry = dict(out.get(n.name, {}))
+            entry = {}
             for key in ("pe", "simd"):
                 v = self._resolve(n, key)
                 if v is not None and key in dims:
                     entry[key] = v
             if entry:
                 out[n.name] = entry
+        for name, entry in (folding or {}).items():
+            out[name] = {**out.get(name, {}), **entry}
         return out or folding
 
 

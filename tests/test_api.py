@@ -30,6 +30,7 @@ def test_compile_onnx_matches_the_cli(jet, tmp_path, capsys):
     est = d.estimate
     assert est["cycles_per_inference"] > 0 and est["target_fps"] == 1e6 and est["meets_target"]
     assert "cycles/inference" in repr(d)
+    assert f"<th>bottleneck</th><td>{est['bottleneck']}</td>" in d._repr_html_()
     cli_out = tmp_path / "cli"
     assert main(["compile", str(path), "-o", str(cli_out), "--board", "zcu104", "--target-fps", "1e6", "--quiet"]) == 0
     assert capsys.readouterr().out == ""

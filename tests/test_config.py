@@ -84,6 +84,14 @@ def test_folding_precedence_name_over_kind_over_global(zoo_export, tmp_path):
             assert (e["pe"], e["simd"]) == (1, 1), name
     est = json.loads((out / "reports" / "estimate.json").read_text())
     assert est["target_fps"] == 1e4
+    # --folding on the command line wins over the file, layer by layer
+    ff = tmp_path / "fold.json"
+    ff.write_text(json.dumps({"layers": {"mvu0": {"pe": 4}}}))
+    out2 = tmp_path / "o2"
+    assert main(["compile", str(onnx_path), "-o", str(out2), "--config", str(cfg), "--folding", str(ff), "--quiet"]) == 0
+    f2 = _folding(out2)
+    assert (f2["mvu0"]["pe"], f2["mvu0"]["simd"]) == (4, 1)
+    assert {k: v for k, v in f2.items() if k != "mvu0"} == {k: v for k, v in f.items() if k != "mvu0"}
 
 
 def test_requant_precedence(zoo_export, tmp_path, capsys):
