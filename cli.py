@@ -179,7 +179,8 @@ def _cmd_sim(a) -> int:
 
     x = _load_npy(a.input, "--input")
     expect = _load_npy(a.expect, "--expect") if a.expect is not None else None
-    with _progress(a, f"simulating {len(x)} inferences on {a.engine}"):
+    count = x.shape[0] if getattr(x, "ndim", 0) else "?"  # simulate() checks the shape
+    with _progress(a, f"simulating {count} inferences on {a.engine}"):
         y, rep = simulate(a.design, x, engine=a.engine, backpressure=a.backpressure, seed=a.seed,
                           expect=expect, source=f"--input {str(a.input)!r}")
     _save_npy_atomic(a.output, y)

@@ -6,9 +6,11 @@ execute_onnx except for proven float32 near-ties, and the RTL (Verilator,
 random backpressure) equals the reference exactly.  Prints a table and writes
 ``benchmarks/results/soak.json`` (rewritten after every network, so a soak cut
 short still leaves its results).  A failure is reproduced with
-``gatesmith.verify.fuzz.run_case(seed, dir)``.
+``gatesmith.verify.fuzz.run_case(seed, dir)``.  With ``--cnn`` the networks are random
+CNNs (``gatesmith.verify.fuzz_conv``: conv/depthwise/pooling/residual, 1-D and 2-D) and the
+results go to ``benchmarks/results/soak_cnn.json``.
 
-    python benchmarks/soak.py [--n 200] [--start 1000] [--jobs 2] [--inputs 24] [--max-width 48] [--max-lanes K]
+    python benchmarks/soak.py [--cnn] [--n 200] [--start 1000] [--jobs 2] [--inputs 24] [--max-width 48] [--max-lanes K]
 """
 
 from __future__ import annotations
@@ -25,11 +27,17 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results" / "soak.json"
+RESULTS_CNN = Path(__file__).resolve().parent / "results" / "soak_cnn.json"
 
 
 def _one(args):
-    seed, work, n_inputs, max_width, max_lanes = args
+    seed, work, n_inputs, max_width, max_lanes, cnn = args
     warnings.filterwarnings("ignore")
+    if cnn:
+        from gatesmith.verify import fuzz_conv
+
+        r = fuzz_conv.run_case(seed, work, n_inputs=n_inputs).to_json()
+        return {"excused": 0, "unexplained": [], "folding": {"target_fps": r["target_fps"]}, **r}
     from gatesmith.verify import fuzz
 
     return fuzz.run_case(seed, work, n_inputs=n_inputs, max_width=max_width, max_lanes=max_lanes).to_json()
@@ -41,7 +49,7 @@ def _summary(rows, args, wall) -> dict:
         "machine": {"python": platform.python_version(), "processor": platform.machine(), "cores": os.cpu_count()},
         "date": time.strftime("%Y-%m-%d"),
         "args": {"n": args.n, "start": args.start, "inputs": args.inputs, "max_width": args.max_width, "max_lanes": args.max_lanes,
-                 "jobs": args.jobs},
+                 "jobs": args.jobs, "cnn": bool(args.cnn)},
         "networks": len(rows),
         "passed": len(rows) - len(fails),
         "failures": len(fails),
@@ -68,12 +76,14 @@ def main(argv=None) -> int:
     ap.add_argument("--inputs", type=int, default=24)
     ap.add_argument("--max-width", type=int, default=48)
     ap.add_argument("--max-lanes", type=int, default=None, help="bound PE*SIMD of the random foldings")
-    ap.add_argument("--out", type=Path, default=RESULTS)
+    ap.add_argument("--cnn", action="store_true", help="random CNNs (verify/fuzz_conv.py) instead of MLPs")
+    ap.add_argument("--out", type=Path, default=None, help="default: results/soak.json, or soak_cnn.json with --cnn")
     ap.add_argument("--resume", action="store_true",
                     help="keep the networks already in --out and run only the seeds it lacks")
     ap.add_argument("--redo", type=int, nargs="*", default=[],
                     help="with --resume: run these seeds again (e.g. after a fix) and replace their results")
     args = ap.parse_args(argv)
+    args.out = args.out or (RESULTS_CNN if args.cnn else RESULTS)
     t0 = time.perf_counter()
     rows = []
     done: set[int] = set()
@@ -94,7 +104,7 @@ def main(argv=None) -> int:
         t0 -= float(prev.get("wall_seconds", 0.0))  # wall time accumulates over resumed runs
     print(f"{'seed':>6} {'ok':>3} {'ref≠':>5} {'excused':>7} {'rtl≠':>5} {'s':>6}  net")
     with tempfile.TemporaryDirectory(prefix="gatesmith-soak-") as work:
-        jobs = [(s, work, args.inputs, args.max_width, args.max_lanes)
+        jobs = [(s, work, args.inputs, args.max_width, args.max_lanes, args.cnn)
                 for s in range(args.start, args.start + args.n) if s not in done]
         with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as ex:
             for r in ex.map(_one, jobs):
