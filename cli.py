@@ -70,6 +70,11 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--board", default=None, help="an ECP5 board (default: the design's board)")
     r.add_argument("--seed", type=int, default=1, help="nextpnr placement seed")
 
+    y = sub.add_parser("synth", help="synthesise a compiled design with Yosys synth_xilinx (reports/synth.json)")
+    y.add_argument("design", type=Path, help="output directory of 'gatesmith compile'")
+    y.add_argument("--jobs", type=int, default=1, help="Yosys processes (the design is one run today)")
+    y.add_argument("--timeout", type=float, default=None, help="seconds before Yosys is stopped")
+
     e = sub.add_parser("export", help="export a compiled design to a vendor tool flow")
     e.add_argument("target", choices=("vivado",), help="vivado: build.tcl, IP, block design and PYNQ driver")
     e.add_argument("design", type=Path, help="output directory of 'gatesmith compile'")
@@ -246,6 +251,16 @@ def _cmd_pnr(a) -> int:
     return 0
 
 
+def _cmd_synth(a) -> int:
+    from .implement import RESOURCE_KEYS, synthesize
+
+    rep = synthesize(a.design, jobs=a.jobs, timeout=a.timeout)
+    used = ", ".join(f"{k} {rep[k]}" for k in RESOURCE_KEYS)
+    print(f"synthesised {rep['top']} for {rep['board']} ({rep['part']}, Yosys synth_xilinx -family "
+          f"{rep['family']}): {used}; report {str(Path(a.design) / 'reports' / 'synth.json')}")
+    return 0
+
+
 def _cmd_export(a) -> int:
     from .export import export_vivado
 
@@ -255,7 +270,7 @@ def _cmd_export(a) -> int:
     return 0
 
 
-_COMMANDS = {"compile": _cmd_compile, "sim": _cmd_sim, "boards": _cmd_boards, "pnr": _cmd_pnr,
+_COMMANDS = {"compile": _cmd_compile, "sim": _cmd_sim, "boards": _cmd_boards, "pnr": _cmd_pnr, "synth": _cmd_synth,
              "export": _cmd_export, "report": _cmd_report,
              "config": _cmd_config}
 

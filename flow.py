@@ -108,6 +108,10 @@ def _plan(model_path: Path, opts: CompileOptions) -> dict[str, str]:
                         if opts.backend in ("hls", "all") else (None, ""))
     design = rtl or hls
     est = estimate(graph, clock_mhz=clock)
+    if rtl is not None:  # LUT/FF/DSP/BRAM18/URAM per layer and in total (keys of reports/synth.json)
+        from .ir.schedule.cost import annotate_estimate
+
+        annotate_estimate(est, rtl)
     if opts.target_fps is not None:
         est["target_fps"] = opts.target_fps
         est["meets_target"] = est["inferences_per_second"] >= opts.target_fps

