@@ -77,7 +77,8 @@ def configs() -> list[dict]:
         add("matvec", "gs_mvu", p, {"param": "WEIGHT_FILE", "words": (mh // pe) * (mw // simd), "lanes": pe * simd,
                                     "lane_bits": wb})
     # a few deep ROMs (BRAM mapping)
-    for pe, simd, mw, mh, wb in ((1, 8, 512, 64, 4), (4, 4, 256, 64, 4), (1, 2, 256, 32, 8)):
+    for pe, simd, mw, mh, wb in ((1, 8, 512, 64, 4), (4, 4, 256, 64, 4), (1, 2, 256, 32, 8), (1, 8, 64, 64, 2),
+                                 (1, 4, 128, 64, 4), (2, 4, 64, 64, 3)):
         ib = 1 if wb == 1 else 4
         p = {"MW": mw, "MH": mh, "PE": pe, "SIMD": simd, "IN_BITS": ib, "IN_SIGNED": int(ib > 1),
              "IN_BIPOLAR": int(ib == 1), "W_BITS": wb, "W_SIGNED": int(wb > 1), "W_BIPOLAR": int(wb == 1),

@@ -55,8 +55,12 @@ def bram18_blocks(depth: int, width: int) -> int:
     return min(math.ceil(width / w) * math.ceil(depth / d) for d, w in _BRAM18_SHAPES)
 
 
-def _in_bram(depth: int, width: int, model: dict) -> bool:
-    r = model.get("rules", {})
+#: memory classes with their own block-RAM thresholds: constant ROMs ($readmemh) and read/write RAMs
+_MEM_CLASS = {"matvec": "rom", "vvu": "rom", "threshold": "rom", "requant": "rom", "fifo": "ram", "swg": "ram"}
+
+
+def _in_bram(depth: int, width: int, model: dict, mem: str = "rom") -> bool:
+    r = model.get("rules", {}).get(mem, {})
     return depth * width >= r.get("bram_min_bits", 4096) and depth >= r.get("bram_min_depth", 64)
 
 
@@ -167,10 +171,11 @@ def _f_requant(p: dict, model: dict):
 
 def _f_fifo(p: dict, model: dict):
     w, d = p["WIDTH"], p["DEPTH"]
-    bram = bram18_blocks(d, w) if _in_bram(d, w, model) else 0
+    bram = bram18_blocks(d, w) if _in_bram(d, w, model, "ram") else 0
     lutram = 0 if bram or d <= 2 else w * math.ceil(d / 64) / 3 * 2  # RAM64M: 3 bits x 64 in 4 LUTs
     reg = d <= 2  # a two-entry FIFO is registers, deeper ones a memory
-    lut = {"lutram": lutram, "width": w, "addr": _clog2(d), "one_reg": int(reg), "one_mem": int(not reg)}
+    lut = {"lutram": lutram, "width": 0 if reg else w, "reg_width": w + 4 if reg else 0, "addr": _clog2(d),
+           "one_mem": int(not reg)}
     ff = {"width": w, "reg_bits": w * d if reg else 0, "addr": _clog2(d), "one": 1}
     return lut, ff, 0, bram
 
@@ -193,7 +198,7 @@ def _f_swg(p: dict, model: dict):
     c, w, eb, simd = p["C"], p["IFM_W"], p["ELEM_BITS"], p["SIMD"]
     rows = p["K_H"] + 1
     depth, width = rows * w * (c // simd), simd * eb
-    bram = bram18_blocks(depth, width) if _in_bram(depth, width, model) else 0
+    bram = bram18_blocks(depth, width) if _in_bram(depth, width, model, "ram") else 0
     lutram = 0 if bram else width * math.ceil(depth / 64) / 3 * 2
     lut = {"lutram": lutram, "width": width, "addr": _clog2(depth) * 4, "one": 1}
     ff = {"width": width, "addr": _clog2(depth) * 4, "one": 1}
@@ -340,19 +345,23 @@ def _split(rows: list[dict]) -> tuple[list[dict], list[dict]]:
 
 
 def _fit_rules(rows: list[dict]) -> dict:
-    """bram_min_bits / bram_min_depth that best reproduce where Yosys put block RAM."""
+    """Per memory class, the bram_min_bits / bram_min_depth that best reproduce where Yosys put
+    block RAM (ties: the largest threshold)."""
     import itertools
 
-    best = None
-    for bits, depth in itertools.product((1024, 2048, 4096, 8192, 16384, 32768, 65536), (2, 64, 128, 256, 512, 1024)):
-        m = {"rules": {"bram_min_bits": bits, "bram_min_depth": depth}}
-        err = 0
-        for r in rows:
-            _, _, _, bram = _FEATURES[r["kind"]](r["params"], m)
-            err += abs(bram - r["resources"]["bram18"])
-        if best is None or err < best[0]:
-            best = (err, m["rules"])
-    return best[1]
+    rules = {}
+    for mem in ("rom", "ram"):
+        rs = [r for r in rows if _MEM_CLASS.get(r["kind"]) == mem]
+        scored = []
+        for bits, depth in itertools.product((1024, 2048, 4096, 8192, 10240, 12288, 16384, 32768, 65536),
+                                             (2, 64, 128, 256, 512, 1024)):
+            m = {"rules": {mem: {"bram_min_bits": bits, "bram_min_depth": depth}}}
+            err = sum(abs(_FEATURES[r["kind"]](r["params"], m)[3] - r["resources"]["bram18"]) for r in rs)
+            scored.append((err, bits, depth))
+        best = [x for x in scored if x[0] == min(e for e, _, _ in scored)]
+        _, bits, depth = best[len(best) // 2]  # ties: the middle of the thresholds that fit as well
+        rules[mem] = {"bram_min_bits": bits, "bram_min_depth": depth}
+    return rules
 
 
 def fit(rows: list[dict]) -> tuple[dict, dict]:
