@@ -141,6 +141,7 @@ def _plan(model_path: Path, opts: CompileOptions) -> dict[str, str]:
         },
         "packing": "element i of a beat at tdata[i*elem_bits +: elem_bits]; signed two's complement; "
         "bipolar: bit 1 = +1, bit 0 = -1",
+        "streams": [dict(st) for st in rtl.streams] if rtl is not None else [],
         "requant_style": opts.requant,
         "layers": [
             {"name": n.name, "kind": n.kind, "origin": n.origin, "mismatches": int(getattr(n.op, "mismatches", 0))}
@@ -282,6 +283,7 @@ def _engine_rtl(design: Design, q: np.ndarray, *, backpressure: bool, seed: int)
         in_stream=StreamSpec(**m["input"]["stream"]),
         out_stream=StreamSpec(**m["output"]["stream"]),
         x_int=q.reshape(len(q), -1),
+        streams=m.get("streams", []),
         backpressure=backpressure,
         seed=seed,
         build_dir=rtl_cache_dir(),

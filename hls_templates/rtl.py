@@ -158,6 +158,9 @@ class RtlDesign:
     out_stream: StreamSpec
     stages: tuple[Stage, ...]
     sources: tuple[str, ...]  # Verilog files in compile order (cores first, top last)
+    #: every internal stream of the top: {"name", "from", "to"} (block labels: a stage's
+    #: name, or the instance of a FIFO / width converter / duplicator / adapter)
+    streams: tuple[Mapping[str, str], ...] = ()
 
     def write(self, rtl_dir) -> None:
         """Write every file under ``rtl_dir`` (not atomic; the flow owns atomicity)."""
@@ -756,6 +759,7 @@ def render_rtl(
         blocks=blocks,
         cores=cores,
     )
+    streams = _stream_table(wires, blocks)
     files: dict[str, str] = {f"{top}.v": top_text}
     files.update(mems)
     for core in cores:
@@ -769,5 +773,20 @@ def render_rtl(
         out_stream=out_spec,
         stages=tuple(stages),
         sources=sources,
+        streams=streams,
     )
+
+
+def _stream_table(wires, blocks) -> tuple[dict[str, str], ...]:
+    def label(b) -> str:
+        return b.get("stage") or b.get("label") or b["inst"]
+
+    producer, consumer = {}, {}
+    for b in blocks:
+        for s in b.get("srcs") or [b["src"]]:
+            consumer[s] = label(b)
+        for d in b.get("dsts") or [b["dst"]]:
+            producer[d] = label(b)
+    return tuple({"name": w["name"], "from": producer.get(w["name"], "?"), "to": consumer.get(w["name"], "?")}
+                 for w in wires)
 

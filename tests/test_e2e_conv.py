@@ -142,6 +142,12 @@ def test_residual_fifos_from_the_analysis_matter(designs):
     rtl = design.root.parent / "small_fifos"
     small.write(rtl)
     q = g.input_quant.quantize(model.sample_inputs(2, seed=1))
-    with pytest.raises(RtlDeadlock, match=r"deadlock: 'gatesmith_top' stopped after \d+ cycles"):
+    with pytest.raises(RtlDeadlock, match=r"deadlock: 'gatesmith_top' stopped after \d+ cycles") as e:
         simulate_rtl(rtl, top="gatesmith_top", in_stream=small.in_stream, out_stream=small.out_stream,
-                     x_int=q.reshape(len(q), -1), build_dir=rtl_cache_dir(), timeout_cycles=20_000)
+                     x_int=q.reshape(len(q), -1), build_dir=rtl_cache_dir(), timeout_cycles=20_000,
+                     streams=small.streams)
+    # the report names the block where the data stopped and counts the beats of every stream
+    msg = str(e.value)
+    first = shortcuts[0]["node"]
+    assert f"; stopped at {first!r} (holds a beat on {first}_in{shortcuts[0]['port']}_fifo; waits for " in msg, msg
+    assert "beats per stream: " in msg and f"{first}=0" in msg, msg

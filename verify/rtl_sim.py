@@ -46,6 +46,7 @@ the stalls; measure throughput and latency without them.
 from __future__ import annotations
 
 import fcntl
+import re
 import hashlib
 import json
 import shlex
@@ -93,6 +94,7 @@ HARNESS_FILES = {
     "out_stamps": "gs_out_stamps.memh",
     "in_stamps": "gs_in_stamps.memh",
     "summary": "gs_summary.memh",
+    "streams": "gs_streams.memh",
 }
 
 _TIMING_ARGS = ["--timing", "-CFLAGS", "-std=c++20 -fcoroutines"]
@@ -141,7 +143,8 @@ def _max_n(n: int) -> int:
 
 
 def render_harness(
-    *, top: str, in_stream: StreamSpec, out_stream: StreamSpec, max_n: int, clock: str = "verilog"
+    *, top: str, in_stream: StreamSpec, out_stream: StreamSpec, max_n: int, clock: str = "verilog",
+    streams=(),
 ) -> tuple[str, str]:
     """(module name, text) of the harness around ``top``."""
     if clock not in ("verilog", "cocotb"):
@@ -158,8 +161,15 @@ def render_harness(
         max_n=max_n,
         internal_clock=clock == "verilog",
         files=HARNESS_FILES,
+        streams=[_checked_ident(s) for s in streams],
     )
     return name, text
+
+
+def _checked_ident(name: str) -> str:
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+        raise ValueError(f"expected a Verilog identifier as a stream name, got {name!r}")
+    return name
 
 
 def _design_sources(rtl_dir: Path) -> list[Path]:
@@ -198,6 +208,7 @@ def simulate_rtl(
     clock: str = "verilog",
     opt: str = SIM_OPT,
     keep_run_dir: bool | None = None,
+    streams=(),
 ) -> SimResult:
     """Simulate the design in ``rtl_dir`` on integer inputs ``x_int`` ``(N, C_in)``.
 
@@ -218,6 +229,9 @@ def simulate_rtl(
     optimisation of the model (see :data:`SIM_OPT`).  Each run uses a fresh
     ``build_dir/run-*`` directory, removed afterwards unless ``keep_run_dir``
     (default: kept only when the run fails; its path is in the error).
+    ``streams`` (the manifest's ``streams``: ``{"name", "from", "to"}`` of every
+    internal stream of the top) makes the harness count the beats on each; a
+    deadlock report then names the stage where the data stopped.
     """
     rtl_dir = Path(rtl_dir).resolve()
     x = np.asarray(x_int)
@@ -244,8 +258,10 @@ def simulate_rtl(
     build_root.mkdir(parents=True, exist_ok=True)
 
     max_n = _max_n(n)
+    streams = [dict(s) for s in streams]
     hname, htext = render_harness(
-        top=top, in_stream=in_stream, out_stream=out_stream, max_n=max_n, clock=clock
+        top=top, in_stream=in_stream, out_stream=out_stream, max_n=max_n, clock=clock,
+        streams=[s["name"] for s in streams],
     )
     t0 = time.perf_counter()
     bdir, built = _build(build_root, rtl_dir, hname, htext, clock, opt)
@@ -267,7 +283,7 @@ def simulate_rtl(
         t1 = time.perf_counter()
         _run(bdir, hname, run_dir, plusargs, clock, top)
         run_seconds = time.perf_counter() - t1
-        result = _collect(run_dir, top, n, in_stream, out_stream, di, do, int(seed), burst)
+        result = _collect(run_dir, top, n, in_stream, out_stream, di, do, int(seed), burst, streams)
     except BaseException:
         if keep_run_dir is None:
             keep_run_dir = True
@@ -419,7 +435,46 @@ def _tail(path: Path, lines: int = 40) -> str:
         return "(no log)"
 
 
-def _collect(run_dir, top, n, ins: StreamSpec, outs: StreamSpec, di, do, seed, burst) -> dict:
+def _stall_report(run_dir, streams, hs: int) -> str:
+    """Where the data stopped, from the harness' per-stream beat counts and handshake
+    state at the timeout: the blocks that hold a beat they cannot pass on, and the stream
+    that stopped first (the fewest beats relative to its peers is not meaningful across
+    widths, so the verdict is structural: a block whose input holds a beat (tvalid and
+    not tready) while none of its outputs is back-pressured is where the flow stopped)."""
+    path = run_dir / HARNESS_FILES["streams"]
+    if not streams or not path.is_file():
+        return ""
+    words = read_memh(path)
+    if len(words) != len(streams):
+        return ""
+    state = {}
+    for s, w in zip(streams, words):
+        state[s["name"]] = {"beats": int(w) >> 2, "valid": bool(w & 2), "ready": bool(w & 1), **s}
+    # the top's own ports
+    state["s_axis"] = {"beats": None, "valid": bool(hs & 8), "ready": bool(hs & 4), "from": "(input)", "to": None}
+    state["m_axis"] = {"beats": None, "valid": bool(hs & 2), "ready": bool(hs & 1), "from": None, "to": "(output)"}
+    ins: dict[str, list] = {}
+    outs: dict[str, list] = {}
+    for name, st in state.items():
+        if st["to"]:
+            ins.setdefault(st["to"], []).append(name)
+        if st["from"]:
+            outs.setdefault(st["from"], []).append(name)
+    held = {n for n, st in state.items() if st["valid"] and not st["ready"]}
+    stuck = []
+    for blk, names in sorted(ins.items()):
+        if blk in ("(output)",):
+            continue
+        if any(n in held for n in names) and not any(o in held for o in outs.get(blk, [])):
+            waiting = [n for n in names if not state[n]["valid"]]
+            stuck.append(f"{blk!r} (holds a beat on {', '.join(n for n in names if n in held)}"
+                         + (f"; waits for {', '.join(waiting)}" if waiting else "") + ")")
+    counts = ", ".join(f"{n}={st['beats']}" for n, st in state.items() if st["beats"] is not None)
+    where = "; stopped at " + ", ".join(stuck) if stuck else "; no block holds a beat it cannot pass on"
+    return f"{where}; beats per stream: {counts}"
+
+
+def _collect(run_dir, top, n, ins: StreamSpec, outs: StreamSpec, di, do, seed, burst, streams=()) -> dict:
     summ_path = run_dir / HARNESS_FILES["summary"]
     if not summ_path.is_file():
         raise RtlSimError(f"simulation of {top!r} ended without results (run dir {str(run_dir)!r})")
@@ -447,7 +502,8 @@ def _collect(run_dir, top, n, ins: StreamSpec, outs: StreamSpec, di, do, seed, b
         raise RtlDeadlock(
             f"deadlock: {top!r} stopped after {cycles} cycles with {n_out} of {want} output "
             f"beats and {n_in} of {n * ins.beats_per_inference} input beats (last input beat "
-            f"{last(in_last)}, last output beat {last(out_last)}; at the end {sig}) ({run})"
+            f"{last(in_last)}, last output beat {last(out_last)}; at the end {sig})"
+            f"{_stall_report(run_dir, streams, hs)} ({run})"
         )
     if extra:
         raise RtlSimError(
