@@ -416,3 +416,34 @@ def test_interrupted_compile_leaves_nothing(design, tmp_path, capsys, monkeypatc
     assert _leftovers(tmp_path) == (["o"] if force else [])
     if force:
         assert [x.name for x in out.iterdir()] == ["keep.txt"]
+
+
+@pytest.mark.brevitas
+def test_sigint_during_a_real_compile_leaves_nothing(zoo_export, tmp_path):
+    """A real SIGINT to a `gatesmith compile` subprocess at several moments: it exits 130 with
+    one line and leaves no output directory or temporary sibling behind, or (signal after the
+    end) it finished and the output is complete."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    _, path = zoo_export("cnv_1w1a", None)
+    interrupted = 0
+    for k, delay in enumerate((2.0, 3.0, 4.5, 7.0)):  # after start-up (imports take ~0.3 s)
+        out = tmp_path / f"o{k}"
+        p = subprocess.Popen([sys.executable, "-m", "gatesmith.cli", "compile", str(path), "-o", str(out),
+                              "--target-fps", "2000"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(delay)
+        p.send_signal(signal.SIGINT)
+        _, err = p.communicate(timeout=300)
+        leftovers = [q.name for q in tmp_path.iterdir() if q.name.startswith(f".o{k}.")]
+        assert not leftovers, leftovers
+        if p.returncode == 130:
+            interrupted += 1
+            assert err == "gatesmith: interrupted\n", err
+            assert not out.exists()
+        else:
+            assert p.returncode == 0, err
+            assert (out / "manifest.json").is_file() and (out / "reports" / "estimate.json").is_file()
+    assert interrupted >= 1
