@@ -3,15 +3,22 @@
 :func:`render_hls` mirrors :func:`gatesmith.hls_templates.rtl.render_rtl`: one
 stage per node, built by the builder :data:`HLS_STAGES` holds for the node's
 kind (an unknown kind raises :class:`CodegenError` naming the node), width
-converters between stages whose beats differ, stream depths as the RTL's
-FIFOs.  The result, :class:`HlsDesign`, is an in-memory plan (relative path
+converters per edge whose beats differ, stream depths as the RTL's FIFOs.
+The graph may be a DAG (residual and concat networks): a value read by N
+stages goes through N - 1 ``gs_dup`` calls into separate streams, two-input
+stages (add, concat) read two streams, and the stream in front of each input
+of a two-input stage is as deep as :func:`gatesmith.ir.schedule.fifos.fifo_depths`
+says (in beats of the stage's input width) -- C simulation has unbounded
+streams, a real DATAFLOW region would deadlock without them.  Per-pixel
+kernels (matvec, threshold, requant, vvu, pool, concat, add) process every
+pixel of a feature map in one call.  The result, :class:`HlsDesign`, is an in-memory plan (relative path
 under ``hls/`` -> text):
 
 - copies of the kernel headers (``hls_templates/hls/gs_*.h``, hand-written),
 - ``<top>.h`` / ``<top>.cpp``: the top function, ``#pragma HLS DATAFLOW``
-  chaining the kernels through ``hls::stream`` (``top.h.j2``, ``top.cpp.j2``),
+  connecting the kernels through ``hls::stream`` (``top.h.j2``, ``top.cpp.j2``),
 - ``<stage>_params.h``: the weights / thresholds / requantizer constants of
-  each stage as constant arrays laid out by its folding (``params.h.j2``),
+  each stage that has any as constant arrays laid out by its folding (``params.h.j2``),
 - ``<top>_tb.cpp``: a C-simulation main that reads integer inputs from a file
   and writes the integer outputs (``tb.cpp.j2``), with ``tb_input.txt`` /
   ``tb_expected.txt`` (a few vectors and the reference's answers) so the
@@ -34,13 +41,15 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from gatesmith.ir.graph import Graph, Node
-from gatesmith.ir.ops import MatVec, MultiThreshold, Requant
+from gatesmith.ir.ops import (Add, Concat, DepthwiseMatVec, LabelSelect, MatVec, MultiThreshold, PoolMode, Requant,
+                              SlidingWindow, WindowReduce)
+from gatesmith.ir.schedule.fifos import fifo_depths
 from gatesmith.ir.types import BipolarType, DType, IntType, type_for_range
 from gatesmith.ir.verifier import verify
 
 from ._keywords import RESERVED_WORDS
 from .env import Namer, render, sanitize_ident
-from .rtl import DEFAULT_FIFO_DEPTH, CodegenError, StreamSpec
+from .rtl import DEFAULT_FIFO_DEPTH, CodegenError, StreamSpec, _hardware_nodes, _raw_bits
 
 __all__ = [
     "HlsDesign",
@@ -147,7 +156,7 @@ def _rom(name: str, values: np.ndarray, *, bits: int, signed: bool) -> dict[str,
 class _Block:
     """A kernel call under construction."""
 
-    kind: str  # template macro: mvu | thresholds | requant
+    kind: str  # template macro: mvu | thresholds | requant | swg | vvu | pool | labelselect | add | concat
     kernel: str
     in_elems: int
     out_elems: int
@@ -172,7 +181,7 @@ def _enc(t: DType) -> dict[str, int]:
     return {"BITS": t.bits, "SIGNED": _b(t.signed and not t.bipolar), "BIPOLAR": _b(t.bipolar)}
 
 
-def _mvu_stage(node: Node, op: MatVec, in_t: DType, out_t: DType) -> _Block:
+def _mvu_stage(node: Node, op: MatVec, in_t: DType, out_t: DType, pix: int) -> _Block:
     pe, simd = node.fold.pe, node.fold.simd
     mh, mw = op.mh, op.mw
     nf, sf = mh // pe, mw // simd
@@ -189,13 +198,13 @@ def _mvu_stage(node: Node, op: MatVec, in_t: DType, out_t: DType) -> _Block:
         "MW": mw, "MH": mh, "PE": pe, "SIMD": simd,
         "IN_BITS": ie["BITS"], "IN_SIGNED": ie["SIGNED"], "IN_BIPOLAR": ie["BIPOLAR"],
         "W_BITS": we["BITS"], "W_SIGNED": we["SIGNED"], "W_BIPOLAR": we["BIPOLAR"],
-        "ACC_BITS": out_t.bits,
+        "ACC_BITS": out_t.bits, "REPS": pix,
     }
     return _Block(kind="mvu", kernel="gs_mvu", in_elems=simd, out_elems=pe, params=params,
                   roms=[("weights", w, wt.bits, bool(we["SIGNED"]))])
 
 
-def _thresholds_stage(node: Node, op: MultiThreshold, in_t: DType, out_t: DType) -> _Block:
+def _thresholds_stage(node: Node, op: MultiThreshold, in_t: DType, out_t: DType, pix: int) -> _Block:
     pe = node.fold.pe
     c = op.channels
     lo, hi = int(in_t.min), int(in_t.max)
@@ -222,13 +231,13 @@ def _thresholds_stage(node: Node, op: MultiThreshold, in_t: DType, out_t: DType)
         "IN_BITS": ie["BITS"], "IN_SIGNED": ie["SIGNED"], "IN_BIPOLAR": ie["BIPOLAR"],
         "T_BITS": t_bits,
         "OUT_BITS": oe["BITS"], "OUT_SIGNED": oe["SIGNED"], "OUT_BIPOLAR": oe["BIPOLAR"],
-        "BASE": base,
+        "BASE": base, "REPS": pix,
     }
     return _Block(kind="thresholds", kernel="gs_thresholds", in_elems=pe, out_elems=pe, params=params,
                   roms=[("thresholds", arr, t_bits, True)])
 
 
-def _requant_stage(node: Node, op: Requant, in_t: DType, out_t: DType) -> _Block:
+def _requant_stage(node: Node, op: Requant, in_t: DType, out_t: DType, pix: int) -> _Block:
     pe = node.fold.pe
     c = op.channels
     out = op.out
@@ -260,12 +269,107 @@ def _requant_stage(node: Node, op: Requant, in_t: DType, out_t: DType) -> _Block
         "SHIFT": int(op.shift), "MODE": "GS_" + op.rounding.name,
         "LO": int(op.lo), "HI": int(op.hi),
         "OUT_BITS": out.bits, "OUT_SIGNED": _b(out.signed),
-        "USE_MULT": _b(op.use_mult),
+        "USE_MULT": _b(op.use_mult), "REPS": pix,
     }
     # M[n*PE+p] -> mult[p][n]
     return _Block(kind="requant", kernel="gs_requant", in_elems=pe, out_elems=pe, params=params,
                   roms=[("mult", mult.reshape(c // pe, pe).T, m_bits, True),
                         ("bias", bias.reshape(c // pe, pe).T, b_bits, True)])
+
+
+def _swg_stage(node: Node, op: SlidingWindow, in_t: DType, out_t: DType, pix: int) -> _Block:
+    simd = node.fold.simd
+    (h, w, c), (kh, kw), (sh, sw) = op.ifm, op.kernel, op.stride
+    t, l, b, r = op.pads
+    padded = bool(t or l or b or r)
+    if padded and not in_t.contains(op.pad_value, op.pad_value):
+        raise CodegenError(f"{_where(node)}: pad value {op.pad_value!r} is not a value of {in_t}")
+    pad_raw = _raw_bits(in_t, op.pad_value) if in_t.contains(op.pad_value, op.pad_value) else 0
+    params = {
+        "IFM_H": h, "IFM_W": w, "C": c, "K_H": kh, "K_W": kw, "S_H": sh, "S_W": sw,
+        "PAD_T": t, "PAD_L": l, "PAD_B": b, "PAD_R": r, "SIMD": simd, "BITS": in_t.bits,
+        "PAD_RAW": pad_raw,
+    }
+    return _Block(kind="swg", kernel="gs_swg", in_elems=simd, out_elems=simd, params=params, roms=[])
+
+
+def _vvu_stage(node: Node, op: DepthwiseMatVec, in_t: DType, out_t: DType, pix: int) -> _Block:
+    pe = node.fold.pe
+    c, pos = op.channels, op.positions
+    if not (isinstance(out_t, IntType) and out_t.signed):
+        raise CodegenError(f"{_where(node)}: expected a signed accumulator type, got {out_t}")
+    wt = op.wtype
+    w = np.asarray(op.weights, dtype=object)  # (C, P)
+    if wt.bipolar:
+        w = np.where(w > 0, 1, 0).astype(object)
+    # W[g*PE+k][p] -> weights[k][p*G + g]
+    w = w.T.reshape(pos, c // pe, pe).transpose(2, 0, 1).reshape(pe, pos * (c // pe))
+    ie, we = _enc(in_t), _enc(wt)
+    params = {
+        "POS": pos, "C": c, "PE": pe,
+        "IN_BITS": ie["BITS"], "IN_SIGNED": ie["SIGNED"], "IN_BIPOLAR": ie["BIPOLAR"],
+        "W_BITS": we["BITS"], "W_SIGNED": we["SIGNED"], "W_BIPOLAR": we["BIPOLAR"],
+        "ACC_BITS": out_t.bits, "PIX": pix,
+    }
+    return _Block(kind="vvu", kernel="gs_vvu", in_elems=pe, out_elems=pe, params=params,
+                  roms=[("weights", w, wt.bits, bool(we["SIGNED"]))])
+
+
+def _pool_stage(node: Node, op: WindowReduce, in_t: DType, out_t: DType, pix: int) -> _Block:
+    pe = node.fold.pe
+    if op.mode is PoolMode.MAX and out_t != in_t:
+        raise CodegenError(f"{_where(node)}: a max pool keeps its type, got {in_t} -> {out_t}")
+    if op.mode is PoolMode.SUM and out_t.bipolar:
+        raise CodegenError(f"{_where(node)}: a sum pool cannot produce bipolar output")
+    ie, oe = _enc(in_t), _enc(out_t)
+    params = {
+        "POS": op.positions, "C": op.channels, "PE": pe,
+        "IN_BITS": ie["BITS"], "IN_SIGNED": ie["SIGNED"], "IN_BIPOLAR": ie["BIPOLAR"],
+        "OUT_BITS": oe["BITS"], "OUT_SIGNED": oe["SIGNED"],
+        "MODE": 0 if op.mode is PoolMode.MAX else 1, "PIX": pix,
+    }
+    return _Block(kind="pool", kernel="gs_pool", in_elems=pe, out_elems=pe, params=params, roms=[])
+
+
+def _labelselect_stage(node: Node, op: LabelSelect, in_t: DType, out_t: DType, pix: int) -> _Block:
+    if out_t.bipolar or out_t.signed or (1 << out_t.bits) < op.channels:
+        raise CodegenError(f"{_where(node)}: expected an unsigned index type for {op.channels} classes, got {out_t}")
+    ie = _enc(in_t)
+    params = {
+        "C": op.channels, "PE": node.fold.pe,
+        "IN_BITS": ie["BITS"], "IN_SIGNED": ie["SIGNED"], "IN_BIPOLAR": ie["BIPOLAR"],
+        "K": op.k, "IDX_BITS": out_t.bits,
+    }
+    return _Block(kind="labelselect", kernel="gs_labelselect", in_elems=node.fold.pe, out_elems=1,
+                  params=params, roms=[])
+
+
+def _add_stage(node: Node, op: Add, in_t, out_t: DType, pix: int) -> _Block:
+    ta, tb = in_t
+    for k, m in (("M_A", op.mult_a), ("M_B", op.mult_b)):
+        if not -(1 << 31) < int(m) < (1 << 31):
+            raise CodegenError(f"{_where(node)}: {k}={m!r} does not fit a 32-bit multiplier")
+    if not (isinstance(out_t, IntType) and out_t.signed):
+        raise CodegenError(f"{_where(node)}: expected a signed output type, got {out_t}")
+    ea, eb = _enc(ta), _enc(tb)
+    params = {
+        "ELEMS": pix * op.channels, "PE": node.fold.pe,
+        "A_BITS": ea["BITS"], "A_SIGNED": ea["SIGNED"], "A_BIPOLAR": ea["BIPOLAR"],
+        "B_BITS": eb["BITS"], "B_SIGNED": eb["SIGNED"], "B_BIPOLAR": eb["BIPOLAR"],
+        "M_A": int(op.mult_a), "M_B": int(op.mult_b), "OUT_BITS": out_t.bits,
+    }
+    return _Block(kind="add", kernel="gs_add", in_elems=node.fold.pe, out_elems=node.fold.pe,
+                  params=params, roms=[])
+
+
+def _concat_stage(node: Node, op: Concat, in_t, out_t: DType, pix: int) -> _Block:
+    ta, tb = in_t
+    if ta != tb:
+        raise CodegenError(f"{_where(node)}: expected both inputs of one type, got {ta} and {tb}")
+    params = {"CA": op.channels_a, "CB": op.channels_b, "PE": node.fold.pe, "BITS": ta.bits,
+              "PIX": pix}
+    return _Block(kind="concat", kernel="gs_concat", in_elems=node.fold.pe, out_elems=node.fold.pe,
+                  params=params, roms=[])
 
 
 def _mvu_depth(node: Node) -> int:
@@ -288,6 +392,12 @@ HLS_STAGES: dict[str, _StageKind] = {
     "matvec": _StageKind(_mvu_stage, stream_depth=_mvu_depth),
     "threshold": _StageKind(_thresholds_stage, stream_depth=_beat_depth),
     "requant": _StageKind(_requant_stage, stream_depth=_beat_depth),
+    "swg": _StageKind(_swg_stage, stream_depth=_beat_depth),
+    "vvu": _StageKind(_vvu_stage, stream_depth=_beat_depth),
+    "pool": _StageKind(_pool_stage, stream_depth=_beat_depth),
+    "labelselect": _StageKind(_labelselect_stage, stream_depth=_beat_depth),
+    "add": _StageKind(_add_stage, stream_depth=_beat_depth),
+    "concat": _StageKind(_concat_stage, stream_depth=_beat_depth),
 }
 
 #: node kinds that are no hardware (the element order of the stream is unchanged)
@@ -296,36 +406,37 @@ PASS_KINDS = ("reshape",)
 
 def unsupported(graph: Graph) -> str:
     """Why :func:`render_hls` cannot generate ``graph`` ("" if it can): the first node whose
-    kind has no entry in :data:`HLS_STAGES`, that works on more than one vector per
-    inference, or that breaks the linear chain from the graph input to its output."""
-    alias: dict[str, str] = {}
-    prev = graph.inputs[0] if len(graph.inputs) == 1 else None
+    kind has no entry in :data:`HLS_STAGES`, or what keeps the graph from being a DAG from
+    its one input to its one output (a stream feeding nothing, the output read again)."""
     for node in graph.nodes:
         if node.kind in PASS_KINDS:
-            alias[node.outputs[0]] = alias.get(node.inputs[0], node.inputs[0])
             continue
         if node.kind not in HLS_STAGES:
             return (
                 f"{_where(node)}: the HLS code generator supports node kinds {sorted(HLS_STAGES)!r}, "
                 f"not {node.kind!r}"
             )
-        shape = tuple(graph.value(node.inputs[0]).shape) if node.inputs else ()
-        if len(shape) != 1:
-            return f"{_where(node)}: the HLS kernels take one vector per inference, not shape {shape!r}"
-        src = tuple(alias.get(i, i) for i in node.inputs)
-        if prev is None or src != (prev,) or len(node.outputs) != 1:
-            return (
-                f"{_where(node)}: the HLS code generator handles a linear chain; expected the input "
-                f"{prev!r}, got {list(node.inputs)!r}"
-            )
-        prev = node.outputs[0]
-    if prev is None or len(graph.outputs) != 1 or alias.get(graph.outputs[0], graph.outputs[0]) != prev:
+        if len(node.outputs) != 1 or len(node.inputs) not in (1, 2):
+            return (f"{_where(node)}: expected one or two inputs and one output, got {list(node.inputs)!r} "
+                    f"-> {list(node.outputs)!r}")
+    if len(graph.inputs) != 1 or len(graph.outputs) != 1:
         return (
-            f"graph {graph.name!r}: expected one input and one output joined by a chain of nodes, got "
+            f"graph {graph.name!r}: expected one input and one output, got "
             f"inputs {list(graph.inputs)!r} and outputs {list(graph.outputs)!r}"
         )
-    if prev == graph.inputs[0]:
+    nodes = _hardware_nodes(graph)
+    if not nodes:
         return f"graph {graph.name!r} has no nodes: nothing to generate"
+    out = graph.outputs[0]
+    used = {i for n in nodes for i in n.inputs}
+    for node in nodes:
+        if node.outputs[0] == out and out in used:
+            return f"{_where(node)}: the graph output {out!r} is also read by another stage"
+        if node.outputs[0] not in used and node.outputs[0] != out:
+            return (f"{_where(node)}: its output {node.outputs[0]!r} feeds nothing; expected every stream "
+                    f"to reach the graph output {out!r}")
+    if not any(n.outputs[0] == out for n in nodes):
+        return f"graph {graph.name!r}: no stage produces the graph output {out!r}"
     return ""
 
 
@@ -366,7 +477,7 @@ def render_hls(
     clock_mhz: float = 100.0,
     vectors: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> HlsDesign:
-    """Generate the HLS C++ of a folded, linear integer graph.
+    """Generate the HLS C++ of a folded integer graph (a chain or a DAG with one input and one output).
 
     ``part`` and ``clock_mhz`` go into ``run_hls.tcl`` (``set_part``,
     ``create_clock``).  Raises :class:`CodegenError` for graphs the generator
@@ -399,15 +510,18 @@ def render_hls(
         namer.reserve(h[:-2])
     namer.reserve("gs_elem", "gs_lane", "gs_mul", "gs_round_shift", "gs_rounding", "gs_dwc")
 
+    hw_nodes = _hardware_nodes(graph)
     staged: list[tuple[Node, _Block, DType]] = []
-    for node in (n for n in graph.nodes if n.kind not in PASS_KINDS):
+    for node in hw_nodes:
         sk = HLS_STAGES[node.kind]
         if node.fold is None:
             raise CodegenError(f"{_where(node)}: no folding (PE/SIMD); schedule the graph first")
-        in_t = graph.value(node.inputs[0]).dtype
-        out_t = graph.value(node.outputs[0]).dtype
-        blk = sk.build(node, node.op, in_t, out_t)
-        staged.append((node, blk, out_t))
+        in_ts = [graph.value(i).dtype for i in node.inputs]
+        out_v = graph.value(node.outputs[0])
+        pix = int(np.prod(out_v.shape[:-1])) if len(out_v.shape) > 1 else 1
+        blk = sk.build(node, node.op, in_ts[0] if len(in_ts) == 1 else tuple(in_ts), out_v.dtype, pix)
+        staged.append((node, blk, out_v.dtype))
+    branch = fifo_depths(graph)  # "node:port" -> beats in front of two-input stages
 
     streams: list[dict[str, Any]] = []
     calls: list[dict[str, Any]] = []
@@ -415,49 +529,96 @@ def render_hls(
     stages: list[HlsStage] = []
     roms_all: list[dict[str, Any]] = []
 
-    def new_stream(name: str, bits: int) -> dict[str, Any]:  # name: claimed with its stage
+    def new_stream(name: str, bits: int) -> dict[str, Any]:  # name: claimed by the caller
         s = {"name": name, "bits": bits, "depth": DEFAULT_FIFO_DEPTH}
         streams.append(s)
         return s
 
-    cur: dict[str, Any] | None = None  # None: the top's input s_axis
-    cur_elems = staged[0][1].in_elems
-    cur_t = graph.value(graph.inputs[0]).dtype
-    last = len(staged) - 1
-    for i, (node, blk, out_t) in enumerate(staged):
+    consumers: dict[str, list[tuple[Node, int]]] = {}
+    for node in hw_nodes:
+        for port, v in enumerate(node.inputs):
+            consumers.setdefault(v, []).append((node, port))
+    blk_of = {node.name: blk for node, blk, _ in staged}
+    # (stream or None for the top input s_axis, elements a beat, type) feeding each (node, port)
+    port_src: dict[tuple[str, int], tuple[dict[str, Any] | None, int, DType]] = {}
+
+    def fan_out(value: str, src: dict[str, Any] | None, elems: int, t: DType) -> None:
+        """Route ``value`` to its readers; N > 1 readers through a chain of N - 1 gs_dup."""
+        users = consumers.get(value, [])
+        if len(users) == 1:
+            port_src[(users[0][0].name, users[0][1])] = (src, elems, t)
+            return
+        base = namer.claim(value, tuple(f"_dup{k}{r}" for k in range(len(users)) for r in ("", "_rest")))
+        beats = int(np.prod(graph.value(value).shape)) // elems
+        cur = src
+        for k, (node, port) in enumerate(users[:-1]):
+            d0 = new_stream(f"{base}_dup{k}", elems * t.bits)
+            last = k == len(users) - 2
+            d1 = new_stream(f"{base}_dup{k + 1}" if last else f"{base}_dup{k}_rest", elems * t.bits)
+            calls.append({"kind": "dup", "stage": base, "src": cur["name"] if cur else "s_axis",
+                          "dsts": [d0["name"], d1["name"]], "p": {"BEATS": beats, "WIDTH": elems * t.bits}})
+            port_src[(node.name, port)] = (d0, elems, t)
+            cur = d1
+        node, port = users[-1]
+        port_src[(node.name, port)] = (cur, elems, t)
+
+    in_v = graph.value(graph.inputs[0])
+    first_reader = consumers[graph.inputs[0]][0][0]
+    in_elems0 = blk_of[first_reader.name].in_elems  # the top input's beat: its first reader's input beat
+    fan_out(graph.inputs[0], None, in_elems0, in_v.dtype)
+    out_blk: _Block | None = None
+    for node, blk, out_t in staged:
         nm = namer.claim(
-            node.name, ("", "_out", "_dwc", "_params") + tuple(f"_{r[0]}{t}" for r in blk.roms for t in ("", "_t"))
+            node.name,
+            ("", "_out", "_dwc", "_in0_dwc", "_in1_dwc", "_params")
+            + tuple(f"_{r[0]}{t}" for r in blk.roms for t in ("", "_t")),
         )
-        if cur_elems != blk.in_elems:
-            dst = new_stream(nm + "_dwc", blk.in_elems * cur_t.bits)
-            elems = int(np.prod(graph.value(node.inputs[0]).shape))
-            calls.append({
-                "kind": "dwc", "stage": nm,
-                "src": cur["name"] if cur else "s_axis", "dst": dst["name"],
-                "p": {"ELEMS": elems, "IN_ELEMS": cur_elems, "OUT_ELEMS": blk.in_elems, "BITS": cur_t.bits},
-            })
-            cur = dst
-        if i > 0 and cur is not None:
-            cur["depth"] = max(cur["depth"], HLS_STAGES[node.kind].stream_depth(node))
+        srcs = []
+        for port, value in enumerate(node.inputs):
+            cur, cur_elems, cur_t = port_src[(node.name, port)]
+            sfx = "" if len(node.inputs) == 1 else f"_in{port}"
+            if cur_elems != blk.in_elems:
+                dst = new_stream(nm + sfx + "_dwc", blk.in_elems * cur_t.bits)
+                calls.append({
+                    "kind": "dwc", "stage": nm,
+                    "src": cur["name"] if cur else "s_axis", "dst": dst["name"],
+                    "p": {"ELEMS": int(np.prod(graph.value(value).shape)), "IN_ELEMS": cur_elems,
+                          "OUT_ELEMS": blk.in_elems, "BITS": cur_t.bits},
+                })
+                cur = dst
+            if cur is not None:  # the stream in front of the kernel (not the top's s_axis)
+                want = HLS_STAGES[node.kind].stream_depth(node) if len(node.inputs) == 1 else DEFAULT_FIFO_DEPTH
+                cur["depth"] = max(cur["depth"], want, branch.get(f"{node.name}:{port}", 0))
+            srcs.append(cur["name"] if cur else "s_axis")
         roms = [_rom(f"{nm}_{suffix}", vals, bits=bits, signed=signed) for suffix, vals, bits, signed in blk.roms]
-        header = f"{nm}_params.h"
-        params_files[header] = render(
-            "params.h.j2", guard=f"GS_{nm.upper()}_PARAMS_H", stage=nm, kind=blk.kind, roms=roms,
-        )
-        roms_all.extend(roms)
-        dst = None if i == last else new_stream(nm + "_out", blk.out_elems * out_t.bits)
-        calls.append({
-            "kind": blk.kind, "stage": nm, "kernel": blk.kernel,
-            "src": cur["name"] if cur else "s_axis", "dst": dst["name"] if dst else "m_axis",
-            "p": dict(blk.params), "roms": [r["name"] for r in roms], "header": header,
-        })
+        header = None
+        if roms:
+            header = f"{nm}_params.h"
+            params_files[header] = render(
+                "params.h.j2", guard=f"GS_{nm.upper()}_PARAMS_H", stage=nm, kind=blk.kind, roms=roms,
+            )
+            roms_all.extend(roms)
+        is_out = node.outputs[0] == graph.outputs[0]
+        dst = None if is_out else new_stream(nm + "_out", blk.out_elems * out_t.bits)
+        call = {
+            "kind": blk.kind, "stage": nm, "kernel": blk.kernel, "src": srcs[0], "srcs": srcs,
+            "dst": dst["name"] if dst else "m_axis",
+            "p": dict(blk.params), "roms": [r["name"] for r in roms],
+        }
+        if header:
+            call["header"] = header
+        calls.append(call)
         stages.append(HlsStage(name=nm, node=node.name, kind=node.kind, kernel=blk.kernel,
-                               params=dict(blk.params), header=header))
-        cur, cur_elems, cur_t = dst, blk.out_elems, out_t
+                               params=dict(blk.params), header=header or ""))
+        if is_out:
+            out_blk = blk
+        else:
+            fan_out(node.outputs[0], dst, blk.out_elems, out_t)
+    assert out_blk is not None  # unsupported() checked that a stage produces the output
 
     vin, vout = graph.value(graph.inputs[0]), graph.value(graph.outputs[0])
-    in_spec = _stream_spec(vin.dtype, staged[0][1].in_elems, int(np.prod(vin.shape)))
-    out_spec = _stream_spec(vout.dtype, staged[-1][1].out_elems, int(np.prod(vout.shape)))
+    in_spec = _stream_spec(vin.dtype, in_elems0, int(np.prod(vin.shape)))
+    out_spec = _stream_spec(vout.dtype, out_blk.out_elems, int(np.prod(vout.shape)))
     for what, spec in (("input", in_spec), ("output", out_spec)):
         if spec.elem_bits > 63:
             raise CodegenError(f"graph {graph.name!r}: {what} elements of {spec.dtype} exceed 63 bits")

@@ -265,12 +265,13 @@ def test_unknown_kind_fails_loudly(tiny_graph):
     with pytest.raises(CodegenError, match=r"node 'rq0' \(requantize, from Quant_1\).*HLS code generator"):
         render_hls(tiny_graph.replace_nodes(
             [n.with_(fold=Fold(pe=1, simd=1)) for n in tiny_graph.nodes]))
-    assert set(HLS_STAGES) == {"matvec", "threshold", "requant"}
+    assert set(HLS_STAGES) == {"matvec", "threshold", "requant", "swg", "vvu", "pool", "labelselect", "add", "concat"}
 
 
-def test_kinds_without_hls_kernels_are_named(tiny_graph):
-    """A graph with a kind HLS_STAGES lacks (here an ArgMax) is refused by render_hls, naming the node;
-    the flow's default --backend all then leaves hls/ out and says why (manifest "hls_skipped")."""
+def test_graphs_the_generator_cannot_handle_are_named(tiny_graph):
+    """A graph HLS_STAGES cannot build (here a stage whose output feeds nothing) is refused by
+    render_hls with the reason; the flow's default --backend all then leaves hls/ out and says why
+    (manifest "hls_skipped"). An ArgMax (labelselect) at the output is supported."""
     import dataclasses
 
     from gatesmith.hls_templates.hls import unsupported
@@ -283,9 +284,14 @@ def test_kinds_without_hls_kernels_are_named(tiny_graph):
                outputs=("label",), origin="ArgMax_0", fold=Fold(pe=3))
     g2 = dataclasses.replace(g, values=g.values + (Value(name="label", shape=(1,), dtype=out_t),),
                              nodes=g.nodes + (sel,), outputs=("label",))
-    assert unsupported(g2).startswith("node 'top1' (labelselect, from ArgMax_0): the HLS code generator")
-    with pytest.raises(CodegenError, match=r"node 'top1' \(labelselect, from ArgMax_0\).*--backend rtl"):
-        render_hls(g2)
+    assert unsupported(g2) == ""
+    assert "gs_labelselect<" in render_hls(g2).files["gatesmith_top.cpp"]
+    sel2 = dataclasses.replace(sel, name="top2", outputs=("label2",))
+    dangling = dataclasses.replace(g2, values=g2.values + (Value(name="label2", shape=(1,), dtype=out_t),),
+                                   nodes=g2.nodes + (sel2,))
+    assert unsupported(dangling).startswith("node 'top2' (labelselect, from ArgMax_0): its output 'label2' feeds nothing")
+    with pytest.raises(CodegenError, match=r"node 'top2' \(labelselect, from ArgMax_0\).*--backend rtl"):
+        render_hls(dangling)
 
 
 def test_reshape_is_no_hardware(tmp_path, tiny_graph, csim_cache):

@@ -1,8 +1,8 @@
-// gs_mvu.h -- streaming matrix-vector unit: out = W . x for one input vector a call.
+// gs_mvu.h -- streaming matrix-vector unit: out = W . x for each of REPS input vectors.
 //
 // W is MH x MW. PE rows and SIMD columns are computed per cycle: SF = MW/SIMD
 // input beats make one vector, NF = MH/PE output beats make one result; one
-// call takes NF*SF pipelined iterations (II=1). The SF input beats are read
+// call takes REPS*NF*SF pipelined iterations (II=1). The SF input beats are read
 // and decoded during fold 0 and kept in a buffer (partitioned over SIMD) that
 // folds 1..NF-1 replay.
 //
@@ -19,7 +19,8 @@
 //   integer x integer : multiplication
 //
 // Streams: input beat s holds x[s*SIMD + k] in lane k (IN_BITS each); output
-// beat n holds out[n*PE + p] in lane p (ACC_BITS, signed).
+// beat n holds out[n*PE + p] in lane p (ACC_BITS, signed). REPS vectors a call
+// (the pixels of a feature map, each its own vector; 1 for an MLP layer).
 #ifndef GS_MVU_H
 #define GS_MVU_H
 
@@ -47,7 +48,7 @@ ap_int<IN_BITS + W_BITS + 2> gs_mul(ap_int<IN_BITS + 1> x, WT wr) {
 template <int MW, int MH, int PE, int SIMD,
           int IN_BITS, int IN_SIGNED, int IN_BIPOLAR,
           int W_BITS, int W_SIGNED, int W_BIPOLAR,
-          int ACC_BITS, typename WT>
+          int ACC_BITS, int REPS, typename WT>
 void gs_mvu(hls::stream<ap_uint<SIMD * IN_BITS> > &in,
             hls::stream<ap_uint<PE * ACC_BITS> > &out,
             const WT weights[PE][SIMD][(MH / PE) * (MW / SIMD)]) {
@@ -65,7 +66,7 @@ void gs_mvu(hls::stream<ap_uint<SIMD * IN_BITS> > &in,
     int nf = 0;
     int sf = 0;
 fold:
-    for (int i = 0; i < NF * SF; i++) {
+    for (int j = 0; j < REPS * NF * SF; j++) {
 #pragma HLS PIPELINE II=1
         if (nf == 0) {
             ap_uint<SIMD * IN_BITS> x = in.read();
@@ -83,7 +84,7 @@ fold:
         columns:
             for (int k = 0; k < SIMD; k++) {
 #pragma HLS UNROLL
-                a += gs_mul<IN_BITS, IN_BIPOLAR, W_BITS, W_BIPOLAR, WT>(buf[sf][k], weights[p][k][i]);
+                a += gs_mul<IN_BITS, IN_BIPOLAR, W_BITS, W_BIPOLAR, WT>(buf[sf][k], weights[p][k][nf * SF + sf]);
             }
             acc[p] = a;
             word.range((p + 1) * ACC_BITS - 1, p * ACC_BITS) = a;
@@ -91,7 +92,7 @@ fold:
         if (sf == SF - 1) {
             out.write(word);
             sf = 0;
-            nf++;
+            nf = (nf == NF - 1) ? 0 : nf + 1;
         } else {
             sf++;
         }

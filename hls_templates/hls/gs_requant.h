@@ -3,7 +3,8 @@
 // exactly as ir.ops.Requant; with USE_MULT == 0 every M is 1 and no
 // multiplier is built (shift style).
 //
-// C channels, PE per beat: C/PE pipelined iterations (II=1) a call.
+// C channels, PE per beat: REPS*C/PE pipelined iterations (II=1) a call (REPS
+// vectors: the pixels of a feature map, 1 for a vector).
 // mult[p][n] = M[n*PE + p], bias[p][n] = B[n*PE + p], partitioned over p.
 // T_BITS holds every x*M + B exactly (sized by the generator from the IR).
 //
@@ -57,7 +58,7 @@ ap_int<(W > SHIFT ? W : SHIFT) + 2> gs_round_shift(ap_int<W> t) {
 template <int C, int PE, int IN_BITS, int IN_SIGNED, int IN_BIPOLAR,
           int M_BITS, int B_BITS, int T_BITS, int SHIFT, int MODE,
           long long LO, long long HI, int OUT_BITS, int OUT_SIGNED, int USE_MULT,
-          typename MT, typename BT>
+          int REPS, typename MT, typename BT>
 void gs_requant(hls::stream<ap_uint<PE * IN_BITS> > &in,
                 hls::stream<ap_uint<PE * OUT_BITS> > &out,
                 const MT mult[PE][C / PE],
@@ -66,8 +67,9 @@ void gs_requant(hls::stream<ap_uint<PE * IN_BITS> > &in,
 #pragma HLS ARRAY_PARTITION variable=mult complete dim=1
 #pragma HLS ARRAY_PARTITION variable=bias complete dim=1
     const int NF = C / PE;
+    int n = 0;
 fold:
-    for (int n = 0; n < NF; n++) {
+    for (int i = 0; i < REPS * NF; i++) {
 #pragma HLS PIPELINE II=1
         ap_uint<PE * IN_BITS> x = in.read();
         ap_uint<PE * OUT_BITS> word = 0;
@@ -95,6 +97,7 @@ fold:
             word.range((p + 1) * OUT_BITS - 1, p * OUT_BITS) = gs_elem<OUT_BITS, OUT_SIGNED, 0>::encode(q);
         }
         out.write(word);
+        n = (n == NF - 1) ? 0 : n + 1;
     }
 }
 

@@ -1,6 +1,6 @@
 // gs_thresholds.h -- multi-threshold activation: out[c] = BASE + #{k : x[c] >= T[c][k]}.
 //
-// C channels, PE per beat: C/PE pipelined iterations (II=1) a call.
+// C channels, PE per beat: REPS*C/PE pipelined iterations (II=1) a call.
 // thresholds[p][k][n] = T[n*PE + p][k] (the IR's ascending thresholds,
 // clipped to [min(x), max(x) + 1], which changes no count), partitioned
 // completely over p and k: N comparators a lane, each with a ROM of C/PE words.
@@ -8,7 +8,8 @@
 // BASE + count > 0 and -1 (bit 0) otherwise, as the IR defines it.
 //
 // Streams: beat n holds channel n*PE + p in lane p, input IN_BITS each
-// (decoded per IN_SIGNED / IN_BIPOLAR), output OUT_BITS each.
+// (decoded per IN_SIGNED / IN_BIPOLAR), output OUT_BITS each. REPS vectors of
+// C channels a call (the pixels of a feature map; 1 for a vector).
 #ifndef GS_THRESHOLDS_H
 #define GS_THRESHOLDS_H
 
@@ -16,7 +17,7 @@
 
 template <int C, int PE, int N,
           int IN_BITS, int IN_SIGNED, int IN_BIPOLAR,
-          int T_BITS, int OUT_BITS, int OUT_SIGNED, int OUT_BIPOLAR, int BASE, typename TT>
+          int T_BITS, int OUT_BITS, int OUT_SIGNED, int OUT_BIPOLAR, int BASE, int REPS, typename TT>
 void gs_thresholds(hls::stream<ap_uint<PE * IN_BITS> > &in,
                    hls::stream<ap_uint<PE * OUT_BITS> > &out,
                    const TT thresholds[PE][N][C / PE]) {
@@ -24,8 +25,9 @@ void gs_thresholds(hls::stream<ap_uint<PE * IN_BITS> > &in,
 #pragma HLS ARRAY_PARTITION variable=thresholds complete dim=1
 #pragma HLS ARRAY_PARTITION variable=thresholds complete dim=2
     const int NF = C / PE;
+    int n = 0;
 fold:
-    for (int n = 0; n < NF; n++) {
+    for (int i = 0; i < REPS * NF; i++) {
 #pragma HLS PIPELINE II=1
         ap_uint<PE * IN_BITS> x = in.read();
         ap_uint<PE * OUT_BITS> word = 0;
@@ -47,6 +49,7 @@ fold:
                 gs_elem<OUT_BITS, OUT_SIGNED, OUT_BIPOLAR>::encode(level);
         }
         out.write(word);
+        n = (n == NF - 1) ? 0 : n + 1;
     }
 }
 
