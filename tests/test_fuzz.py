@@ -41,6 +41,8 @@ def test_generator_covers_the_space():
     assert {l.act for l in layers} == {"relu", "hardtanh", "identity", "bipolar", "float", "quant"}
     assert {l.per_channel for l in layers} == {True, False}
     assert {l.bias for l in layers} == {True, False} and {l.bn for l in layers} == {True, False}
+    assert {fuzz.export_format(s) for s in specs} == {"qonnx", "qcdq"}
+    assert {fuzz.export_format(fuzz.spec_from_seed(s, max_width=24)) for s in SEEDS} == {"qonnx", "qcdq"}
     small = [fuzz.spec_from_seed(s, max_width=24) for s in SEEDS]
     assert {s.layers[-1].act for s in small} >= {"float", "quant"}
     assert any(l.w_bits == 1 for s in small for l in s.layers)

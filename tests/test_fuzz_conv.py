@@ -39,3 +39,6 @@ def test_generator_covers_the_space():
     assert any(b.w_bits == 1 for b in convs) and any(b.per_channel for b in convs)
     assert any(b.ceil for s in specs for b in s.blocks if b.kind == "maxpool")
     assert fuzz_conv.spec_from_seed(7) == fuzz_conv.spec_from_seed(7)
+    from gatesmith.verify.fuzz import export_format
+
+    assert {export_format(fuzz_conv.spec_from_seed(s)) for s in SEEDS} == {"qonnx", "qcdq"}

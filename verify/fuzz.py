@@ -15,6 +15,8 @@ gammas included, statistics calibrated) and, between layers, a ``QuantReLU``
 (unsigned), ``QuantHardTanh`` / ``QuantIdentity`` (signed) or a bipolar
 ``QuantIdentity`` (``SignedBinaryActPerTensorConst``); the last layer ends in
 float logits or a quantizer.  The folding is random too (PE | MH, SIMD | MW).
+Odd seeds without a 1-bit quantizer are exported as QCDQ (QuantizeLinear / Clip /
+DequantizeLinear), the others as QONNX (:func:`export_format`).
 
 :func:`check` compiles it and demands: the numpy reference equals
 ``execute_onnx`` except for proven float32 near-ties
@@ -168,15 +170,30 @@ def sample_inputs(spec: NetSpec, n: int, rng: np.random.Generator) -> np.ndarray
     return (rng.standard_normal((n, spec.in_features)) * spec.input_scale).astype(np.float32)
 
 
-def export(spec: NetSpec, module, path: Path) -> Path:
+def export_format(spec) -> str:
+    """QCDQ (QuantizeLinear/Clip/DequantizeLinear) for odd seeds whose network has no 1-bit
+    quantizer (QCDQ cannot express binary ones), QONNX otherwise."""
+    one_bit = getattr(spec, "in_bits", 2) == 1 or any(
+        getattr(l, "w_bits", 2) == 1 or getattr(l, "a_bits", 2) == 1 and getattr(l, "act", "") != "float"
+        for l in getattr(spec, "layers", getattr(spec, "blocks", ()))
+    )
+    return "qcdq" if spec.seed % 2 == 1 and not one_bit else "qonnx"
+
+
+def export_module(module, example: np.ndarray, path: Path, fmt: str) -> Path:
     import torch
-    from brevitas.export import export_qonnx
+    from brevitas.export import export_onnx_qcdq, export_qonnx
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    example = torch.from_numpy(sample_inputs(spec, 1, np.random.default_rng(1)))
+    exporter = export_qonnx if fmt == "qonnx" else export_onnx_qcdq
     with torch.no_grad():
-        export_qonnx(module, example, str(path), dynamo=False)
+        exporter(module, torch.from_numpy(example), str(path), dynamo=False)
     return path
+
+
+def export(spec: NetSpec, module, path: Path) -> Path:
+    example = sample_inputs(spec, 1, np.random.default_rng(1))
+    return export_module(module, example, path, export_format(spec))
 
 
 def random_folding(graph, rng: np.random.Generator, max_lanes: int | None = None) -> dict:
@@ -209,6 +226,7 @@ def random_folding(graph, rng: np.random.Generator, max_lanes: int | None = None
 class CaseResult:
     seed: int
     net: str
+    format: str = "qonnx"
     ok: bool = False
     elements: int = 0
     ref_mismatches: int = 0  # reference vs execute_onnx
@@ -235,7 +253,7 @@ def run_case(seed: int, work: str | Path, *, n_inputs: int = 24, max_width: int 
 
     t0 = time.perf_counter()
     spec = spec_from_seed(seed, max_width=max_width)
-    res = CaseResult(seed=int(seed), net=spec.describe())
+    res = CaseResult(seed=int(seed), net=spec.describe(), format=export_format(spec))
     work = Path(work) / f"seed{seed}"
     work.mkdir(parents=True, exist_ok=True)
     try:

@@ -19,7 +19,8 @@ A network: a ``QuantIdentity`` input quantizer on a 1-D ``(C, L)`` or 2-D
   quantized again; the add re-scales both to a common grid),
 
 and a head: flatten + ``QuantLinear`` (float logits), or global average pooling +
-``QuantLinear``.  The folding comes from a random throughput target.
+``QuantLinear``.  The folding comes from a random throughput target.  Odd seeds without
+a 1-bit quantizer are exported as QCDQ, the others as QONNX (``fuzz.export_format``).
 
 :func:`run_case` demands the numpy reference equal ``execute_onnx`` (quantized
 outputs exactly, float logits within a quarter accumulator step) and the
@@ -227,6 +228,7 @@ def sample_inputs(spec: ConvNetSpec, n: int, rng: np.random.Generator) -> np.nda
 class CaseResult:
     seed: int
     net: str
+    format: str = "qonnx"
     ok: bool = False
     elements: int = 0
     ref_mismatches: int = 0  # reference vs execute_onnx
@@ -245,25 +247,21 @@ def run_case(seed: int, work: str | Path, *, n_inputs: int = 8, rtl: bool = True
     """Build, export, compile (a random throughput target) and check network ``seed`` under ``work``."""
     import json
 
-    import torch
-    from brevitas.export import export_qonnx
-
     from gatesmith.flow import CompileOptions, compare_outputs, compile_model, load_design, simulate
     from gatesmith.verify.reference import run_float
 
     from . import zoo
+    from .fuzz import export_format, export_module
 
     t0 = time.perf_counter()
     spec = spec_from_seed(seed)
-    res = CaseResult(seed=int(seed), net=spec.describe())
+    res = CaseResult(seed=int(seed), net=spec.describe(), format=export_format(spec))
     work = Path(work) / f"cnn{seed}"
     work.mkdir(parents=True, exist_ok=True)
     try:
         module = build_module(spec)
         rng = np.random.default_rng([int(seed), 0xF01D])
-        onnx_path = work / "net.onnx"
-        with torch.no_grad():
-            export_qonnx(module, torch.from_numpy(sample_inputs(spec, 1, rng)), str(onnx_path), dynamo=False)
+        onnx_path = export_module(module, sample_inputs(spec, 1, rng), work / "net.onnx", res.format)
         res.target_fps = float(rng.choice([20_000, 100_000, 500_000, 5_000_000]))
         out = compile_model(onnx_path, work / "out", CompileOptions(target_fps=res.target_fps, clock_mhz=100,
                                                                      force=True))
