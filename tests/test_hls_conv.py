@@ -251,3 +251,18 @@ def test_input_fanned_out_three_ways(tmp_path, csim_cache):
         (hls / rel).write_text(text)
     x, y = reference_vectors(g, n_random=16, seed=1)
     np.testing.assert_array_equal(run_csim(hls, x, out_elems=y.shape[1], cache_dir=csim_cache).y_int, y)
+
+
+#: the rest of what tests/test_e2e_conv.py simulates in RTL (QCDQ exports included)
+MORE = [("vgg10_1d", "qcdq", 20_000), ("conv_small", "qcdq", 20_000),
+        pytest.param("cnv_2w2a", "qonnx", 2_000, marks=pytest.mark.slow),  # same structure as cnv_1w1a, ~100 s
+        ("resnet8", "qonnx", 2_000)]
+
+
+@pytest.mark.parametrize("name, fmt, fps", MORE, ids=["vgg10_1d-qcdq", "conv_small-qcdq", "cnv_2w2a-qonnx",
+                                                      "resnet8-qonnx"])
+def test_more_cnns_csim_equals_reference_and_onnx(tmp_path, zoo_export, csim_cache, name, fmt, fps):
+    model, path = zoo_export(name, fmt)
+    out = compile_model(path, tmp_path / "d",
+                        CompileOptions(board="pynq-z2", clock_mhz=100, target_fps=fps, backend="all"))
+    _check(out, model, path, csim_cache, 4)
