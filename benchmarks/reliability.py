@@ -7,11 +7,14 @@ Rows (every failure column should be 0):
   name says so: bad/error/reject/refuse/missing/unsupported/...); each one
   feeds the flow bad input and demands a clean, named error.  Counted from
   pytest's JUnit XML: tried = collected, handled cleanly = passed.
-- hostile names: tests/test_hostile_names.py cases / clean.
+- hostile names: tests/test_hostile_names.py cases, and the hostile-name tests of
+  the Verilog top, the HLS C++, the HLS and Vivado TCL and the HTML report / clean.
 - fuzzed networks: from benchmarks/results/soak.json (run benchmarks/soak.py
-  first): networks / failures / unexplained mismatches / RTL mismatches.
+  first): networks / failures / unexplained mismatches / RTL mismatches; fuzzed
+  CNNs likewise from benchmarks/results/soak_cnn.json (benchmarks/soak.py --cnn).
 - stall patterns: tests/test_stress.py duty-cycle and burst cases (``--slow``
-  adds the slow sweep) / deadlocks or lost beats (failed cases).
+  adds the slow sweep) and the CNN / residual / concat stall cases of
+  tests/test_e2e_conv.py / deadlocks or lost beats (failed cases).
 - extreme inputs: tests/test_stress.py extreme-input cases / mismatches (failed
   cases); plus the saturating and zero samples every fuzzed network includes.
 
@@ -77,10 +80,19 @@ def main(argv=None) -> int:
     ap.add_argument("--slow", action="store_true", help="include the slow stall sweep")
     ap.add_argument("-n", type=int, default=2, help="pytest-xdist workers")
     ap.add_argument("--soak", type=Path, default=RESULTS / "soak.json")
+    ap.add_argument("--soak-cnn", type=Path, default=RESULTS / "soak_cnn.json")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
+    hostile_ids = ["tests/test_codegen_rtl.py::test_hostile_names_lint_clean",
+                   "tests/test_hls.py::test_hostile_names_give_compiling_cpp",
+                   "tests/test_hls_tcl.py::test_hostile_strings_add_no_command",
+                   "tests/test_vivado_export.py::test_hostile_manifest_strings_run_no_command",
+                   "tests/test_vivado_export.py::test_hostile_top_rejected",
+                   "tests/test_report.py::test_hostile_names_are_escaped"]
+    stall_ids = ["tests/test_e2e_conv.py::test_stall_patterns",
+                 "tests/test_e2e_conv.py::test_residual_fifos_from_the_analysis_matter"]
     files = ["tests/test_bad_inputs.py", "tests/test_cli.py", "tests/test_frontend.py",
-             "tests/test_hostile_names.py", "tests/test_stress.py"]
+             "tests/test_hostile_names.py", "tests/test_stress.py", *hostile_ids, *stall_ids]
     cases = _run_pytest(files, args.slow, args.n)
 
     def fn(c):
@@ -88,9 +100,10 @@ def main(argv=None) -> int:
 
     bad = [c for c in cases if c["file"] == "test_bad_inputs"
            or c["file"] in ("test_cli", "test_frontend") and BAD_NAME.search(fn(c))]
-    hostile = [c for c in cases if c["file"] == "test_hostile_names"]
+    hostile = [c for c in cases if c["file"] == "test_hostile_names" or fn(c).startswith("test_hostile")]
     stress = [c for c in cases if c["file"] == "test_stress"]
     stalls = [c for c in stress if re.search(r"duty|burst|tready|deadlock", fn(c))]
+    stalls += [c for c in cases if c["file"] == "test_e2e_conv"]
     extreme = [c for c in stress if re.search(r"extreme", fn(c))]
     rows = [
         _row("bad inputs", bad, "not handled cleanly"),
@@ -122,6 +135,17 @@ def main(argv=None) -> int:
     else:
         rows.insert(2, {"row": "fuzzed networks", "tried": 0, "clean": 0, "failures": 0,
                         "failure_meaning": f"no {args.soak} (run benchmarks/soak.py)", "failed_ids": []})
+    if args.soak_cnn.is_file():
+        s = json.loads(args.soak_cnn.read_text())
+        rows.insert(3, {
+            "row": "fuzzed CNNs",
+            "tried": s["networks"],
+            "clean": s["passed"],
+            "failures": s["failures"],
+            "failure_meaning": "failing CNNs (reference or RTL mismatches, errors)",
+            "rtl_mismatches": s["rtl_mismatches"],
+            "failed_ids": [f"seed {f['seed']}" for f in s["failed_cases"]],
+        })
     out = {"date": time.strftime("%Y-%m-%d"), "wall_seconds": round(time.perf_counter() - t0, 1),
            "slow": args.slow, "rows": rows}
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -17,7 +17,7 @@ def _tree(root: Path) -> dict[str, bytes]:
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
-@pytest.mark.parametrize("name", ["pot_mlp", "jet_tagger"])
+@pytest.mark.parametrize("name", ["pot_mlp", "jet_tagger", "res_small"])
 def test_compile_is_byte_identical_across_hash_seeds(zoo_export, tmp_path, name):
     _, model = zoo_export(name)
     trees = []
