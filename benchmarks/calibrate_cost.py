@@ -86,7 +86,8 @@ def configs() -> list[dict]:
         add("matvec", "gs_mvu", p, {"param": "WEIGHT_FILE", "words": (mh // pe) * (mw // simd), "lanes": pe * simd,
                                     "lane_bits": wb})
     for c, pe, ib, n in ((16, 1, 8, 3), (64, 4, 12, 3), (32, 2, 16, 15), (256, 8, 10, 1), (128, 1, 16, 7),
-                         (64, 16, 8, 3), (512, 4, 12, 1)):
+                         (64, 16, 8, 3), (512, 4, 12, 1), (64, 1, 17, 63), (32, 2, 12, 63), (16, 4, 16, 31),
+                         (128, 1, 14, 31)):
         tb = ib
         ob = max(1, n.bit_length())
         add("threshold", "gs_thresholds",

@@ -6,7 +6,7 @@ error figures of issue 4 (median / p90 relative LUT and FF error, DSP exact, BRA
 per layer). Writes benchmarks/results/synth_vs_estimate.json (resumable with --resume).
 
     python benchmarks/synth_vs_estimate.py [--models tfc_2w2a,pot_mlp] [--boards pynq-z2,zcu104]
-        [--targets 100000,1000000] [--resume]
+        [--targets 100000,1000000] [--resume] [--reestimate]
 """
 
 from __future__ import annotations
@@ -60,6 +60,16 @@ def summarise(rows: list[dict]) -> dict:
     return out
 
 
+def _estimate(row: dict) -> None:
+    """(Re)compute a row's estimate from its stored instances with the current cost model."""
+    from gatesmith.ir.schedule.cost import core_cost
+
+    per = {i: core_cost(m, p) for i, (m, p) in row["instances"].items()}
+    for l in row["layers"]:
+        l["estimate"] = per[l["instance"]]
+    row["estimate"] = {k: sum(r[k] for r in per.values()) for k in KEYS}
+
+
 def _write(path: Path, rows: list[dict]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"date": time.strftime("%Y-%m-%d"),
@@ -76,18 +86,25 @@ def main(argv=None) -> int:
     ap.add_argument("--timeout", type=float, default=1200.0)
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "synth_vs_estimate.json")
     ap.add_argument("--resume", action="store_true", help="keep the rows already in --out")
+    ap.add_argument("--reestimate", action="store_true",
+                    help="recompute the estimates of the rows in --out with the current cost model (no Yosys)")
     a = ap.parse_args(argv)
     warnings.filterwarnings("ignore")
     from gatesmith.flow import CompileOptions, compile_model
     from gatesmith.implement import synthesize
+    from gatesmith.ir.schedule.cost import top_instances
     from gatesmith.verify import zoo
 
-    rows = json.loads(a.out.read_text())["rows"] if a.resume and a.out.is_file() else []
+    rows = json.loads(a.out.read_text())["rows"] if (a.resume or a.reestimate) and a.out.is_file() else []
+    if a.reestimate:
+        for r in rows:
+            _estimate(r)
+        a.models = ""
     have = {(r["model"], r["board"], r["target_fps"]) for r in rows}
     with tempfile.TemporaryDirectory() as d:
         d = Path(d)
         exported = {}
-        for name in a.models.split(","):
+        for name in filter(None, a.models.split(",")):
             for board in a.boards.split(","):
                 for fps in (float(t) for t in a.targets.split(",")):
                     if (name, board, fps) in have:
@@ -100,13 +117,18 @@ def main(argv=None) -> int:
                     est = json.loads((out / "reports" / "estimate.json").read_text())
                     t0 = time.perf_counter()
                     syn = synthesize(out, timeout=a.timeout)
-                    el = {l["name"]: l for l in est["layers"]}
-                    layers = [{"name": l["name"], "kind": l["kind"], "estimate": {k: el[l["name"]][k] for k in KEYS},
-                               "synth": {k: l[k] for k in KEYS}} for l in syn["layers"]]
+                    top = (out / "rtl" / f"{syn['top']}.v").read_text()
                     row = {"model": name, "board": board, "family": syn["family"], "target_fps": fps,
                            "cycles_per_inference": est["cycles_per_inference"], "multipliers": est["multipliers"],
-                           "estimate": {k: est["resources"][k] for k in KEYS}, "synth": {k: syn[k] for k in KEYS},
-                           "layers": layers, "synth_seconds": round(time.perf_counter() - t0, 1)}
+                           "synth": {k: syn[k] for k in KEYS},
+                           "layers": [{"name": l["name"], "kind": l["kind"], "instance": l["instance"],
+                                       "synth": {k: l[k] for k in KEYS}} for l in syn["layers"]],
+                           # every core instance of the top with its parameters: --reestimate re-applies
+                           # the cost model to them without running Yosys again
+                           "instances": {i: [m, p] for i, (m, p) in top_instances(top).items()},
+                           "synth_seconds": round(time.perf_counter() - t0, 1)}
+                    _estimate(row)
+                    assert row["estimate"] == {k: est["resources"][k] for k in KEYS}, (row["estimate"], est["resources"])
                     rows.append(row)
                     e, s = row["estimate"], row["synth"]
                     print(f"{name:<11} {board:<8} {fps:>9g} fps  " + "  ".join(

@@ -29,7 +29,7 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-__all__ = ["RESOURCE_KEYS", "MODEL_PATH", "core_cost", "design_cost", "annotate_estimate", "fit",
+__all__ = ["RESOURCE_KEYS", "MODEL_PATH", "core_cost", "design_cost", "annotate_estimate", "top_instances", "fit",
            "format_fit_report", "load_model", "CORE_KINDS"]
 
 RESOURCE_KEYS = ("lut", "ff", "dsp", "bram18", "uram")
@@ -147,10 +147,14 @@ def _f_threshold(p: dict, model: dict):
     pe, c, n, tb = p["PE"], p["C"], p["N"], p["T_BITS"]
     depth, width = c // pe, pe * n * tb
     bram = bram18_blocks(depth, width) if _in_bram(depth, width, model) else 0
-    lut = {"cmp_bits": pe * n * tb, "rom_luts": 0.0 if bram else _rom_luts(depth, width),
-           "out_bits": pe * p["OUT_BITS"] * _clog2(n + 1), "one": 1}
-    ff = {"out_bits": pe * p["OUT_BITS"], "in_bits": pe * p["IN_BITS"], "rom_width": width if not bram else 0,
-          "addr": _clog2(depth), "one": 1}
+    rom = 0.0 if bram else _rom_luts(depth, width)
+    # a ROM only a few words deep merges into the comparators, and Yosys then registers its
+    # address instead of its (wide) output
+    shallow = depth <= 8
+    lut = {"cmp_bits": pe * n * tb, "rom_deep": 0.0 if shallow else rom, "rom_shallow": rom if shallow else 0.0,
+           "count_bits": pe * n, "one": 1}
+    ff = {"out_bits": pe * p["OUT_BITS"], "in_bits": pe * p["IN_BITS"],
+          "rom_width": width if not (bram or shallow) else 0, "addr": _clog2(depth), "one": 1}
     return lut, ff, 0, bram
 
 
@@ -357,9 +361,11 @@ def _fit_rules(rows: list[dict]) -> dict:
                                              (2, 64, 128, 256, 512, 1024)):
             m = {"rules": {mem: {"bram_min_bits": bits, "bram_min_depth": depth}}}
             err = sum(abs(_FEATURES[r["kind"]](r["params"], m)[3] - r["resources"]["bram18"]) for r in rs)
-            scored.append((err, bits, depth))
-        best = [x for x in scored if x[0] == min(e for e, _, _ in scored)]
-        _, bits, depth = best[len(best) // 2]  # ties: the middle of the thresholds that fit as well
+            scored.append((err, bits, -depth))
+        # ties: the fewest bits (just above the largest memory Yosys kept in LUTs), then the
+        # deepest minimum depth (shallow memories stay in LUTs / LUTRAM)
+        _, bits, depth = min(scored)
+        depth = -depth
         rules[mem] = {"bram_min_bits": bits, "bram_min_depth": depth}
     return rules
 
@@ -370,7 +376,9 @@ def fit(rows: list[dict]) -> tuple[dict, dict]:
     from scipy.optimize import nnls
 
     train, test = _split(rows)
-    rules = _fit_rules(train)
+    # the block-RAM thresholds are a discrete boundary, placed with every configuration (the
+    # few memories near it decide it); the LUT/FF coefficients are fitted on the training split
+    rules = _fit_rules(rows)
     model = {"rules": rules, "coefficients": {}, "trained_on": len(train), "held_out": len(test)}
     for kind in sorted({r["kind"] for r in train}):
         rs = [r for r in train if r["kind"] == kind]
