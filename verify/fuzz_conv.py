@@ -19,7 +19,8 @@ A network: a ``QuantIdentity`` input quantizer on a 1-D ``(C, L)`` or 2-D
   quantized again; the add re-scales both to a common grid),
 
 and a head: flatten + ``QuantLinear`` (float logits), or global average pooling +
-``QuantLinear``.  The folding comes from a random throughput target.  Odd seeds without
+``QuantLinear``.  The folding is random (:func:`random_folding`, seeds = 2 mod 3) or the
+scheduler's for a random throughput target.  Odd seeds without
 a 1-bit quantizer are exported as QCDQ, the others as QONNX (``fuzz.export_format``).
 
 :func:`run_case` demands the numpy reference equal ``execute_onnx`` (quantized
@@ -224,6 +225,56 @@ def sample_inputs(spec: ConvNetSpec, n: int, rng: np.random.Generator) -> np.nda
     return rng.standard_normal((n, spec.in_channels) + (spec.size,) * spec.dims).astype(np.float32)
 
 
+def random_folding(graph, rng: np.random.Generator, max_lanes: int = 16) -> dict:
+    """A random valid folding of an imported CNN graph: PE | MH and SIMD | MW (a window's
+    channels per beat compatible: SIMD | C or C | SIMD) for matrix-vector units, random PE for
+    depthwise units, pools, adds, concats and label selects (at most ``max_lanes`` lanes),
+    windows fed the lanes their consumer reads, elementwise layers their producer's lanes."""
+    from math import gcd
+
+    from gatesmith.ir.ops import LabelSelect, MatVec, Reshape, SlidingWindow
+    from gatesmith.ir.schedule.folding import divisors
+
+    def pick(options):
+        return int(rng.choice(options))
+
+    producer = {n.outputs[0]: n for n in graph.nodes}
+    consumer = {i: n for n in graph.nodes for i in n.inputs}
+    layers: dict[str, dict] = {}
+    for n in graph.nodes:  # the units that set the pace
+        op = n.op
+        if isinstance(op, MatVec):
+            src = producer.get(n.inputs[0])
+            c = src.op.channels if src is not None and isinstance(src.op, SlidingWindow) else None
+            simds = [d for d in divisors(op.mw) if d <= max_lanes and (c is None or c % d == 0 or d % c == 0)]
+            pe = pick([d for d in divisors(op.mh) if d <= max_lanes])
+            layers[n.name] = {"pe": pe, "simd": pick(simds)}
+        elif not isinstance(op, (SlidingWindow, Reshape)) and n.kind not in ("threshold", "requant", "requantize"):
+            dim = op.fold_dims()["pe"]
+            layers[n.name] = {"pe": pick([d for d in divisors(dim) if d <= max_lanes])}
+
+    def out_lanes(v):
+        src = producer.get(v)
+        if src is None:
+            return None
+        if isinstance(src.op, Reshape):
+            return out_lanes(src.inputs[0])
+        f = layers.get(src.name, {})
+        if isinstance(src.op, SlidingWindow):
+            return f.get("simd", 1)
+        return 1 if isinstance(src.op, LabelSelect) else f.get("pe", 1)
+
+    for n in graph.nodes:  # windows follow their consumer, elementwise layers their producer
+        if isinstance(n.op, SlidingWindow):
+            c = consumer[n.outputs[0]]
+            want = layers[c.name]["simd"] if isinstance(c.op, MatVec) else layers[c.name]["pe"]
+            layers[n.name] = {"simd": gcd(want, n.op.channels) if n.op.channels % want else want}
+        elif n.kind in ("threshold", "requant", "requantize"):
+            lanes = out_lanes(n.inputs[0])
+            layers[n.name] = {"pe": lanes if lanes and n.op.channels % lanes == 0 else 1}
+    return {"layers": layers}
+
+
 @dataclass
 class CaseResult:
     seed: int
@@ -234,6 +285,7 @@ class CaseResult:
     ref_mismatches: int = 0  # reference vs execute_onnx
     rtl_mismatches: int = 0  # RTL vs reference
     target_fps: float = 0.0
+    folding: dict = field(default_factory=dict)
     cycles_est: int = 0
     cycles_sim: float = 0.0
     error: str | None = None
@@ -262,9 +314,18 @@ def run_case(seed: int, work: str | Path, *, n_inputs: int = 8, rtl: bool = True
         module = build_module(spec)
         rng = np.random.default_rng([int(seed), 0xF01D])
         onnx_path = export_module(module, sample_inputs(spec, 1, rng), work / "net.onnx", res.format)
-        res.target_fps = float(rng.choice([20_000, 100_000, 500_000, 5_000_000]))
-        out = compile_model(onnx_path, work / "out", CompileOptions(target_fps=res.target_fps, clock_mhz=100,
-                                                                     force=True))
+        if seed % 3 == 2:  # a random folding
+            from gatesmith.frontend import import_onnx
+
+            fold = random_folding(import_onnx(onnx_path), rng)
+            res.folding = fold["layers"]
+            ff = work / "folding.json"
+            ff.write_text(json.dumps(fold))
+            opts = CompileOptions(folding_file=ff, clock_mhz=100, force=True)
+        else:  # the scheduler's folding for a random throughput target
+            res.target_fps = float(rng.choice([20_000, 100_000, 500_000, 5_000_000]))
+            opts = CompileOptions(target_fps=res.target_fps, clock_mhz=100, force=True)
+        out = compile_model(onnx_path, work / "out", opts)
         graph = load_design(out).graph
         x = sample_inputs(spec, n_inputs, rng)
         x[:1] *= 50.0  # saturating inputs
