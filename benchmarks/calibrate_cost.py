@@ -87,7 +87,7 @@ def configs() -> list[dict]:
                                     "lane_bits": wb})
     for c, pe, ib, n in ((16, 1, 8, 3), (64, 4, 12, 3), (32, 2, 16, 15), (256, 8, 10, 1), (128, 1, 16, 7),
                          (64, 16, 8, 3), (512, 4, 12, 1), (64, 1, 17, 63), (32, 2, 12, 63), (16, 4, 16, 31),
-                         (128, 1, 14, 31)):
+                         (128, 1, 14, 31), (64, 1, 8, 1), (64, 1, 11, 2), (32, 1, 9, 7), (256, 2, 12, 2)):
         tb = ib
         ob = max(1, n.bit_length())
         add("threshold", "gs_thresholds",
@@ -139,6 +139,29 @@ def _memory(cfg: dict, rng: random.Random) -> tuple[str, list[int], int] | None:
     return mem["param"], _rng_words(rng, mem["words"], mem["lanes"], mem["lane_bits"]), mem["lanes"] * mem["lane_bits"]
 
 
+def _mem_spec(kind: str, p: dict) -> dict | None:
+    """The memory of a core configuration (as :func:`configs` gives it), from its parameters."""
+    if kind == "matvec":
+        return {"param": "WEIGHT_FILE", "words": (p["MH"] // p["PE"]) * (p["MW"] // p["SIMD"]),
+                "lanes": p["PE"] * p["SIMD"], "lane_bits": p["W_BITS"]}
+    if kind == "vvu":
+        return {"param": "WEIGHT_FILE", "words": p["POS"] * (p["C"] // p["PE"]), "lanes": p["PE"],
+                "lane_bits": p["W_BITS"]}
+    if kind == "threshold":
+        return {"param": "THRESH_FILE", "thresholds": (p["C"], p["PE"], p["N"], p["IN_BITS"], p["T_BITS"])}
+    if kind == "requant":
+        return {"param": "PARAM_FILE", "words": p["C"] // p["PE"], "lanes": p["PE"], "lane_bits": p["M_BITS"] + p["B_BITS"]}
+    return None
+
+
+def _rom_live(row: dict) -> int | None:
+    """Live bit columns of the (deterministic, seeded by the id) memory a row was synthesised with."""
+    from gatesmith.ir.schedule.cost import rom_live_bits
+
+    mem = _memory({"mem": _mem_spec(row["kind"], row["params"])}, random.Random(row["id"]))
+    return None if mem is None else rom_live_bits(mem[1], mem[2])
+
+
 def run_one(cfg: dict, family: str, timeout: float) -> dict:
     from gatesmith.hls_templates.memfile import format_memh
     from gatesmith.hls_templates.rtl import _core_closure, core_source
@@ -160,16 +183,25 @@ def run_one(cfg: dict, family: str, timeout: float) -> dict:
         r = synth_xilinx(rtl, [f"{c}.v" for c in cores], cfg["core"], family=family, chparams=params,
                          out_dir=d / "reports", tag="core", timeout=timeout)
         res = xilinx_resources(r["stat"], r["top_module"])
-        return {**{k: cfg[k] for k in ("id", "kind", "core", "params")}, "family": family, "resources": res,
-                "seconds": r["seconds"]}
+        row = {**{k: cfg[k] for k in ("id", "kind", "core", "params")}, "family": family, "resources": res,
+               "seconds": r["seconds"]}
+        if mem is not None:
+            from gatesmith.ir.schedule.cost import rom_live_bits
+
+            row["rom_live"] = rom_live_bits(mem[1], mem[2])
+        return row
     finally:
         shutil.rmtree(d, ignore_errors=True)
 
 
 def _load() -> dict:
-    if RESULTS.is_file():
-        return json.loads(RESULTS.read_text())
-    return {"note": "", "rows": []}
+    data = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {"note": "", "rows": []}
+    for r in data["rows"]:  # rows from before rom_live was recorded: regenerate their memory
+        if "rom_live" not in r:
+            live = _rom_live(r)
+            if live is not None:
+                r["rom_live"] = live
+    return data
 
 
 def _save(data: dict) -> None:

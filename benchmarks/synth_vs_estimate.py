@@ -60,6 +60,10 @@ def summarise(rows: list[dict]) -> dict:
     return out
 
 
+def _read(path: Path) -> str | None:
+    return path.read_text() if path.is_file() else None
+
+
 def _estimate(row: dict) -> None:
     """(Re)compute a row's estimate from its stored instances with the current cost model."""
     from gatesmith.ir.schedule.cost import core_cost
@@ -92,7 +96,7 @@ def main(argv=None) -> int:
     warnings.filterwarnings("ignore")
     from gatesmith.flow import CompileOptions, compile_model
     from gatesmith.implement import synthesize
-    from gatesmith.ir.schedule.cost import top_instances
+    from gatesmith.ir.schedule.cost import top_instances, with_rom_live
     from gatesmith.verify import zoo
 
     rows = json.loads(a.out.read_text())["rows"] if (a.resume or a.reestimate) and a.out.is_file() else []
@@ -125,7 +129,8 @@ def main(argv=None) -> int:
                                        "synth": {k: l[k] for k in KEYS}} for l in syn["layers"]],
                            # every core instance of the top with its parameters: --reestimate re-applies
                            # the cost model to them without running Yosys again
-                           "instances": {i: [m, p] for i, (m, p) in top_instances(top).items()},
+                           "instances": {i: [m, with_rom_live(m, p, lambda f: _read(out / "rtl" / f))]
+                                         for i, (m, p) in top_instances(top).items()},
                            "synth_seconds": round(time.perf_counter() - t0, 1)}
                     _estimate(row)
                     assert row["estimate"] == {k: est["resources"][k] for k in KEYS}, (row["estimate"], est["resources"])

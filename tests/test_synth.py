@@ -103,6 +103,11 @@ def test_cost_model_shapes():
                                     "W_BIPOLAR": 1, "W_SIGNED": 0})
     assert bip["dsp"] == 0
     assert cost.bram18_blocks(512, 64) == 2 and cost.bram18_blocks(1024, 18) == 1
+    # only ROM bit columns that change over the words cost logic
+    assert cost.rom_live_bits([0b101, 0b100, 0b111], 3) == 2
+    files = {"w.mem": "// header\n0f\n0e\n"}
+    assert cost.with_rom_live("gs_mvu", base, files.get)["ROM_LIVE"] == 1
+    assert cost.core_cost("gs_mvu", {**base, "ROM_LIVE": 1})["lut"] < a["lut"]
     with pytest.raises(ValueError, match="no cost model for core 'gs_nope'"):
         cost.core_cost("gs_nope", {})
 

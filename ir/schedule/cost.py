@@ -14,6 +14,9 @@ file).  DSP and BRAM18 follow the mapping rules Yosys applies:
 * a ``$readmemh`` ROM goes to block RAM when it holds at least ``bram_min_bits`` bits
   (fitted) and is at least ``bram_min_depth`` words deep; the count is the best RAMB18
   aspect ratio (16Kx1 .. 512x36); smaller ROMs become LUT logic (a LUT6 holds 64 bits).
+  Only the ROM's live bit columns (``ROM_LIVE``: not constant over its words, counted from
+  the ``.mem`` file the design ships) cost logic: trained weights and thresholds have
+  constant high bits that random sweep contents lack.
 
 URAM is never inferred by the cores today (0).  :func:`design_cost` applies the model to a
 rendered :class:`~gatesmith.hls_templates.rtl.RtlDesign` (every instance of its top: cores,
@@ -29,7 +32,7 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-__all__ = ["RESOURCE_KEYS", "MODEL_PATH", "core_cost", "design_cost", "annotate_estimate", "top_instances", "fit",
+__all__ = ["RESOURCE_KEYS", "MODEL_PATH", "core_cost", "design_cost", "annotate_estimate", "top_instances", "with_rom_live", "rom_live_bits", "row_params", "fit",
            "format_fit_report", "load_model", "CORE_KINDS"]
 
 RESOURCE_KEYS = ("lut", "ff", "dsp", "bram18", "uram")
@@ -92,8 +95,9 @@ def _f_matvec(p: dict, model: dict):
     ibip, wbip = p.get("IN_BIPOLAR", 0), p.get("W_BIPOLAR", 0)
     sf, nf = mw // simd, mh // pe
     depth, width = nf * sf, lanes * wb
+    live = p.get("ROM_LIVE", width)
     bram = bram18_blocks(depth, width) if _in_bram(depth, width, model) else 0
-    rom = 0.0 if bram else _rom_luts(depth, width)
+    rom = 0.0 if bram else _rom_luts(depth, live)
     if ibip and wbip:
         mode, prod = "xnor", 1
         dsp_per = 0
@@ -121,7 +125,7 @@ def _f_matvec(p: dict, model: dict):
         "prod_bits": lanes * prod if mode != "dsp" else 0,
         "tree_bits": pe * sum_bits,
         "acc_bits": pe * acc,
-        "rom_width": width if not bram else 0,
+        "rom_width": live if not bram else 0,
         "in_bits": simd * ib,
         "addr": _clog2(depth) + _clog2(sf),
         "one": 1,
@@ -138,7 +142,7 @@ def _f_vvu(p: dict, model: dict):
                                                                             p.get("W_BIPOLAR", 0))
     dsp_per = 0 if (p.get("IN_BIPOLAR") or p.get("W_BIPOLAR")) else _mult_dsps(a, b)
     lut = {"lutmul_bits": pe * ib * wb if not dsp_per else 0, "acc_bits": pe * acc,
-           "rom_luts": 0.0 if bram else _rom_luts(depth, width), "one": 1}
+           "rom_luts": 0.0 if bram else _rom_luts(depth, p.get("ROM_LIVE", width)), "one": 1}
     ff = {"acc_bits": pe * acc, "acc_mem": pe * acc * (c // pe > 1), "rom_width": width, "one": 1}
     return lut, ff, pe * dsp_per, bram
 
@@ -147,14 +151,15 @@ def _f_threshold(p: dict, model: dict):
     pe, c, n, tb = p["PE"], p["C"], p["N"], p["T_BITS"]
     depth, width = c // pe, pe * n * tb
     bram = bram18_blocks(depth, width) if _in_bram(depth, width, model) else 0
-    rom = 0.0 if bram else _rom_luts(depth, width)
+    live = p.get("ROM_LIVE", width)
+    rom = 0.0 if bram else _rom_luts(depth, live)
     # a ROM only a few words deep merges into the comparators, and Yosys then registers its
     # address instead of its (wide) output
     shallow = depth <= 8
     lut = {"cmp_bits": pe * n * tb, "rom_deep": 0.0 if shallow else rom, "rom_shallow": rom if shallow else 0.0,
            "count_bits": pe * n, "one": 1}
     ff = {"out_bits": pe * p["OUT_BITS"], "in_bits": pe * p["IN_BITS"],
-          "rom_width": width if not (bram or shallow) else 0, "addr": _clog2(depth), "one": 1}
+          "rom_width": live if not (bram or shallow) else 0, "addr": _clog2(depth), "one": 1}
     return lut, ff, 0, bram
 
 
@@ -167,9 +172,9 @@ def _f_requant(p: dict, model: dict):
     prod = ib + (mb if p.get("USE_MULT", 1) else 0)
     lut = {"lutmul_bits": pe * ib * mb if (p.get("USE_MULT", 1) and not dsp_per) else 0,
            "add_bits": pe * max(prod, bb), "out_bits": pe * p["OUT_BITS"],
-           "rom_luts": 0.0 if bram else _rom_luts(depth, width), "one": 1}
+           "rom_luts": 0.0 if bram else _rom_luts(depth, p.get("ROM_LIVE", width)), "one": 1}
     ff = {"prod_bits": pe * max(prod, bb), "in_bits": pe * ib, "out_bits": pe * p["OUT_BITS"],
-          "rom_width": width if not bram else 0, "one": 1}
+          "rom_width": p.get("ROM_LIVE", width) if not bram else 0, "one": 1}
     return lut, ff, pe * dsp_per, bram
 
 
@@ -266,6 +271,52 @@ def load_model() -> dict:
     return json.loads(_model_cached())
 
 
+def rom_live_bits(words, width: int) -> int:
+    """Bit columns of a ROM that are not constant over its words (constant ones cost no logic)."""
+    ones, alls, n = 0, (1 << int(width)) - 1, 0
+    for w in words:
+        ones |= int(w)
+        alls &= int(w)
+        n += 1
+    return bin(ones & ~alls).count("1") if n else 0
+
+
+def _memh_words(text: str) -> list[int]:
+    out = []
+    for line in text.splitlines():
+        t = line.split("//", 1)[0].strip()
+        if t and not t.startswith("@"):
+            out.append(int(t.replace("x", "0").replace("z", "0").replace("X", "0").replace("Z", "0"), 16))
+    return out
+
+
+#: core -> its memory file parameter and the word width from the parameters
+_ROM_PARAM = {
+    "gs_mvu": ("WEIGHT_FILE", lambda p: p["PE"] * p["SIMD"] * p["W_BITS"]),
+    "gs_vvu": ("WEIGHT_FILE", lambda p: p["PE"] * p["W_BITS"]),
+    "gs_thresholds": ("THRESH_FILE", lambda p: p["PE"] * p["N"] * p["T_BITS"]),
+    "gs_requant": ("PARAM_FILE", lambda p: p["PE"] * (p["M_BITS"] + p["B_BITS"])),
+}
+
+
+def with_rom_live(core: str, params: dict, read_text) -> dict:
+    """``params`` plus ``ROM_LIVE`` (live bit columns of the core's ROM, from its ``.mem`` file
+    read by ``read_text(name)``; None: unknown) so that the estimate sees the actual contents."""
+    spec = _ROM_PARAM.get(core)
+    if spec is None or not isinstance(params.get(spec[0]), str):
+        return dict(params)
+    text = read_text(params[spec[0]])
+    if text is None:
+        return dict(params)
+    width = spec[1](_int_params(params))
+    return {**params, "ROM_LIVE": rom_live_bits(_memh_words(text), width)}
+
+
+def row_params(row: dict) -> dict:
+    """Parameters of a sweep row, with its ROM's live bit columns when recorded."""
+    return {**row["params"], **({"ROM_LIVE": row["rom_live"]} if "rom_live" in row else {})}
+
+
 def _int_params(params: dict) -> dict:
     return {k: int(v) for k, v in params.items() if not isinstance(v, str)}
 
@@ -307,7 +358,8 @@ def design_cost(design, model: dict | None = None) -> dict:
     instance cost) and ``infrastructure`` (FIFOs, width converters, duplicators)."""
     model = load_model() if model is None else model
     insts = top_instances(design.files[f"{design.top}.v"])
-    per_inst = {name: core_cost(mod, p, model) for name, (mod, p) in insts.items() if mod in CORE_KINDS}
+    per_inst = {name: core_cost(mod, with_rom_live(mod, p, design.files.get), model)
+                for name, (mod, p) in insts.items() if mod in CORE_KINDS}
     layers = {}
     for s in design.stages:
         layers[s.node] = per_inst.get(s.instance) or core_cost(s.core, dict(s.parameters), model)
@@ -360,7 +412,7 @@ def _fit_rules(rows: list[dict]) -> dict:
         for bits, depth in itertools.product((1024, 2048, 4096, 8192, 10240, 12288, 16384, 32768, 65536),
                                              (2, 64, 128, 256, 512, 1024)):
             m = {"rules": {mem: {"bram_min_bits": bits, "bram_min_depth": depth}}}
-            err = sum(abs(_FEATURES[r["kind"]](r["params"], m)[3] - r["resources"]["bram18"]) for r in rs)
+            err = sum(abs(_FEATURES[r["kind"]](row_params(r), m)[3] - r["resources"]["bram18"]) for r in rs)
             scored.append((err, bits, -depth))
         # ties: the fewest bits (just above the largest memory Yosys kept in LUTs), then the
         # deepest minimum depth (shallow memories stay in LUTs / LUTRAM)
@@ -384,7 +436,7 @@ def fit(rows: list[dict]) -> tuple[dict, dict]:
         rs = [r for r in train if r["kind"] == kind]
         model["coefficients"][kind] = {}
         for idx, res in ((0, "lut"), (1, "ff")):
-            feats = [_FEATURES[kind](r["params"], model)[idx] for r in rs]
+            feats = [_FEATURES[kind](row_params(r), model)[idx] for r in rs]
             names = list(feats[0])
             a = np.array([[f[n] for n in names] for f in feats], dtype=float)
             y = np.array([r["resources"][res] for r in rs], dtype=float)
@@ -404,7 +456,7 @@ def evaluate(rows: list[dict], model: dict) -> dict:
         out = {"n": len(rs)}
         if not rs:
             return out
-        pred = [core_cost(r["core"], r["params"], model) for r in rs]
+        pred = [core_cost(r["core"], row_params(r), model) for r in rs]
         for res in ("lut", "ff"):
             e = [abs(p[res] - r["resources"][res]) / max(r["resources"][res], 1) for p, r in zip(pred, rs)]
             out[res] = {"median": round(float(np.median(e)), 3), "p90": round(float(np.percentile(e, 90)), 3)}
