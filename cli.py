@@ -12,6 +12,7 @@ import json
 import os
 import sys
 import tempfile
+import time
 import traceback
 from pathlib import Path
 
@@ -185,17 +186,57 @@ def _cmd_sim(a) -> int:
     x = _load_npy(a.input, "--input")
     expect = _load_npy(a.expect, "--expect") if a.expect is not None else None
     count = x.shape[0] if getattr(x, "ndim", 0) else "?"  # simulate() checks the shape
-    with _progress(a, f"simulating {count} inferences on {a.engine}"):
+    what = _ENGINE_WHAT.get(a.engine, a.engine)
+    t0 = time.perf_counter()
+    with _progress(a, f"simulating {count} inferences: {what}{', random backpressure' if a.backpressure else ''}"):
         y, rep = simulate(a.design, x, engine=a.engine, backpressure=a.backpressure, seed=a.seed,
                           expect=expect, source=f"--input {str(a.input)!r}")
+    elapsed = time.perf_counter() - t0
     _save_npy_atomic(a.output, y)
+    rate = _sim_rate(rep, elapsed)
     parts = [f"{rep['inferences']} inferences on {rep['engine']}"]
     if "cycles_per_inference" in rep:
         parts.append(f"{rep['cycles_per_inference']:.1f} cycles/inference, latency {rep['latency_cycles']} cycles")
     if "mismatches" in rep:
         parts.append(f"{rep['mismatches']} mismatching elements")
-    _emit(a, {"command": "sim", "design": str(a.design), "output": str(a.output), **rep}, "; ".join(parts))
+    _emit(a, {"command": "sim", "design": str(a.design), "output": str(a.output), **rep, **rate}, "; ".join(parts))
+    _show_rate(a, what, rep, rate)
     return 1 if rep.get("mismatches", 0) else 0
+
+
+_ENGINE_WHAT = {"rtl": "RTL in Verilator", "csim": "HLS C++ with g++ (C simulation)", "reference": "numpy reference"}
+
+
+def _sim_rate(rep: dict, elapsed: float) -> dict:
+    """The simulator's own speed: inferences (and for RTL clock cycles) per second of wall time.
+    ``csim`` counts only the run of the compiled testbench; ``rtl`` counts the whole call, the
+    Verilator build included unless it came from the cache."""
+    secs = rep["run_seconds"] if rep.get("run_seconds") else elapsed
+    if secs <= 0:
+        return {}
+    rate = {"sim_seconds": round(secs, 6), "sim_inferences_per_second": round(rep["inferences"] / secs, 3)}
+    if "cycles_total" in rep:
+        rate["sim_cycles_per_second"] = round(rep["cycles_total"] / secs, 1)
+    return rate
+
+
+def _show_rate(a, what: str, rep: dict, rate: dict) -> None:
+    """One line on stderr after a simulation, with rich, only on a terminal (not with --quiet/--json)."""
+    if not rate or getattr(a, "quiet", False) or getattr(a, "json", False) or not sys.stderr.isatty():
+        return
+    line = f"{what}: {rep['inferences']} inferences in {rate['sim_seconds']:.3g} s, {rate['sim_inferences_per_second']:,.1f} inferences/s"
+    if "sim_cycles_per_second" in rate:
+        line += f", {rate['sim_cycles_per_second']:,.0f} cycles/s simulated"
+    if "build_seconds" in rep:
+        line += f" (g++ build {rep['build_seconds']:.1f} s{', cached' if rep.get('build_cached') else ''})"
+    elif rep.get("engine") == "rtl":
+        line += " (Verilator build included when not cached)"
+    try:
+        from rich.console import Console
+
+        Console(stderr=True, highlight=False, soft_wrap=True).print(line, markup=False)
+    except ImportError:  # pragma: no cover - rich is a dependency
+        print(line, file=sys.stderr)
 
 
 def _cmd_report(a) -> int:
