@@ -42,3 +42,25 @@ def test_generator_covers_the_space():
     from gatesmith.verify.fuzz import export_format
 
     assert {export_format(fuzz_conv.spec_from_seed(s)) for s in SEEDS} == {"qonnx", "qcdq"}
+
+
+from hypothesis import given, settings  # noqa: E402
+
+from gatesmith.verify.fuzz import hypothesis_seeds  # noqa: E402
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(seed=hypothesis_seeds())
+def test_every_drawn_cnn_spec_has_valid_shapes(seed):
+    """Hypothesis-drawn seeds: the spec is deterministic and every block's output is non-empty,
+    so the generator never hands the flow a model the frontend must reject for its shape."""
+    spec = fuzz_conv.spec_from_seed(seed)
+    assert spec == fuzz_conv.spec_from_seed(seed)
+    size = spec.size
+    for b in spec.blocks:
+        if b.kind in ("conv", "dw", "res"):
+            lo, hi = (b.pad[1], b.pad[3])
+            size = fuzz_conv._out(size, b.kernel, b.stride, lo, hi)
+        else:
+            size = fuzz_conv._out(size, b.kernel, b.stride, 0, 0, b.ceil)
+        assert size >= 1, spec
