@@ -791,9 +791,9 @@ class _Walker:
         num = gcd(sa.numerator * (den // sa.denominator), sb.numerator * (den // sb.denominator))
         grid = Fraction(num, den)
         ma, mb = int(sa / grid), int(sb / grid)
-        if max(ma, mb) >= 1 << 31:
+        if max(ma, mb) >= 1 << 62:
             raise node_error(node, f"the input scales {float(sa)!r} and {float(sb)!r} have no common grid with "
-                                   "multipliers below 2**31; expected scales closer to a shared one")
+                                   "multipliers below 2**62; expected scales closer to a shared one")
         lo = ma * int(a.dtype.min) + mb * int(b.dtype.min)
         hi = ma * int(a.dtype.max) + mb * int(b.dtype.max)
         z_t = type_for_range(min(lo, 0), max(hi, 0), signed=True)

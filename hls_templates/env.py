@@ -127,6 +127,14 @@ def vhex(value: int, bits: int) -> str:
     return f"{bits}'h{v & ((1 << bits) - 1):0{digits}x}"
 
 
+def vs64(value: int) -> str:
+    """``value`` as a signed 64-bit Verilog decimal literal (``64'sd5``, ``-64'sd5``)."""
+    v = int(value)
+    if not -(1 << 63) < v < (1 << 63):
+        raise ValueError(f"vs64: {v!r} does not fit a signed 64-bit literal")
+    return f"{'-' if v < 0 else ''}64'sd{abs(v)}"
+
+
 def vstring(text: str) -> str:
     """A Verilog string literal: printable ASCII kept, ``"``/``\\`` escaped, the rest octal-escaped."""
     out = []
@@ -180,6 +188,7 @@ def _make_env() -> jinja2.Environment:
     )
     env.filters["ident"] = sanitize_ident
     env.filters["vhex"] = vhex
+    env.filters["vs64"] = vs64
     env.filters["vstring"] = vstring
     env.filters["tcl_quote"] = tcl_quote
     env.globals["banner"] = banner

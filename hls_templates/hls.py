@@ -347,8 +347,8 @@ def _labelselect_stage(node: Node, op: LabelSelect, in_t: DType, out_t: DType, p
 def _add_stage(node: Node, op: Add, in_t, out_t: DType, pix: int) -> _Block:
     ta, tb = in_t
     for k, m in (("M_A", op.mult_a), ("M_B", op.mult_b)):
-        if not -(1 << 31) < int(m) < (1 << 31):
-            raise CodegenError(f"{_where(node)}: {k}={m!r} does not fit a 32-bit multiplier")
+        if not -(1 << 63) < int(m) < (1 << 63):
+            raise CodegenError(f"{_where(node)}: {k}={m!r} does not fit a 64-bit multiplier")
     if not (isinstance(out_t, IntType) and out_t.signed):
         raise CodegenError(f"{_where(node)}: expected a signed output type, got {out_t}")
     ea, eb = _enc(ta), _enc(tb)

@@ -405,8 +405,8 @@ def _labelselect_stage(node: Node, op: LabelSelect, in_t: DType, out_t: DType) -
 def _add_stage(node: Node, op: Add, in_t, out_t: DType) -> _Block:
     ta, tb = in_t
     for k, m in (("M_A", op.mult_a), ("M_B", op.mult_b)):
-        if not -(1 << 31) < m < (1 << 31):
-            raise CodegenError(f"{_where(node)}: {k}={m!r} does not fit a 32-bit parameter")
+        if not -(1 << 63) < m < (1 << 63):
+            raise CodegenError(f"{_where(node)}: {k}={m!r} does not fit a 64-bit parameter")
     params = {
         "PE": node.fold.pe,
         "A_BITS": ta.bits, "A_SIGNED": _bool(ta.signed and not ta.bipolar), "A_BIPOLAR": _bool(ta.bipolar),

@@ -29,7 +29,8 @@
 //   PE                           lanes per beat
 //   A_BITS, A_SIGNED, A_BIPOLAR  s0 element encoding (bipolar: 1 bit, 1 = +1, 0 = -1)
 //   B_BITS, B_SIGNED, B_BIPOLAR  s1 element encoding
-//   M_A, M_B                     signed integer multipliers, |M| < 2^31
+//   M_A, M_B                     signed 64-bit integer multipliers, |M| < 2^63 (scales of the two
+//                                inputs can lie many octaves apart on their common grid)
 //   OUT_BITS                     output element width, signed
 //
 // Clock clk, synchronous active-low reset rst_n. Needs gs_skid.v.
@@ -41,8 +42,8 @@ module gs_add #(
     parameter B_BITS     = 8,
     parameter B_SIGNED   = 1,
     parameter B_BIPOLAR  = 0,
-    parameter M_A        = 1,
-    parameter M_B        = 1,
+    parameter signed [63:0] M_A = 64'sd1,
+    parameter signed [63:0] M_B = 64'sd1,
     parameter OUT_BITS   = 9
 ) (
     input  wire                   clk,
@@ -72,13 +73,13 @@ module gs_add #(
         end
     endgenerate
 
-    // the 32-bit signed multiplier m, sign-extended (or truncated) to OUT_BITS
+    // the 64-bit signed multiplier m, sign-extended (or truncated) to OUT_BITS
     function [OUT_BITS-1:0] mconst;
-        input integer m;
+        input [63:0] m;
         integer i;
         begin
             for (i = 0; i < OUT_BITS; i = i + 1) begin
-                mconst[i] = m[(i < 32) ? i : 31];
+                mconst[i] = m[(i < 64) ? i : 63];
             end
         end
     endfunction
@@ -153,7 +154,7 @@ module gs_add #(
                 localparam BITS = t ? B_BITS : A_BITS;
                 localparam SGN  = t ? B_SIGNED : A_SIGNED;
                 localparam BIP  = t ? B_BIPOLAR : A_BIPOLAR;
-                localparam M    = t ? M_B : M_A;
+                localparam signed [63:0] M = t ? M_B : M_A;
                 localparam [OUT_BITS-1:0] MC = mconst(M);
                 /* verilator lint_off UNUSEDSIGNAL */
                 wire [XW-1:0] raw = x[t*XW +: XW];   // a bipolar operand uses bit 0 only

@@ -30,6 +30,9 @@ ADD_CASES = [
     (1, (1, 1, 0), (2, 0, 0), -70000, 12345, 0),
     (4, (8, 1, 0), (8, 1, 0), 12345, -70000, 14),
     (3, (7, 0, 0), (4, 1, 0), 1, -2, 0),
+    # scales many octaves apart: multipliers beyond 32 bits (up to 2^62)
+    (2, (4, 1, 0), (3, 0, 0), 3 * 2**40 + 7, -5, 0),
+    (1, (1, 0, 1), (6, 1, 0), -(2**61 + 11), 2**33 + 1, 0),
 ]
 
 # ----------------------------------------------------------------------------- gs_concat
@@ -89,6 +92,13 @@ def _case_id(run) -> str:
     return "-".join([top[3:]] + ["".join(map(str, v)) if isinstance(v, tuple) else str(v) for v in case])
 
 
+def _verilog(params: dict) -> dict:
+    """Parameters as Verilator's -G takes them: gs_add's multipliers are signed 64-bit, given as
+    sized 64-bit patterns (a plain -G integer would be 32 bits wide)."""
+    return {k: (rtl_runner.Literal(f"64'h{v & ((1 << 64) - 1):016x}") if k in ("M_A", "M_B") else v)
+            for k, v in params.items()}
+
+
 @pytest.mark.parametrize("run", RUNS, ids=_case_id)
 def test_branch_core(run, rtl_cache, tmp_path):
     top, i = run
@@ -98,7 +108,7 @@ def test_branch_core(run, rtl_cache, tmp_path):
     rtl_runner.run(
         top=top,
         sources=rtl_runner.rtl_sources(*sources),
-        parameters=params,
+        parameters=_verilog(params),
         test_module=f"gatesmith.verify.benches.{bench}",
         cache_dir=rtl_cache,
         test_dir=tmp_path,
@@ -113,7 +123,7 @@ def test_branch_core_lint(top):
     paths = rtl_runner.rtl_sources(*sources)
     for case in cases:
         for extra in LANGUAGES:
-            rtl_runner.lint(paths, top, make_params(*case), extra_args=extra)
+            rtl_runner.lint(paths, top, _verilog(make_params(*case)), extra_args=extra)
 
 
 def test_add_out_bits():

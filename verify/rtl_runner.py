@@ -96,8 +96,21 @@ def rtl_sources(*names: str) -> list[Path]:
     return paths
 
 
+class Literal(str):
+    """A parameter value handed to ``-G`` as it is: a sized Verilog number (``64'h1f``),
+    for parameters wider than the 32 bits a plain decimal ``-G`` value has."""
+
+
+_LITERAL_RE = re.compile(r"[0-9]+'s?[dhb][0-9a-fA-F_]+")
+
+
 def format_parameter(value: object) -> str:
-    """Return *value* as Verilator ``-G`` text: ints as decimal, strings quoted."""
+    """Return *value* as Verilator ``-G`` text: ints as decimal, strings quoted, a
+    :class:`Literal` verbatim."""
+    if isinstance(value, Literal):
+        if not _LITERAL_RE.fullmatch(value):
+            raise ValueError(f"expected a sized Verilog number such as 64'h1f, got {str(value)!r}")
+        return str(value)
     if isinstance(value, bool):
         return str(int(value))
     if isinstance(value, int):

@@ -17,7 +17,7 @@ void gs_add(hls::stream<ap_uint<PE * A_BITS> > &a, hls::stream<ap_uint<PE * B_BI
             hls::stream<ap_uint<PE * OUT_BITS> > &out) {
 #pragma HLS INLINE off
     const int AB = A_BITS > B_BITS ? A_BITS : B_BITS;
-    typedef ap_int<AB + 35> wide_t;  // |M| < 2^32, operands within AB + 1 signed bits
+    typedef ap_int<AB + 67> wide_t;  // |M| < 2^63, operands within AB + 1 signed bits
 beats:
     for (int n = 0; n < ELEMS / PE; n++) {
 #pragma HLS PIPELINE II=1

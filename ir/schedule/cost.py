@@ -339,7 +339,19 @@ def core_cost(core: str, params: dict, model: dict | None = None) -> dict[str, i
 # --------------------------------------------------------------------------- designs
 
 _INST = re.compile(r"\b(gs_[a-z_]+)\s*#\s*\((?P<params>.*?)\)\s*(?P<inst>[A-Za-z_][A-Za-z0-9_]*)\s*\(", re.S)
-_PARAM = re.compile(r"\.([A-Za-z_][A-Za-z0-9_]*)\s*\(\s*(\"[^\"]*\"|-?\s*\d+)\s*\)")
+_PARAM = re.compile(r"\.([A-Za-z_][A-Za-z0-9_]*)\s*\(\s*(\"[^\"]*\"|-?\s*\d+'sd\d+|-?\s*\d+)\s*\)")
+
+
+def _param_value(v: str):
+    """A parameter value of the generated top: a string, a decimal, or a signed sized decimal
+    (``64'sd5``, ``-64'sd5``: gs_add's multipliers)."""
+    if v.startswith('"'):
+        return v.strip('"')
+    v = v.replace(" ", "")
+    if "'sd" in v:
+        sign = -1 if v.startswith("-") else 1
+        return sign * int(v.split("'sd")[1])
+    return int(v)
 
 
 def top_instances(top_text: str) -> dict[str, tuple[str, dict]]:
@@ -348,7 +360,7 @@ def top_instances(top_text: str) -> dict[str, tuple[str, dict]]:
     for m in _INST.finditer(top_text):
         params = {}
         for k, v in _PARAM.findall(m["params"]):
-            params[k] = v.strip('"') if v.startswith('"') else int(v.replace(" ", ""))
+            params[k] = _param_value(v)
         out[m["inst"]] = (m.group(1), params)
     return out
 
