@@ -22,7 +22,9 @@ def test_wheel_contents(tmp_path):
     names = set(zipfile.ZipFile(whl).namelist())
     for must in ("gatesmith/__init__.py", "gatesmith/cli.py", "gatesmith/flow.py", "gatesmith/frontend/lower.py",
                  "gatesmith/ir/ops.py", "gatesmith/ir/passes/select_requant.py", "gatesmith/ir/schedule/folding.py",
-                 "gatesmith/rtl/gs_mvu.v", "gatesmith/rtl/gs_thresholds.v", "gatesmith/hls_templates/top.v.j2",
+                 "gatesmith/rtl/gs_mvu.v", "gatesmith/rtl/gs_thresholds.v", "gatesmith/rtl/gs_swg.v",
+                 "gatesmith/hls_templates/hls/gs_mvu.h", "gatesmith/hls_templates/hls/gs_swg.h",
+                 "gatesmith/ir/schedule/cost_model.json", "gatesmith/hls_templates/top.v.j2",
                  "gatesmith/hls_templates/harness.v.j2", "gatesmith/hls_templates/reserved_words.txt", "gatesmith/boards/pynq-z2.yaml", "gatesmith/verify/reference.py"):
         assert must in names, must
     assert not any(n.startswith("gatesmith/tests/") or n.startswith("tests/") for n in names)
