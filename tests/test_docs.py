@@ -88,7 +88,6 @@ def test_sim_rate_as_the_docs_say(zoo_export, tmp_path, capsys, monkeypatch):
 
     from gatesmith.cli import main
 
-    pytest.importorskip("brevitas")
     m, onnx = zoo_export("jet_tagger")
     np.save(tmp_path / "x.npy", m.sample_inputs(5))
     assert main(["compile", str(onnx), "-o", str(tmp_path / "d"), "--quiet"]) == 0

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-pytest.importorskip("brevitas")
+import brevitas  # noqa: F401,E402 - make test installs Brevitas: missing fails, not skips
 
 from gatesmith.verify import fuzz_conv  # noqa: E402
 
