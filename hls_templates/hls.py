@@ -49,7 +49,7 @@ from gatesmith.ir.verifier import verify
 
 from ._keywords import RESERVED_WORDS
 from .env import Namer, render, sanitize_ident
-from .rtl import DEFAULT_FIFO_DEPTH, CodegenError, StreamSpec, _hardware_nodes, _raw_bits
+from .rtl import DEFAULT_FIFO_DEPTH, CodegenError, StreamSpec, _hardware_nodes, _raw_bits, _where, check_requant
 
 __all__ = [
     "HlsDesign",
@@ -164,10 +164,6 @@ class _Block:
     roms: list[tuple[str, np.ndarray, int, bool]]  # (suffix, values, bits, signed)
 
 
-def _where(node: Node) -> str:
-    return f"node {node.name!r} ({node.kind}, from {node.origin or '?'})"
-
-
 def _signed_bits(lo: int, hi: int) -> int:
     return type_for_range(min(int(lo), 0), max(int(hi), 0), signed=True).bits
 
@@ -241,15 +237,7 @@ def _requant_stage(node: Node, op: Requant, in_t: DType, out_t: DType, pix: int)
     pe = node.fold.pe
     c = op.channels
     out = op.out
-    if isinstance(out, BipolarType):
-        raise CodegenError(f"{_where(node)}: a requant cannot produce bipolar output")
-    if not (out.min <= op.lo <= op.hi <= out.max):
-        raise CodegenError(
-            f"{_where(node)}: expected clamp bounds inside {out} [{out.min}, {out.max}], "
-            f"got lo={op.lo!r} hi={op.hi!r}"
-        )
-    if op.shift < 0:
-        raise CodegenError(f"{_where(node)}: expected a shift >= 0, got {op.shift!r}")
+    check_requant(node, op)
     if not (-(1 << 63) <= op.lo and op.hi < (1 << 63)):
         raise CodegenError(f"{_where(node)}: clamp bounds lo={op.lo!r} hi={op.hi!r} exceed 64 bits")
     bias = np.asarray(op.bias, dtype=object).reshape(c)

@@ -307,9 +307,8 @@ def _thresholds_stage(node: Node, op: MultiThreshold, in_t: DType, out_t: DType)
     )
 
 
-def _requant_stage(node: Node, op: Requant, in_t: DType, out_t: DType) -> _Block:
-    pe = node.fold.pe
-    c = op.channels
+def check_requant(node: Node, op: Requant) -> None:
+    """What every requantizer core (RTL and HLS) needs of a Requant node."""
     out = op.out
     if isinstance(out, BipolarType):
         raise CodegenError(f"{_where(node)}: a requant cannot produce bipolar output")
@@ -320,6 +319,13 @@ def _requant_stage(node: Node, op: Requant, in_t: DType, out_t: DType) -> _Block
         )
     if op.shift < 0:
         raise CodegenError(f"{_where(node)}: expected a shift >= 0, got {op.shift!r}")
+
+
+def _requant_stage(node: Node, op: Requant, in_t: DType, out_t: DType) -> _Block:
+    pe = node.fold.pe
+    c = op.channels
+    out = op.out
+    check_requant(node, op)
     bias = np.asarray(op.bias, dtype=object).reshape(c)
     mult = (
         np.asarray(op.mult, dtype=object).reshape(c)
