@@ -28,6 +28,14 @@
 //   WEIGHT_FILE   $readmemh file: depth NF*SF, word width PE*SIMD*W_BITS;
 //                 word n*SF+s, bits [(p*SIMD+k)*W_BITS +: W_BITS] =
 //                 W[n*PE+p][s*SIMD+k]
+//   MEM_STYLE     weight ROM: "auto" (the tool decides), "distributed" (LUT
+//                 logic) or "block" (RAMB18/36). Sets rom_style for Vivado;
+//                 Yosys reads ram_style before rom_style and maps a ROM to
+//                 LUTs only as "logic" (its LUTRAM cells exclude ROMs), so the
+//                 distributed branch carries both. No "ultra": URAM288 has no
+//                 initial contents on UltraScale+ (Yosys: no valid mapping).
+//   MUL_STYLE     integer x integer products: "auto"/"dsp" (a '*' the tool may
+//                 map to DSP slices) or "lut" (shift-and-add, never a DSP)
 //
 // Streams: input beat s of a vector holds x[s*SIMD+k] at [k*IN_BITS +: IN_BITS];
 // output beat n holds out[n*PE+p] at [p*ACC_BITS +: ACC_BITS] (signed).
@@ -44,7 +52,9 @@ module gs_mvu #(
     parameter W_SIGNED    = 1,
     parameter W_BIPOLAR   = 0,
     parameter ACC_BITS    = 16,
-    parameter WEIGHT_FILE = ""
+    parameter WEIGHT_FILE = "",
+    parameter [8*11-1:0] MEM_STYLE = "auto",
+    parameter [8*4-1:0]  MUL_STYLE = "auto"
 ) (
     input  wire                     clk,
     input  wire                     rst_n,
@@ -89,6 +99,14 @@ module gs_mvu #(
     localparam XV = IN_BITS + 1;
     localparam WV = W_BITS + 1;
 
+    // style names at the parameters' widths (string literals compare zero-padded)
+    localparam [8*11-1:0] M_AUTO  = "auto";
+    localparam [8*11-1:0] M_DIST  = "distributed";
+    localparam [8*11-1:0] M_BLOCK = "block";
+    localparam [8*4-1:0]  X_AUTO  = "auto";
+    localparam [8*4-1:0]  X_DSP   = "dsp";
+    localparam [8*4-1:0]  X_LUT   = "lut";
+
     generate
         if (MW % SIMD != 0 || MH % PE != 0) begin : g_bad_fold
             gs_mvu_error_SIMD_must_divide_MW_and_PE_must_divide_MH u_error ();
@@ -96,14 +114,13 @@ module gs_mvu #(
         if ((IN_BIPOLAR && IN_BITS != 1) || (W_BIPOLAR && W_BITS != 1)) begin : g_bad_bipolar
             gs_mvu_error_bipolar_operands_are_1_bit u_error ();
         end
-    endgenerate
-
-    reg [WWORD-1:0] wrom [0:DEPTH-1];
-    initial begin
-        if (WEIGHT_FILE != "") begin
-            $readmemh(WEIGHT_FILE, wrom);
+        if (MEM_STYLE != M_AUTO && MEM_STYLE != M_DIST && MEM_STYLE != M_BLOCK) begin : g_bad_mem
+            gs_mvu_error_MEM_STYLE_auto_distributed_or_block u_error ();
         end
-    end
+        if (MUL_STYLE != X_AUTO && MUL_STYLE != X_DSP && MUL_STYLE != X_LUT) begin : g_bad_mul
+            gs_mvu_error_MUL_STYLE_auto_dsp_or_lut u_error ();
+        end
+    endgenerate
 
     // ------------------------------------------------------------ stage 0: issue
     wire            en;          // pipeline advances
@@ -144,9 +161,26 @@ module gs_mvu #(
         end
     end
 
+    // the weight ROM, registered read; one branch per MEM_STYLE because a
+    // Verilog-2001 attribute takes a literal, not a parameter
+    generate
+        if (MEM_STYLE == M_DIST) begin : g_rom_dist
+            (* ram_style = "logic", rom_style = "distributed" *) reg [WWORD-1:0] wrom [0:DEPTH-1];
+            initial if (WEIGHT_FILE != "") $readmemh(WEIGHT_FILE, wrom);
+            always @(posedge clk) if (en) w1 <= wrom[addr];
+        end else if (MEM_STYLE == M_BLOCK) begin : g_rom_block
+            (* rom_style = "block" *) reg [WWORD-1:0] wrom [0:DEPTH-1];
+            initial if (WEIGHT_FILE != "") $readmemh(WEIGHT_FILE, wrom);
+            always @(posedge clk) if (en) w1 <= wrom[addr];
+        end else begin : g_rom_auto
+            reg [WWORD-1:0] wrom [0:DEPTH-1];
+            initial if (WEIGHT_FILE != "") $readmemh(WEIGHT_FILE, wrom);
+            always @(posedge clk) if (en) w1 <= wrom[addr];
+        end
+    endgenerate
+
     always @(posedge clk) begin
         if (en) begin
-            w1     <= wrom[addr];
             xin1   <= s_axis_tdata;
             first1 <= (sf == {SFW{1'b0}});
             last1  <= sf_last;
@@ -203,6 +237,20 @@ module gs_mvu #(
         begin
             for (i = 0; i < ACC_BITS; i = i + 1) begin
                 sext_pv[i] = v[(i < XV + WV) ? i : XV + WV - 1];
+            end
+        end
+    endfunction
+
+    // x*w modulo 2^(XV+WV) by shift-and-add over the bits of w (both operands
+    // sign-extended to XV+WV bits): no '*', so synthesis builds it in LUTs
+    function [XV+WV-1:0] mul_lut;
+        input [XV+WV-1:0] a;
+        input [XV+WV-1:0] b;
+        integer i;
+        begin
+            mul_lut = {(XV+WV){1'b0}};
+            for (i = 0; i < XV + WV; i = i + 1) begin
+                if (b[i]) mul_lut = mul_lut + (a << i);
             end
         end
     endfunction
@@ -269,7 +317,12 @@ module gs_mvu #(
                         wire [WV-1:0] wv  = W_SIGNED  ? {wr[W_BITS-1], wr}  : {1'b0, wr};
                         wire signed [XV+WV-1:0] xs = {{WV{xv[XV-1]}}, xv};
                         wire signed [XV+WV-1:0] ws = {{XV{wv[WV-1]}}, wv};
-                        wire [XV+WV-1:0] prod = xs * ws;   // exact: |x*w| < 2^(XV+WV-1)
+                        wire [XV+WV-1:0] prod;         // exact: |x*w| < 2^(XV+WV-1)
+                        if (MUL_STYLE == X_LUT) begin : g_lut
+                            assign prod = mul_lut(xs, ws);
+                        end else begin : g_dsp
+                            assign prod = xs * ws;
+                        end
                         assign c = sext_pv(prod);
                     end
                     assign contrib[(p*SIMD + k)*ACC_BITS +: ACC_BITS] = c;

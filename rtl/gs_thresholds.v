@@ -21,6 +21,8 @@
 //   BASE         signed integer added to the count (may be negative)
 //   THRESH_FILE  $readmemh file: depth C/PE, word width PE*N*T_BITS,
 //                bits [(p*N + k)*T_BITS +: T_BITS] of word n = T[n*PE+p][k]
+//   MEM_STYLE    threshold ROM: "auto" (the tool decides), "distributed" (LUT
+//                logic) or "block" (RAMB18/36); see gs_mvu.v for the attributes
 //
 // Streams: element p at [p*IN_BITS +: IN_BITS] in, [p*OUT_BITS +: OUT_BITS] out.
 // Clock clk, synchronous active-low reset rst_n. Needs gs_skid.v.
@@ -33,7 +35,8 @@ module gs_thresholds #(
     parameter OUT_BITS    = 2,
     parameter OUT_SIGNED  = 0,
     parameter BASE        = 0,
-    parameter THRESH_FILE = ""
+    parameter THRESH_FILE = "",
+    parameter [8*11-1:0] MEM_STYLE = "auto"
 ) (
     input  wire                     clk,
     input  wire                     rst_n,
@@ -70,6 +73,11 @@ module gs_thresholds #(
     localparam OUT_MAX = OUT_SIGNED ? (1 << (OUT_BITS - 1)) - 1 : (1 << OUT_BITS) - 1;
 
     // parameter checks: an unknown module makes elaboration fail on purpose
+    // style names at the parameters' widths (string literals compare zero-padded)
+    localparam [8*11-1:0] M_AUTO  = "auto";
+    localparam [8*11-1:0] M_DIST  = "distributed";
+    localparam [8*11-1:0] M_BLOCK = "block";
+
     generate
         if (C % PE != 0) begin : g_bad_pe
             gs_thresholds_error_PE_must_divide_C u_error ();
@@ -80,14 +88,10 @@ module gs_thresholds #(
         if (BASE < OUT_MIN || BASE + N > OUT_MAX) begin : g_bad_range
             gs_thresholds_error_BASE_to_BASE_plus_N_not_in_OUT_range u_error ();
         end
-    endgenerate
-
-    reg [TW-1:0] trom [0:CF-1];
-    initial begin
-        if (THRESH_FILE != "") begin
-            $readmemh(THRESH_FILE, trom);
+        if (MEM_STYLE != M_AUTO && MEM_STYLE != M_DIST && MEM_STYLE != M_BLOCK) begin : g_bad_mem
+            gs_thresholds_error_MEM_STYLE_auto_distributed_or_block u_error ();
         end
-    end
+    endgenerate
 
     // ---- stage 1: input beat and its thresholds (registered ROM read)
     wire                  skid_ready;
@@ -111,10 +115,26 @@ module gs_thresholds #(
         end
     end
 
+    // the threshold ROM, registered read; one branch per MEM_STYLE (attributes take literals)
+    generate
+        if (MEM_STYLE == M_DIST) begin : g_rom_dist
+            (* ram_style = "logic", rom_style = "distributed" *) reg [TW-1:0] trom [0:CF-1];
+            initial if (THRESH_FILE != "") $readmemh(THRESH_FILE, trom);
+            always @(posedge clk) if (en) t1 <= trom[fold];
+        end else if (MEM_STYLE == M_BLOCK) begin : g_rom_block
+            (* rom_style = "block" *) reg [TW-1:0] trom [0:CF-1];
+            initial if (THRESH_FILE != "") $readmemh(THRESH_FILE, trom);
+            always @(posedge clk) if (en) t1 <= trom[fold];
+        end else begin : g_rom_auto
+            reg [TW-1:0] trom [0:CF-1];
+            initial if (THRESH_FILE != "") $readmemh(THRESH_FILE, trom);
+            always @(posedge clk) if (en) t1 <= trom[fold];
+        end
+    endgenerate
+
     always @(posedge clk) begin
         if (en) begin
             x1 <= s_axis_tdata;
-            t1 <= trom[fold];
         end
     end
 

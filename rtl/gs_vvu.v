@@ -24,6 +24,10 @@
 //   ACC_BITS      output width, signed
 //   WEIGHT_FILE   $readmemh file: depth POS*C/PE, word width PE*W_BITS;
 //                 word p*(C/PE)+g, bits [k*W_BITS +: W_BITS] = W[g*PE+k][p]
+//   MEM_STYLE     weight ROM: "auto" (the tool decides), "distributed" (LUT
+//                 logic) or "block" (RAMB18/36); see gs_mvu.v for the attributes
+//   MUL_STYLE     products: "auto"/"dsp" ('*', may map to DSP slices) or "lut"
+//                 (shift-and-add, never a DSP)
 //
 // Clock clk, synchronous active-low reset rst_n. Needs gs_skid.v.
 module gs_vvu #(
@@ -37,7 +41,9 @@ module gs_vvu #(
     parameter W_SIGNED    = 1,
     parameter W_BIPOLAR   = 0,
     parameter ACC_BITS    = 16,
-    parameter WEIGHT_FILE = ""
+    parameter WEIGHT_FILE = "",
+    parameter [8*11-1:0] MEM_STYLE = "auto",
+    parameter [8*4-1:0]  MUL_STYLE = "auto"
 ) (
     input  wire                     clk,
     input  wire                     rst_n,
@@ -77,6 +83,14 @@ module gs_vvu #(
     localparam XV = IN_BITS + 1;   // decoded operands: two's complement with a spare bit
     localparam WV = W_BITS + 1;
 
+    // style names at the parameters' widths (string literals compare zero-padded)
+    localparam [8*11-1:0] M_AUTO  = "auto";
+    localparam [8*11-1:0] M_DIST  = "distributed";
+    localparam [8*11-1:0] M_BLOCK = "block";
+    localparam [8*4-1:0]  X_AUTO  = "auto";
+    localparam [8*4-1:0]  X_DSP   = "dsp";
+    localparam [8*4-1:0]  X_LUT   = "lut";
+
     generate
         if (C % PE != 0) begin : g_bad_pe
             gs_vvu_error_PE_must_divide_C u_error ();
@@ -84,14 +98,13 @@ module gs_vvu #(
         if ((IN_BIPOLAR && IN_BITS != 1) || (W_BIPOLAR && W_BITS != 1)) begin : g_bad_bipolar
             gs_vvu_error_bipolar_operands_are_1_bit u_error ();
         end
-    endgenerate
-
-    reg [PE*W_BITS-1:0] wrom [0:DEPTH-1];
-    initial begin
-        if (WEIGHT_FILE != "") begin
-            $readmemh(WEIGHT_FILE, wrom);
+        if (MEM_STYLE != M_AUTO && MEM_STYLE != M_DIST && MEM_STYLE != M_BLOCK) begin : g_bad_mem
+            gs_vvu_error_MEM_STYLE_auto_distributed_or_block u_error ();
         end
-    end
+        if (MUL_STYLE != X_AUTO && MUL_STYLE != X_DSP && MUL_STYLE != X_LUT) begin : g_bad_mul
+            gs_vvu_error_MUL_STYLE_auto_dsp_or_lut u_error ();
+        end
+    endgenerate
 
     // ------------------------------------------------------------ stage 0: counters
     wire           en;
@@ -130,10 +143,26 @@ module gs_vvu #(
         end
     end
 
+    // the weight ROM, registered read; one branch per MEM_STYLE (attributes take literals)
+    generate
+        if (MEM_STYLE == M_DIST) begin : g_rom_dist
+            (* ram_style = "logic", rom_style = "distributed" *) reg [PE*W_BITS-1:0] wrom [0:DEPTH-1];
+            initial if (WEIGHT_FILE != "") $readmemh(WEIGHT_FILE, wrom);
+            always @(posedge clk) if (en) w1 <= wrom[addr];
+        end else if (MEM_STYLE == M_BLOCK) begin : g_rom_block
+            (* rom_style = "block" *) reg [PE*W_BITS-1:0] wrom [0:DEPTH-1];
+            initial if (WEIGHT_FILE != "") $readmemh(WEIGHT_FILE, wrom);
+            always @(posedge clk) if (en) w1 <= wrom[addr];
+        end else begin : g_rom_auto
+            reg [PE*W_BITS-1:0] wrom [0:DEPTH-1];
+            initial if (WEIGHT_FILE != "") $readmemh(WEIGHT_FILE, wrom);
+            always @(posedge clk) if (en) w1 <= wrom[addr];
+        end
+    endgenerate
+
     always @(posedge clk) begin
         if (en) begin
             x1     <= s_axis_tdata;
-            w1     <= wrom[addr];
             g1     <= g;
             first1 <= (p == {PW{1'b0}});
             last1  <= (p == P_LAST);
@@ -146,6 +175,20 @@ module gs_vvu #(
         begin
             for (i = 0; i < ACC_BITS; i = i + 1) begin
                 sext_pv[i] = v[(i < XV + WV) ? i : XV + WV - 1];
+            end
+        end
+    endfunction
+
+    // x*w modulo 2^(XV+WV) by shift-and-add over the bits of w (both operands
+    // sign-extended to XV+WV bits): no '*', so synthesis builds it in LUTs
+    function [XV+WV-1:0] mul_lut;
+        input [XV+WV-1:0] a;
+        input [XV+WV-1:0] b;
+        integer i;
+        begin
+            mul_lut = {(XV+WV){1'b0}};
+            for (i = 0; i < XV + WV; i = i + 1) begin
+                if (b[i]) mul_lut = mul_lut + (a << i);
             end
         end
     endfunction
@@ -170,7 +213,12 @@ module gs_vvu #(
             end
             wire signed [XV+WV-1:0] xs = {{WV{xv[XV-1]}}, xv};
             wire signed [XV+WV-1:0] ws = {{XV{wv[WV-1]}}, wv};
-            wire [XV+WV-1:0] pr = xs * ws;   // exact: |x*w| < 2^(XV+WV-1)
+            wire [XV+WV-1:0] pr;             // exact: |x*w| < 2^(XV+WV-1)
+            if (MUL_STYLE == X_LUT) begin : g_lut
+                assign pr = mul_lut(xs, ws);
+            end else begin : g_dsp
+                assign pr = xs * ws;
+            end
             assign prod1[k*ACC_BITS +: ACC_BITS] = sext_pv(pr);
         end
     endgenerate

@@ -18,7 +18,9 @@ file).  DSP and BRAM18 follow the mapping rules Yosys applies:
   the ``.mem`` file the design ships) cost logic: trained weights and thresholds have
   constant high bits that random sweep contents lack.
 
-URAM is never inferred by the cores today (0).  :func:`design_cost` applies the model to a
+A core's ``MEM_STYLE`` ("distributed" / "block") and ``MUL_STYLE`` ("lut") parameters
+override these rules the way Yosys honours them (``tests/test_impl_styles.py``).  URAM is
+never used (0): URAM288 has no initial contents on UltraScale+, so a ROM cannot live there.  :func:`design_cost` applies the model to a
 rendered :class:`~gatesmith.hls_templates.rtl.RtlDesign` (every instance of its top: cores,
 FIFOs, width converters, duplicators); :func:`annotate_estimate` adds the result to
 ``reports/estimate.json`` with the keys of ``reports/synth.json``.
@@ -67,6 +69,31 @@ def _in_bram(depth: int, width: int, model: dict, mem: str = "rom") -> bool:
     return depth * width >= r.get("bram_min_bits", 4096) and depth >= r.get("bram_min_depth", 64)
 
 
+#: ``MEM_STYLE`` of a core's ROM -> block RAM or not (None: Yosys' own rule, :func:`_in_bram`)
+_MEM_STYLES = {"auto": None, "distributed": False, "block": True}
+#: ``MUL_STYLE`` of a core's products -> may they map to DSPs
+_MUL_STYLES = {"auto": True, "dsp": True, "lut": False}
+
+
+def _rom_bram(depth: int, width: int, p: dict, model: dict) -> int:
+    """RAMB18s of a core's ROM under its ``MEM_STYLE`` (0: LUT logic)."""
+    style = p.get("MEM_STYLE", "auto")
+    if style not in _MEM_STYLES:
+        raise ValueError(f"MEM_STYLE {style!r}: expected one of {', '.join(_MEM_STYLES)}")
+    block = _MEM_STYLES[style]
+    if block is None:
+        block = _in_bram(depth, width, model)
+    return bram18_blocks(depth, width) if block else 0
+
+
+def _style_mult_dsps(a_bits: int, b_bits: int, p: dict) -> int:
+    """DSP tiles of one a x b product under the core's ``MUL_STYLE`` (lut: none)."""
+    style = p.get("MUL_STYLE", "auto")
+    if style not in _MUL_STYLES:
+        raise ValueError(f"MUL_STYLE {style!r}: expected one of {', '.join(_MUL_STYLES)}")
+    return _mult_dsps(a_bits, b_bits) if _MUL_STYLES[style] else 0
+
+
 def _rom_luts(depth: int, width: int) -> float:
     """LUT6s of a ROM kept in logic: 64 bits each, plus the output mux levels of deep ROMs."""
     return width * math.ceil(depth / 64) * (1.0 + (0.25 if depth > 64 else 0.0))
@@ -96,7 +123,7 @@ def _f_matvec(p: dict, model: dict):
     sf, nf = mw // simd, mh // pe
     depth, width = nf * sf, lanes * wb
     live = p.get("ROM_LIVE", width)
-    bram = bram18_blocks(depth, width) if _in_bram(depth, width, model) else 0
+    bram = _rom_bram(depth, width, p, model)
     rom = 0.0 if bram else _rom_luts(depth, live)
     if ibip and wbip:
         mode, prod = "xnor", 1
@@ -106,7 +133,7 @@ def _f_matvec(p: dict, model: dict):
         dsp_per = 0
     else:
         a, b = _sbits(ib, p.get("IN_SIGNED", 1)), _sbits(wb, p.get("W_SIGNED", 1))
-        dsp_per = _mult_dsps(a, b)
+        dsp_per = _style_mult_dsps(a, b, p)
         mode, prod = ("dsp" if dsp_per else "lutmul"), a + b
     sum_bits = prod + _clog2(simd)
     lut = {
@@ -137,10 +164,10 @@ def _f_vvu(p: dict, model: dict):
     pe, c, pos = p["PE"], p["C"], p["POS"]
     ib, wb, acc = p["IN_BITS"], p["W_BITS"], p["ACC_BITS"]
     depth, width = pos * (c // pe), pe * wb
-    bram = bram18_blocks(depth, width) if _in_bram(depth, width, model) else 0
+    bram = _rom_bram(depth, width, p, model)
     a, b = _sbits(ib, p.get("IN_SIGNED", 0), p.get("IN_BIPOLAR", 0)), _sbits(wb, p.get("W_SIGNED", 1),
                                                                             p.get("W_BIPOLAR", 0))
-    dsp_per = 0 if (p.get("IN_BIPOLAR") or p.get("W_BIPOLAR")) else _mult_dsps(a, b)
+    dsp_per = 0 if (p.get("IN_BIPOLAR") or p.get("W_BIPOLAR")) else _style_mult_dsps(a, b, p)
     lut = {"lutmul_bits": pe * ib * wb if not dsp_per else 0, "acc_bits": pe * acc,
            "rom_luts": 0.0 if bram else _rom_luts(depth, p.get("ROM_LIVE", width)), "one": 1}
     ff = {"acc_bits": pe * acc, "acc_mem": pe * acc * (c // pe > 1), "rom_width": width, "one": 1}
@@ -150,7 +177,7 @@ def _f_vvu(p: dict, model: dict):
 def _f_threshold(p: dict, model: dict):
     pe, c, n, tb = p["PE"], p["C"], p["N"], p["T_BITS"]
     depth, width = c // pe, pe * n * tb
-    bram = bram18_blocks(depth, width) if _in_bram(depth, width, model) else 0
+    bram = _rom_bram(depth, width, p, model)
     live = p.get("ROM_LIVE", width)
     rom = 0.0 if bram else _rom_luts(depth, live)
     # a ROM only a few words deep merges into the comparators, and Yosys then registers its
@@ -327,7 +354,8 @@ def core_cost(core: str, params: dict, model: dict | None = None) -> dict[str, i
     kind = CORE_KINDS.get(core)
     if kind is None:
         raise ValueError(f"no cost model for core {core!r}")
-    lut_f, ff_f, dsp, bram = _FEATURES[kind](_int_params(params), model)
+    styles = {k: params[k] for k in ("MEM_STYLE", "MUL_STYLE") if k in params}
+    lut_f, ff_f, dsp, bram = _FEATURES[kind]({**_int_params(params), **styles}, model)
     coef = model.get("coefficients", {}).get(kind, {})
     out = {"dsp": int(dsp), "bram18": int(bram), "uram": 0}
     for res, feats in (("lut", lut_f), ("ff", ff_f)):

