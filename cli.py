@@ -37,6 +37,14 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--backend", default=None, help="code to generate: rtl (Verilog), hls (HLS C++) or all (default)")
     c.add_argument("--config", type=Path, default=None,
                    help="gatesmith.toml: global and per-layer settings (options given here win over it)")
+    c.add_argument("--calibration", type=Path, default=None,
+                   help="X.npy: float inputs (N, *input shape) for fixed point: the ranges of "
+                        "--fixed-range calibrated, a float model's input format, the error report")
+    c.add_argument("--fixed-range", default=None,
+                   help="fixed point for tensors the model leaves unquantized: proven (interval analysis, "
+                        "default) or calibrated (observed over --calibration, saturating)")
+    c.add_argument("--fixed-bits", type=int, default=None,
+                   help="total bits of those fixed-point formats (default 8; integer bits from the range)")
     _add_output_flags(c)
 
     cf = sub.add_parser("config", help="configuration files")
@@ -156,6 +164,7 @@ def _cmd_compile(a) -> int:
 
     given = dict(board=a.board, clock_mhz=a.clock_mhz, target_fps=a.target_fps, folding_file=a.folding,
                  requant=a.requant, force=a.force, backend=a.backend)
+    given.update(fixed_bits=a.fixed_bits, fixed_range=a.fixed_range, calibration=a.calibration)
     if a.config is not None:
         from .config import compile_options, load_config
 

@@ -64,11 +64,15 @@ class Config:
     backend: str = "all"
     requant: str = "auto"
     top: str = "gatesmith_top"
+    fixed_bits: int | None = None  # fixed point for unquantized tensors (flow.CompileOptions)
+    fixed_range: str | None = None
+    calibration: str | None = None  # X.npy
     op: dict[str, LayerSettings] = field(default_factory=dict)
     layer: dict[str, LayerSettings] = field(default_factory=dict)
 
 
 _GLOBAL_TYPES = {"board": str, "clock_mhz": float, "target_fps": float, "backend": str, "requant": str, "top": str}
+_GLOBAL_TYPES.update(fixed_bits=int, fixed_range=str, calibration=str)
 _LAYER_TYPES = {"pe": int, "simd": int, "requant": str}
 
 

@@ -51,6 +51,11 @@ class CompileOptions:
     top: str = "gatesmith_top"
     backend: str = "all"  # rtl | hls | all: which of rtl/ and hls/ to generate
     layers: object | None = None  # config.LayerOverrides: per-layer folding / requant from --config
+    # fixed point for tensors the model leaves unquantized (frontend/fixedpoint.py); any of the three
+    # set turns it on: --fixed-bits (default 8), --fixed-range proven|calibrated (default proven), --calibration
+    fixed_bits: int | None = None
+    fixed_range: str | None = None
+    calibration: object | None = None  # X.npy path or an array (N, *onnx_input_shape)
 
 
 DEFAULT_TARGET_FPS = 100_000.0
@@ -102,7 +107,14 @@ def _plan(model_path: Path, opts: CompileOptions) -> dict[str, str]:
         raise FlowError(f"--target-fps {opts.target_fps!r}: expected a positive number")
     if opts.backend not in BACKENDS:
         raise FlowError(f"--backend {opts.backend!r}: expected one of {', '.join(BACKENDS)}")
-    graph = _build_graph(model_path, opts, clock)
+    fixed, fixed_bytes = _fixed_point(model_path, opts)
+    if fixed is None:
+        graph = _build_graph(model_path, opts, clock)
+    else:  # the quantized model is the specification from here on (written as model_fixed.onnx)
+        with tempfile.TemporaryDirectory(prefix="gatesmith-fixed-") as td:
+            fpath = Path(td) / model_path.name
+            fpath.write_bytes(fixed_bytes)
+            graph = _build_graph(fpath, opts, clock)
     rtl = render_rtl(graph, top=opts.top) if opts.backend in ("rtl", "all") else None
     hls, hls_skipped = (_render_hls(graph, opts.top, board, clock, required=opts.backend == "hls")
                         if opts.backend in ("hls", "all") else (None, ""))
@@ -154,16 +166,68 @@ def _plan(model_path: Path, opts: CompileOptions) -> dict[str, str]:
     }
     plan = {
         "manifest.json": json.dumps(manifest, indent=2, sort_keys=True) + "\n",
-        "ir.txt": print_graph(graph),
+        "ir.txt": print_graph(graph, fixed=fixed.layers(graph) if fixed is not None else ()),
         "graph.json": to_json(graph) + "\n",
         "folding.json": folding_to_json(graph),
         "reports/estimate.json": json.dumps(est, indent=2, sort_keys=True) + "\n",
     }
+    if fixed is not None:
+        manifest["fixed_point"] = {**fixed.as_json(), "tensors": fixed.layers(graph)}
+        plan["manifest.json"] = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
+        est["fixed_point"] = {"range": fixed.range_mode, "bits": fixed.bits, "formats": len(fixed.tensors),
+                              **({"error_vs_float": fixed.error} if fixed.error is not None else {})}
+        plan["reports/estimate.json"] = json.dumps(est, indent=2, sort_keys=True) + "\n"
+        plan["model_fixed.onnx"] = fixed_bytes
     for rel, text in (rtl.files if rtl else {}).items():
         plan[f"rtl/{rel}"] = text
     for rel, text in (hls.files if hls else {}).items():
         plan[f"hls/{rel}"] = text
     return plan
+
+
+#: bit widths ``--fixed-bits`` accepts (the frontend's quantizer limit)
+FIXED_BITS = (2, 24)
+
+
+def _fixed_point(model_path: Path, opts: CompileOptions):
+    """(frontend.fixedpoint result, the quantized model's ONNX bytes), or (None, None) when none
+    of --fixed-bits / --fixed-range / --calibration is given."""
+    if opts.fixed_bits is None and opts.fixed_range is None and opts.calibration is None:
+        return None, None
+    from .frontend.fixedpoint import DEFAULT_BITS, RANGE_MODES, make_fixed_point
+    from .frontend.load import load_model
+
+    bits = DEFAULT_BITS if opts.fixed_bits is None else opts.fixed_bits
+    lo, hi = FIXED_BITS
+    if isinstance(bits, bool) or not isinstance(bits, (int, np.integer)) or not lo <= bits <= hi:
+        raise FlowError(f"--fixed-bits {bits!r}: expected an integer from {lo} to {hi}")
+    mode = "proven" if opts.fixed_range is None else opts.fixed_range
+    if mode not in RANGE_MODES:
+        raise FlowError(f"--fixed-range {mode!r}: expected one of {', '.join(RANGE_MODES)}")
+    model = load_model(model_path)
+    x = None
+    if opts.calibration is not None:
+        x = opts.calibration
+        what = "--calibration"
+        if isinstance(x, (str, Path)):
+            p = Path(x)
+            what = f"--calibration {str(p)!r}"
+            if not p.is_file():
+                raise FlowError(f"{what}: no such file")
+            try:
+                x = np.load(p, allow_pickle=False)
+            except Exception as e:
+                raise FlowError(f"{what}: not a readable .npy array ({type(e).__name__})") from None
+        shape = tuple(model.get_tensor_shape(model.graph.input[0].name))[1:]
+        if not isinstance(x, np.ndarray) or x.dtype.kind not in "fiu":
+            raise FlowError(f"{what}: expected a numeric array, got {getattr(x, 'dtype', type(x).__name__)!s}")
+        if x.ndim != len(shape) + 1 or tuple(x.shape[1:]) != shape or len(x) < 1:
+            raise FlowError(f"{what}: expected shape (N, {', '.join(map(str, shape))}) with N >= 1, got {x.shape!r}")
+        x = x.astype(np.float32)
+        if not np.all(np.isfinite(x)):
+            raise FlowError(f"{what}: contains NaN or infinite values")
+    fixed = make_fixed_point(model, bits=int(bits), range_mode=mode, calibration=x)
+    return fixed, fixed.model.model.SerializeToString()
 
 
 #: code generators ``compile --backend`` chooses from
@@ -227,7 +291,7 @@ def write_tree_atomic(plan: dict[str, str], out: Path) -> None:
         for rel, text in sorted(plan.items()):
             p = tmp / rel
             p.parent.mkdir(parents=True, exist_ok=True)
-            p.write_text(text)
+            p.write_bytes(text) if isinstance(text, bytes) else p.write_text(text)
         if out.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=parent))
             try:

@@ -400,6 +400,9 @@ def report_context(out_dir, *, inputs: np.ndarray | None = None) -> dict:
     except BoardError:
         board, budget = None, {}
     rows = _layer_rows(graph, estimate, synth)
+    fixed = m.get("fixed_point") or {}
+    for r in rows:  # fixed-point formats given to tensors the model left unquantized, per layer
+        r["fixed"] = ", ".join(f"{t['role']} {t['format']}" for t in fixed.get("tensors", []) if t.get("layer") == r["name"])
     est_total = {k: sum(r["est"][k] for r in rows) for k in ("lut", "ff", "dsp", "bram18", "uram", "mem_bits",
                                                                "multipliers")}
     model = estimate.get("resources")
@@ -434,6 +437,9 @@ def report_context(out_dir, *, inputs: np.ndarray | None = None) -> dict:
         "multipliers": estimate.get("multipliers"),
         "backend": m.get("backend", ""),
         "hls_skipped": m.get("hls_skipped", ""),
+        "fixed_point": ({"range": fixed.get("range"), "bits": fixed.get("bits"),
+                         "input": ", ".join(t["format"] for t in fixed.get("tensors", []) if t.get("role") == "input"),
+                         "error": fixed.get("error_vs_float")} if fixed else None),
     }
     figures = {"graph": _graph_figure(graph)}
     if estimate.get("layers"):
@@ -456,6 +462,7 @@ def report_context(out_dir, *, inputs: np.ndarray | None = None) -> dict:
         "summary": summary,
         "rows": rows,
         "has_synth": bool(_synth_layers(synth)) or bool(synth_total),
+        "has_fixed": bool(fixed),
         "synth_total": synth_total,
         "est_label": est_label,
         "est_source": est_source,

@@ -96,7 +96,15 @@ def _output(om: OutputMap) -> str:
     )
 
 
-def print_graph(graph: Graph) -> str:
+def _fixed(f: dict) -> str:
+    lo, hi = f["range"]
+    return (f"fixed @{f['layer'] or '?'} {f['role']} {f['tensor']!r} {f['format']} "
+            f"range=[{lo:.9g}, {hi:.9g}] {f['range_source']}")
+
+
+def print_graph(graph: Graph, *, fixed=()) -> str:
+    """``fixed``: the fixed-point formats chosen for tensors the model left unquantized
+    (``frontend.fixedpoint``), one line each before the closing brace; none by default."""
     lines = [f"graph {graph.name} {{"]
     lines.append("  " + _input(graph.input_quant))
     for name in graph.inputs:
@@ -112,5 +120,6 @@ def print_graph(graph: Graph) -> str:
         lines.append(f"  {outs} = {n.kind} @{n.name}({ins}){' ' + attrs if attrs else ''}{fold}")
     lines.append("  output " + ", ".join(f"%{o}" for o in graph.outputs))
     lines.append("  " + _output(graph.output_map))
+    lines.extend("  " + _fixed(f) for f in fixed)
     lines.append("}")
     return "\n".join(lines) + "\n"
