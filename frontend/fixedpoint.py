@@ -302,7 +302,9 @@ def _insert_quants(model, targets):
         node.doc_string = f"{_MARK}{k}"
         g.node.insert(pos, node)
         names.append(qname)
-    return mw, names
+    from qonnx.transformation.infer_shapes import InferShapes
+
+    return mw.transform(InferShapes()), names  # (shapes of the new tensors, for running single nodes)
 
 
 def _set_format(model, node, fmt: FixedFormat) -> None:

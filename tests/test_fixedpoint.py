@@ -274,6 +274,36 @@ def test_ir_txt_lists_formats_per_layer(float_mlp, tmp_path):
         assert (out / rel).read_bytes() == (out2 / rel).read_bytes(), rel
 
 
+@pytest.mark.parametrize("mode", ["calibrated", "proven"])
+def test_float_cnn(tmp_path, mode):
+    """Conv + BatchNorm + ReLU + MaxPool + Conv + ReLU + Linear in float: the quantizer after each
+    ReLU sits before the MaxPool (they commute); the design equals the quantized model."""
+    import torch
+    from torch import nn
+
+    torch.manual_seed(0)
+    m = nn.Sequential(nn.Conv2d(2, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2),
+                      nn.Conv2d(4, 6, 3), nn.ReLU(), nn.Flatten(), nn.Linear(24, 3)).eval()
+    with torch.no_grad():
+        m[1].running_mean.uniform_(-0.2, 0.2)
+        m[1].running_var.uniform_(0.5, 2)
+    torch.onnx.export(m, torch.zeros(1, 2, 8, 8), str(tmp_path / "cnn.onnx"), dynamo=False, opset_version=13)
+    x = np.random.default_rng(0).normal(size=(64, 2, 8, 8)).astype(np.float32)
+    out = compile_model(tmp_path / "cnn.onnx", tmp_path / "o", CompileOptions(calibration=x, fixed_range=mode,
+                                                                             backend="rtl"))
+    fx = json.loads((out / "manifest.json").read_text())["fixed_point"]
+    assert [(t["role"], t["layer"]) for t in fx["tensors"]] == [
+        ("input", "host_in"), ("weights", "mvu0"), ("activation", "rq0"), ("weights", "mvu2"),
+        ("activation", "rq2"), ("weights", "mvu3")]
+    assert fx["tensors"][2]["tensor"] == "Relu_0_out0"  # before the MaxPool
+    xt = np.random.default_rng(1).normal(size=(24, 2, 8, 8)).astype(np.float32) * 2
+    expect = zoo.onnx_forward(out / "model_fixed.onnx", xt)
+    _, rep = simulate(out, xt, engine="reference", expect=expect)
+    assert rep["mismatches"] == 0
+    err = fx["error_vs_float"]
+    assert err["max_abs"] < 0.1 * err["max_abs_float_output"] and err["argmax_agreement"] >= 0.9
+
+
 # -------------------------------------------------------------------------- Brevitas models
 
 
