@@ -78,16 +78,19 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("design", type=Path, help="output directory of 'gatesmith compile'")
     r.add_argument("--board", default=None, help="an ECP5 board (default: the design's board)")
     r.add_argument("--seed", type=int, default=1, help="nextpnr placement seed")
+    _add_output_flags(r)
 
     y = sub.add_parser("synth", help="synthesise a compiled design with Yosys synth_xilinx (reports/synth.json)")
     y.add_argument("design", type=Path, help="output directory of 'gatesmith compile'")
     y.add_argument("--jobs", type=int, default=1, help="Yosys processes (the design is one run today)")
     y.add_argument("--timeout", type=float, default=None, help="seconds before Yosys is stopped")
+    _add_output_flags(y)
 
     e = sub.add_parser("export", help="export a compiled design to a vendor tool flow")
     e.add_argument("target", choices=("vivado",), help="vivado: build.tcl, IP, block design and PYNQ driver")
     e.add_argument("design", type=Path, help="output directory of 'gatesmith compile'")
     e.add_argument("--board", default=None, help="an AMD/Xilinx board (default: the design's board)")
+    _add_output_flags(e)
     return p
 
 
@@ -98,22 +101,17 @@ def _add_output_flags(p: argparse.ArgumentParser) -> None:
 
 
 def _progress(a, what: str):
-    """A spinner with the elapsed time on stderr while a long step runs: only when stderr is a
-    terminal and neither --quiet nor --json is given (CI logs stay clean)."""
-    if getattr(a, "quiet", False) or getattr(a, "json", False) or not sys.stderr.isatty():
-        return contextlib.nullcontext()
-    try:
-        from rich.console import Console
-        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-    except ImportError:  # pragma: no cover - rich is a dependency
-        return contextlib.nullcontext()
+    """Progress on stderr while a command runs (``gatesmith.progress``): a line for ``what`` and
+    the lines the flow reports below it (stages, inferences, tool steps) with counts, rates and
+    time left; only when stderr is a terminal (or GATESMITH_PROGRESS=1) and neither --quiet nor
+    --json is given, so CI logs and stdout stay clean."""
+    from . import progress
 
     @contextlib.contextmanager
     def run():
-        with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                      console=Console(stderr=True), transient=True) as prog:
-            prog.add_task(what, total=None)
-            yield
+        with progress.session(quiet=getattr(a, "quiet", False), json=getattr(a, "json", False)):
+            with progress.task(what, unit="", eta="none"):
+                yield
 
     return run()
 
@@ -171,7 +169,7 @@ def _cmd_compile(a) -> int:
         opts = compile_options(load_config(a.config), source=f"--config {str(a.config)!r}", **given)
     else:
         opts = CompileOptions(**{k: v for k, v in given.items() if v is not None})
-    with _progress(a, f"compiling {a.model.name}"):
+    with _progress(a, f"gatesmith compile {a.model.name} -> {a.output}"):
         out = compile_model(a.model, a.output, opts)
     est = json.loads((out / "reports" / "estimate.json").read_text())
     skipped = json.loads((out / "manifest.json").read_text()).get("hls_skipped")
@@ -231,7 +229,9 @@ def _sim_rate(rep: dict, elapsed: float) -> dict:
 
 def _show_rate(a, what: str, rep: dict, rate: dict) -> None:
     """One line on stderr after a simulation, with rich, only on a terminal (not with --quiet/--json)."""
-    if not rate or getattr(a, "quiet", False) or getattr(a, "json", False) or not sys.stderr.isatty():
+    from .progress import enabled
+
+    if not rate or not enabled(quiet=getattr(a, "quiet", False), json=getattr(a, "json", False)):
         return
     line = f"{what}: {rep['inferences']} inferences in {rate['sim_seconds']:.3g} s, {rate['sim_inferences_per_second']:,.1f} inferences/s"
     if "sim_cycles_per_second" in rate:
@@ -243,7 +243,8 @@ def _show_rate(a, what: str, rep: dict, rate: dict) -> None:
     try:
         from rich.console import Console
 
-        Console(stderr=True, highlight=False, soft_wrap=True).print(line, markup=False)
+        Console(stderr=True, highlight=False, soft_wrap=True,
+                force_terminal=True if os.environ.get("GATESMITH_PROGRESS") == "1" else None).print(line, markup=False)
     except ImportError:  # pragma: no cover - rich is a dependency
         print(line, file=sys.stderr)
 
@@ -290,32 +291,41 @@ def _cmd_boards(a) -> int:
 def _cmd_pnr(a) -> int:
     from .implement import place_and_route
 
-    rep = place_and_route(a.design, board=a.board, seed=a.seed)
+    with _progress(a, f"place and route {str(a.design)!r}"):
+        rep = place_and_route(a.design, board=a.board, seed=a.seed)
     u = rep["utilisation"]
     used = ", ".join(f"{k} {v['used']}/{v['available']}" for k, v in sorted(u.items()))
-    print(
-        f"placed and routed {rep['top']} on {rep['board']} ({rep['part']}): Fmax {rep['fmax_mhz']:g} MHz "
-        f"({'meets' if rep['meets_timing'] else 'misses'} {rep['target_mhz']:g} MHz); {used}; "
-        f"report {str(Path(a.design) / 'reports' / 'pnr.json')}"
-    )
+    path = str(Path(a.design) / "reports" / "pnr.json")
+    _emit(a, {"command": "pnr", "design": str(a.design), "report": path, **rep},
+          f"placed and routed {rep['top']} on {rep['board']} ({rep['part']}): Fmax {rep['fmax_mhz']:g} MHz "
+          f"({'meets' if rep['meets_timing'] else 'misses'} {rep['target_mhz']:g} MHz); {used}; report {path}")
     return 0
 
 
 def _cmd_synth(a) -> int:
     from .implement import RESOURCE_KEYS, synthesize
 
-    rep = synthesize(a.design, jobs=a.jobs, timeout=a.timeout)
+    with _progress(a, f"synthesis of {str(a.design)!r}"):
+        rep = synthesize(a.design, jobs=a.jobs, timeout=a.timeout)
     used = ", ".join(f"{k} {rep[k]}" for k in RESOURCE_KEYS)
-    print(f"synthesised {rep['top']} for {rep['board']} ({rep['part']}, Yosys synth_xilinx -family "
-          f"{rep['family']}): {used}; report {str(Path(a.design) / 'reports' / 'synth.json')}")
+    path = str(Path(a.design) / "reports" / "synth.json")
+    summary = {"command": "synth", "design": str(a.design), "report": path,
+               **{k: rep[k] for k in ("board", "part", "family", "top", *RESOURCE_KEYS, "lutram", "seconds")},
+               "layers": [{k: l[k] for k in ("name", "instance", *RESOURCE_KEYS)} for l in rep["layers"]]}
+    _emit(a, summary, f"synthesised {rep['top']} for {rep['board']} ({rep['part']}, Yosys synth_xilinx -family "
+          f"{rep['family']}): {used}; report {path}")
     return 0
 
 
 def _cmd_export(a) -> int:
     from .export import export_vivado
 
-    out = export_vivado(a.design, board=a.board)
-    print(f"exported {str(a.design)!r} -> {str(out)!r}; build with: vivado -mode batch -source "
+    with _progress(a, f"exporting {str(a.design)!r} to Vivado"):
+        out = export_vivado(a.design, board=a.board)
+    files = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+    _emit(a, {"command": "export", "target": a.target, "design": str(a.design), "output": str(out),
+              "build_tcl": str(out / "build.tcl"), "files": files},
+          f"exported {str(a.design)!r} -> {str(out)!r}; build with: vivado -mode batch -source "
           f"{str(out / 'build.tcl')!r}")
     return 0
 

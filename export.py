@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from . import progress
 from .boards import load_board
 from .flow import FlowError, load_design, write_tree_atomic
 
@@ -37,12 +38,15 @@ def export_vivado(design_dir, *, board: str | None = None) -> Path:
         raise ExportError(str(e)) from None
     m = design.manifest
     b = load_board(board if board is not None else str(m.get("board", "")))
-    try:
-        plan = vivado_plan(root, m, b, design.graph)
-    except VivadoPlanError as e:
-        raise ExportError(str(e)) from None
-    out = root / "vivado"
-    if not os.access(root, os.W_OK):
-        raise ExportError(f"cannot write {str(out)!r}: directory {str(root)!r} is not writable")
-    write_tree_atomic(plan, out)
+    with progress.task(f"export to Vivado ({b.name})", total=2, unit="stages", eta="none") as t:
+        t.step("rendering build.tcl, wrapper, driver")
+        try:
+            plan = vivado_plan(root, m, b, design.graph)
+        except VivadoPlanError as e:
+            raise ExportError(str(e)) from None
+        out = root / "vivado"
+        if not os.access(root, os.W_OK):
+            raise ExportError(f"cannot write {str(out)!r}: directory {str(root)!r} is not writable")
+        t.step(f"writing {len(plan)} files")
+        write_tree_atomic(plan, out)
     return out

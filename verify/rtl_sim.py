@@ -54,12 +54,14 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from gatesmith import progress
 from gatesmith.hls_templates.env import render
 from gatesmith.hls_templates.memfile import format_memh, read_memh
 from gatesmith.hls_templates.rtl import StreamSpec
@@ -101,6 +103,18 @@ _TIMING_ARGS = ["--timing", "-CFLAGS", "-std=c++20 -fcoroutines"]
 _MAKE_FIXES = list(VERILATOR_MAKE_FIXES)  # see verify/tools.py
 _COCOTB_MODULE = "gatesmith.verify._rtl_sim_cocotb"
 _HARNESS = "gatesmith_harness"
+
+#: harness counters the cocotb side reads for progress (made readable by a Verilator control file)
+_PROGRESS_SIGNALS = ("out_count", "cycle")
+#: progress file the cocotb side rewrites in the run directory: "<output beats> <cycle>"
+_PROGRESS_FILE = "gs_progress.txt"
+
+
+def _control_file(hname: str) -> str:
+    """Verilator control file making the harness' progress counters readable (VPI) without
+    ``--public-flat-rw`` on everything."""
+    return "`verilator_config\n" + "".join(
+        f'public_flat_rd -module "{hname}" -var "{sig}"\n' for sig in _PROGRESS_SIGNALS)
 
 
 class RtlSimError(RuntimeError):
@@ -266,6 +280,7 @@ def simulate_rtl(
     t0 = time.perf_counter()
     bdir, built = _build(build_root, rtl_dir, hname, htext, clock, opt)
     build_seconds = time.perf_counter() - t0 if built else 0.0
+    out_beats = out_stream.beats_per_inference
 
     # ---- run directory: memory files of the design + the input beats
     run_dir = Path(tempfile.mkdtemp(prefix="run-", dir=build_root))
@@ -281,7 +296,10 @@ def simulate_rtl(
             f"+BURST={burst}",
         ]
         t1 = time.perf_counter()
-        _run(bdir, hname, run_dir, plusargs, clock, top)
+        with progress.task(f"simulating {top} (Verilator)", total=n, unit="inferences") as t:
+            with _ProgressReader(run_dir / _PROGRESS_FILE, t, out_beats) as env:
+                _run(bdir, hname, run_dir, plusargs, clock, top, env)
+            t.update(completed=n)
         run_seconds = time.perf_counter() - t1
         result = _collect(run_dir, top, n, in_stream, out_stream, di, do, int(seed), burst, streams)
     except BaseException:
@@ -341,9 +359,11 @@ def _build(
     build_args = ["-Wno-fatal", "-Wno-lint", "-Wno-style"] + (
         _TIMING_ARGS if clock == "verilog" else []
     )
+    vlt = _control_file(hname)
     key = {
         "design": [[p.name, hashlib.sha256(p.read_bytes()).hexdigest()] for p in design],
         "harness": hashlib.sha256(htext.encode()).hexdigest(),
+        "control": hashlib.sha256(vlt.encode()).hexdigest(),
         "build_args": build_args,
         "opt": opt,
         **_tool_versions(),
@@ -360,7 +380,8 @@ def _build(
                 shutil.rmtree(bdir)
             src_dir = bdir / "src"
             src_dir.mkdir(parents=True)
-            sources = []
+            (src_dir / f"{hname}.vlt").write_text(vlt, encoding="ascii")
+            sources = [src_dir / f"{hname}.vlt"]  # (the top's file must come last)
             for p in design:
                 shutil.copyfile(p, src_dir / p.name)
                 sources.append(src_dir / p.name)
@@ -381,13 +402,14 @@ def _build(
                 make_args.append(f"OBJCACHE={wrapper}")
             log = bdir / "build.log"
             try:
-                _runner(make_args).build(
-                    sources=[str(s) for s in sources],
-                    hdl_toplevel=hname,
-                    build_args=build_args,
-                    build_dir=str(bdir),
-                    log_file=str(log),
-                )
+                with progress.task(f"building the Verilator model of {rtl_dir.parent.name}", eta="none", unit=""):
+                    _runner(make_args).build(
+                        sources=[str(s) for s in sources],
+                        hdl_toplevel=hname,
+                        build_args=build_args,
+                        build_dir=str(bdir),
+                        log_file=str(log),
+                    )
             except (RuntimeError, SystemExit) as exc:
                 raise RtlSimError(
                     f"Verilator build of the harness around {rtl_dir.name!r} failed ({exc}); "
@@ -399,7 +421,46 @@ def _build(
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def _run(bdir: Path, hname: str, run_dir: Path, plusargs: list[str], clock: str, top: str) -> None:
+class _ProgressReader:
+    """While the simulator runs: the cocotb side rewrites ``path`` with the output beats taken
+    and the cycle; a thread turns them into inferences done and simulated cycles per second.
+    Does nothing (and asks the cocotb side for nothing) when no progress is drawn."""
+
+    def __init__(self, path: Path, task, out_beats: int):
+        self.path, self.task, self.out_beats = path, task, max(1, int(out_beats))
+        self._stop = threading.Event()
+        self._thread = None
+
+    def __enter__(self) -> dict:
+        if not progress.active():
+            return {}
+        self._thread = threading.Thread(target=self._poll, name="gatesmith-sim-progress", daemon=True)
+        self._thread.start()
+        return {"GATESMITH_SIM_PROGRESS": str(self.path)}
+
+    def __exit__(self, *exc) -> None:
+        if self._thread is not None:
+            self._stop.set()
+            self._thread.join()
+
+    def _poll(self) -> None:
+        last = None  # (wall, cycle)
+        while not self._stop.wait(0.25):
+            try:
+                beats, cyc = (int(v) for v in self.path.read_text().split())
+            except (OSError, ValueError):
+                continue
+            now = time.monotonic()
+            note = ""
+            if last is not None and now > last[0] and cyc >= last[1]:
+                note = f"{(cyc - last[1]) / (now - last[0]):,.0f} cycles/s"
+            if last is None or cyc != last[1]:
+                last = (now, cyc)
+                self.task.update(completed=beats // self.out_beats, note=note or None)
+
+
+def _run(bdir: Path, hname: str, run_dir: Path, plusargs: list[str], clock: str, top: str,
+         env: dict | None = None) -> None:
     from cocotb_tools.check_results import get_results
 
     results = run_dir / "results.xml"
@@ -414,7 +475,7 @@ def _run(bdir: Path, hname: str, run_dir: Path, plusargs: list[str], clock: str,
             build_dir=str(bdir),
             test_dir=str(run_dir),
             plusargs=plusargs,
-            extra_env={"COCOTB_LOG_LEVEL": "WARNING", "GATESMITH_SIM_CLOCK": clock},
+            extra_env={"COCOTB_LOG_LEVEL": "WARNING", "GATESMITH_SIM_CLOCK": clock, **(env or {})},
             results_xml=str(results),
             log_file=str(log),
         )
