@@ -184,7 +184,9 @@ def session(*, quiet: bool = False, json: bool = False, console=None) -> Iterato
     if console is None:
         forced = os.environ.get(ENV, "").strip() == "1"
         console = Console(stderr=True, force_terminal=True if forced else None, highlight=False)
-    prog = Progress(*_columns(), console=console, transient=False, refresh_per_second=8, speed_estimate_period=10)
+    # stdout is never redirected into the display: what a command prints stays on stdout
+    prog = Progress(*_columns(), console=console, transient=False, refresh_per_second=8, speed_estimate_period=10,
+                    redirect_stdout=False)
     token = _ACTIVE.set(prog)
     try:
         with prog:

@@ -71,6 +71,16 @@ def test_no_session_costs_nothing_and_prints_nothing(no_env, capsys):
     assert capsys.readouterr() == ("", "")
 
 
+def test_stdout_stays_stdout_while_drawing(forced, capsys):
+    with progress.session() as drawing:
+        assert drawing
+        with progress.task("running", total=2, unit="steps") as t:
+            print("result line")
+            t.advance(2)
+    out, err = capsys.readouterr()
+    assert out == "result line\n" and "running" in _plain(err) and "result line" not in err
+
+
 def test_drawn_task_shows_what_done_total_and_rate():
     buf = io.StringIO()
     console = __import__("rich.console", fromlist=["Console"]).Console(file=buf, force_terminal=True, width=200)
