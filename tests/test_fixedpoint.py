@@ -304,6 +304,36 @@ def test_float_cnn(tmp_path, mode):
     assert err["max_abs"] < 0.1 * err["max_abs_float_output"] and err["argmax_agreement"] >= 0.9
 
 
+def test_float_residual_block(tmp_path):
+    """A float residual add: both of its inputs get a format (the add takes two integer streams),
+    the sum's ReLU feeds the last layer through its own; the design equals the quantized model."""
+    import torch
+    from torch import nn
+
+    class Res(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.c0, self.c1, self.c2 = nn.Conv2d(2, 4, 3, padding=1), nn.Conv2d(4, 4, 3, padding=1), nn.Conv2d(4, 4, 1)
+            self.fc = nn.Linear(4 * 6 * 6, 3)
+
+        def forward(self, x):
+            a = torch.relu(self.c0(x))
+            return self.fc(torch.flatten(torch.relu(self.c2(torch.relu(self.c1(a))) + a), 1))
+
+    torch.manual_seed(0)
+    torch.onnx.export(Res().eval(), torch.zeros(1, 2, 6, 6), str(tmp_path / "res.onnx"), dynamo=False, opset_version=13)
+    x = np.random.default_rng(0).normal(size=(64, 2, 6, 6)).astype(np.float32)
+    out = compile_model(tmp_path / "res.onnx", tmp_path / "o", CompileOptions(calibration=x, backend="rtl"))
+    fx = json.loads((out / "manifest.json").read_text())["fixed_point"]
+    assert [t["role"] for t in fx["tensors"]].count("activation") == 4  # relu(c0), relu(c1), c2, relu(sum)
+    assert fx["range"] == "proven"
+    xt = np.random.default_rng(1).normal(size=(16, 2, 6, 6)).astype(np.float32) * 2
+    expect = zoo.onnx_forward(out / "model_fixed.onnx", xt)
+    _, rep = simulate(out, xt, engine="reference", expect=expect)
+    assert rep["mismatches"] == 0
+    assert fx["error_vs_float"]["argmax_agreement"] >= 0.9
+
+
 # -------------------------------------------------------------------------- Brevitas models
 
 
