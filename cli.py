@@ -33,6 +33,11 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--target-fps", type=float, default=None, help="inferences per second to meet")
     g.add_argument("--folding", type=Path, default=None, help="folding.json to use instead of choosing one")
     c.add_argument("--requant", default=None, help="requantization style: auto (default), threshold, shift, dyadic")
+    c.add_argument("--mem-style", default=None,
+                   help="weight/threshold memories: auto (default: by size and the board), lutram (LUTs) or "
+                        "bram (block RAM)")
+    c.add_argument("--mul-style", default=None,
+                   help="integer multipliers: auto (default: DSPs while the board has them), dsp or lut")
     c.add_argument("--force", action="store_true", help="replace an existing output directory")
     c.add_argument("--backend", default=None, help="code to generate: rtl (Verilog), hls (HLS C++) or all (default)")
     c.add_argument("--config", type=Path, default=None,
@@ -163,6 +168,7 @@ def _cmd_compile(a) -> int:
     given = dict(board=a.board, clock_mhz=a.clock_mhz, target_fps=a.target_fps, folding_file=a.folding,
                  requant=a.requant, force=a.force, backend=a.backend)
     given.update(fixed_bits=a.fixed_bits, fixed_range=a.fixed_range, calibration=a.calibration)
+    given.update(mem_style=a.mem_style, mul_style=a.mul_style)
     if a.config is not None:
         from .config import compile_options, load_config
 

@@ -54,6 +54,8 @@ class LayerSettings:
     pe: int | None = None
     simd: int | None = None
     requant: str | None = None
+    mem_style: str | None = None  # lutram | bram | auto (ir/schedule/impl.py)
+    mul_style: str | None = None  # dsp | lut | auto
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -63,6 +65,8 @@ class Config:
     target_fps: float | None = None
     backend: str = "all"
     requant: str = "auto"
+    mem_style: str = "auto"
+    mul_style: str = "auto"
     top: str = "gatesmith_top"
     fixed_bits: int | None = None  # fixed point for unquantized tensors (flow.CompileOptions)
     fixed_range: str | None = None
@@ -73,7 +77,11 @@ class Config:
 
 _GLOBAL_TYPES = {"board": str, "clock_mhz": float, "target_fps": float, "backend": str, "requant": str, "top": str}
 _GLOBAL_TYPES.update(fixed_bits=int, fixed_range=str, calibration=str)
-_LAYER_TYPES = {"pe": int, "simd": int, "requant": str}
+_GLOBAL_TYPES.update(mem_style=str, mul_style=str)
+_LAYER_TYPES = {"pe": int, "simd": int, "requant": str, "mem_style": str, "mul_style": str}
+#: op kinds with a constant memory / with integer multipliers (the style keys apply to them)
+_MEM_KINDS = ("matvec", "vvu", "threshold", "requantize")  # requantize: those that become thresholds
+_MUL_KINDS = ("matvec", "vvu")
 
 
 def _check_value(path: str, value, typ, source: str):
@@ -129,7 +137,19 @@ def parse_config(data: dict, source: str = "config") -> Config:
         if style is not None and style not in REQUANT_STYLES:
             raise ConfigError(f"{source}: {path}: {style!r} is not a requantization style "
                               f"(expected one of {', '.join(REQUANT_STYLES)})")
+    from .ir.schedule.impl import MEM_STYLES, MUL_STYLES
+
+    for key, allowed, what in (("mem_style", MEM_STYLES, "memory style"), ("mul_style", MUL_STYLES, "multiplier style")):
+        paths = [(key, out.get(key))] + [(f"{sect}.{n}.{key}", getattr(s, key)) for sect in ("op", "layer")
+                                         for n, s in out.get(sect, {}).items()]
+        for path, style in paths:
+            if style is not None and style not in allowed:
+                raise ConfigError(f"{source}: {path}: {style!r} is not a {what} (expected one of {', '.join(allowed)})")
     for kind, s in out.get("op", {}).items():
+        for key, kinds, what in (("mem_style", _MEM_KINDS, "constant memory"), ("mul_style", _MUL_KINDS, "multipliers")):
+            if getattr(s, key) is not None and kind not in kinds:
+                raise ConfigError(f"{source}: op.{kind}.{key}: a {kind} layer has no {what} "
+                                  f"({key} applies to op kinds {', '.join(kinds)})")
         if s.requant is not None and kind not in _REQUANT_KINDS:
             raise ConfigError(f"{source}: op.{kind}.requant: a {kind} layer has no requantization "
                               f"(requant applies to op kind requantize)")
@@ -178,6 +198,30 @@ class LayerOverrides:
             if s.requant is not None and n.kind not in _REQUANT_KINDS:
                 raise ConfigError(f"{self.source}: layer.{name}.requant: {name!r} is a {n.kind} layer, "
                                   "not a requantizer")
+            for key, kinds, what in (("mem_style", _MEM_KINDS + ("requant",), "constant memory"),
+                                     ("mul_style", _MUL_KINDS, "multipliers")):
+                if getattr(s, key) is not None and n.kind not in kinds:
+                    raise ConfigError(f"{self.source}: layer.{name}.{key}: {name!r} is a {n.kind} layer, "
+                                      f"which has no {what}")
+
+    def impl_layers(self, graph) -> tuple[tuple[str, str, str], ...]:
+        """(node, mem_style, mul_style) of every layer the file sets a style for (name > op
+        kind; ``auto``: the global one), for :class:`~gatesmith.ir.schedule.impl.ChooseImpl`."""
+        self.check_names(graph)
+        out = []
+        by_name = dict(self.by_name)
+        for n in graph.nodes:
+            kinds = _REQUANT_KINDS if n.kind in _REQUANT_KINDS else ()
+            mem, mul = self._resolve(n, "mem_style", kinds), self._resolve(n, "mul_style")
+            if n.kind == "requant" and mem is not None:  # dyadic/shift: gs_requant keeps the tool's choice
+                if n.name in by_name and by_name[n.name].mem_style is not None:
+                    raise ConfigError(f"{self.source}: layer.{n.name}.mem_style: {n.name!r} became a requant "
+                                      "(shift/dyadic) layer, whose memory keeps the tool's choice; expected "
+                                      "requant = \"threshold\" with it")
+                mem = None
+            if mem is not None or mul is not None:
+                out.append((n.name, mem or "auto", mul or "auto"))
+        return tuple(out)
 
     def requant_pass(self):
         return _LayerRequant(overrides=self)
@@ -251,12 +295,12 @@ def config_template(model_path, *, board: str = "pynq-z2", target_fps: float | N
     """A commented gatesmith.toml for ``model_path``: the global settings and, commented out,
     every layer with today's automatic choices (folding, requantization style)."""
     from .boards import load_board
-    from .flow import DEFAULT_TARGET_FPS, CompileOptions, _build_graph
+    from .flow import DEFAULT_TARGET_FPS, CompileOptions, _build_graph, _choose_impl
 
     b = load_board(board)
     fps = target_fps if target_fps is not None else DEFAULT_TARGET_FPS
     opts = CompileOptions(board=board, target_fps=fps)
-    graph = _build_graph(Path(model_path), opts, float(b.clock_mhz))
+    graph = _choose_impl(_build_graph(Path(model_path), opts, float(b.clock_mhz)), opts, b)
     kinds = sorted({n.kind for n in graph.nodes})
     lines = [
         f"# gatesmith compile configuration for {Path(model_path).name}",
@@ -269,6 +313,8 @@ def config_template(model_path, *, board: str = "pynq-z2", target_fps: float | N
         f"target_fps = {fps:g}    # folding left unset below is chosen to meet this",
         'backend = "all"          # rtl | hls | all',
         'requant = "auto"         # auto | threshold | shift | dyadic',
+        'mem_style = "auto"       # weights/thresholds: auto | lutram | bram',
+        'mul_style = "auto"       # multipliers: auto | dsp | lut',
         "",
         f"# Op kinds in this model: {', '.join(kinds)}. Example:",
         "# [op.matvec]",
@@ -289,6 +335,10 @@ def config_template(model_path, *, board: str = "pynq-z2", target_fps: float | N
         if n.kind in ("threshold", "requant"):
             style = "threshold" if n.kind == "threshold" else ("dyadic" if n.op.use_mult else "shift")
             shown.append(f'requant = "{style}"')
+        if n.impl is not None and n.impl.mem is not None:
+            shown.append(f'mem_style = "{n.impl.mem}"')
+        if n.impl is not None and n.impl.mul is not None:
+            shown.append(f'mul_style = "{n.impl.mul}"')
         if not shown:
             continue
         origin = " ".join(n.origin.split())

@@ -56,6 +56,8 @@ class CompileOptions:
     fixed_bits: int | None = None
     fixed_range: str | None = None
     calibration: object | None = None  # X.npy path or an array (N, *onnx_input_shape)
+    mem_style: str = "auto"  # weight/threshold memories: auto | lutram | bram (ir/schedule/impl.py)
+    mul_style: str = "auto"  # integer products: auto | dsp | lut
 
 
 DEFAULT_TARGET_FPS = 100_000.0
@@ -83,6 +85,17 @@ def _build_graph(model_path: Path, opts: CompileOptions, clock: float):
     return run_passes(graph, [ChooseFolding(clock_mhz=clock, target_fps=target, folding=folding)])
 
 
+def _choose_impl(graph, opts: CompileOptions, board):
+    """Memory and multiplier style of every layer (``Node.impl``): the options, the config's
+    layers (name > op kind > global), the board's LUT/DSP/BRAM18 for ``auto``."""
+    from .ir.passes import run_passes
+    from .ir.schedule.impl import ChooseImpl
+
+    layers = opts.layers.impl_layers(graph) if opts.layers is not None else ()
+    return run_passes(graph, [ChooseImpl(mem=opts.mem_style, mul=opts.mul_style, layers=layers, lut=board.lut,
+                                         dsp=board.dsp, bram18=board.bram18)])
+
+
 def _stream_json(s) -> dict:
     return dataclasses.asdict(s)
 
@@ -107,6 +120,12 @@ def _plan(model_path: Path, opts: CompileOptions) -> dict[str, str]:
         raise FlowError(f"--target-fps {opts.target_fps!r}: expected a positive number")
     if opts.backend not in BACKENDS:
         raise FlowError(f"--backend {opts.backend!r}: expected one of {', '.join(BACKENDS)}")
+    from .ir.schedule.impl import MEM_STYLES, MUL_STYLES
+
+    if opts.mem_style not in MEM_STYLES:
+        raise FlowError(f"--mem-style {opts.mem_style!r}: expected one of {', '.join(MEM_STYLES)}")
+    if opts.mul_style not in MUL_STYLES:
+        raise FlowError(f"--mul-style {opts.mul_style!r}: expected one of {', '.join(MUL_STYLES)}")
     fixed, fixed_bytes = _fixed_point(model_path, opts)
     if fixed is None:
         graph = _build_graph(model_path, opts, clock)
@@ -115,6 +134,7 @@ def _plan(model_path: Path, opts: CompileOptions) -> dict[str, str]:
             fpath = Path(td) / model_path.name
             fpath.write_bytes(fixed_bytes)
             graph = _build_graph(fpath, opts, clock)
+    graph = _choose_impl(graph, opts, board)
     _stage("RTL")
     rtl = render_rtl(graph, top=opts.top) if opts.backend in ("rtl", "all") else None
     _stage("HLS C++")

@@ -28,6 +28,7 @@ from gatesmith.ir.graph import Graph, Node
 from gatesmith.ir.ops import Add, Concat, DepthwiseMatVec, LabelSelect, MatVec, MultiThreshold, PoolMode, Requant, SlidingWindow, WindowReduce
 from gatesmith.ir.types import BipolarType, DType, IntType, parse_type, type_for_range
 from gatesmith.ir.schedule.fifos import fifo_depths
+from gatesmith.ir.schedule.impl import rtl_style_params
 from gatesmith.ir.verifier import verify
 
 from ._keywords import RESERVED_WORDS
@@ -223,6 +224,7 @@ def _mvu_stage(node: Node, op: MatVec, in_t: DType, out_t: DType) -> _Block:
         "W_SIGNED": _bool(wt.signed and not wt.bipolar),
         "W_BIPOLAR": _bool(wt.bipolar),
         "ACC_BITS": op.acc.bits,
+        **rtl_style_params(node, depth=nf * sf, width=pe * simd * wt.bits, operands=(in_t, wt, pe * simd)),
     }
     return _Block(
         kind="mvu",
@@ -248,6 +250,7 @@ def _vvu_stage(node: Node, op: DepthwiseMatVec, in_t: DType, out_t: DType) -> _B
         "IN_BITS": in_t.bits, "IN_SIGNED": _bool(in_t.signed and not in_t.bipolar), "IN_BIPOLAR": _bool(in_t.bipolar),
         "W_BITS": wt.bits, "W_SIGNED": _bool(wt.signed and not wt.bipolar), "W_BIPOLAR": _bool(wt.bipolar),
         "ACC_BITS": op.acc.bits,
+        **rtl_style_params(node, depth=pos * (c // pe), width=pe * wt.bits, operands=(in_t, wt, pe)),
     }
     return _Block(kind="vvu", core="gs_vvu", in_elems=pe, out_elems=pe, params=params, mem_suffix="weights",
                   mem_width=pe * wt.bits, mem_words=pack_lanes(raw, wt.bits))
@@ -294,6 +297,7 @@ def _thresholds_stage(node: Node, op: MultiThreshold, in_t: DType, out_t: DType)
         "OUT_BITS": out_bits,
         "OUT_SIGNED": out_signed,
         "BASE": base,
+        **rtl_style_params(node, depth=c // pe, width=pe * n * t_bits),
     }
     return _Block(
         kind="thresholds",

@@ -15,7 +15,7 @@ from .host import InputQuant, OutputMap
 from .ops import Op
 from .types import DType
 
-__all__ = ["Value", "Fold", "Node", "Graph"]
+__all__ = ["Value", "Fold", "Impl", "Node", "Graph"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -33,6 +33,16 @@ class Fold:
     simd: int = 1
 
 
+@dataclass(frozen=True, kw_only=True)
+class Impl:
+    """Implementation of one node (``ir/schedule/impl.py``): its constant memory in
+    ``lutram`` (LUT logic) or ``bram``, its integer products in ``dsp`` or ``lut``;
+    None where the node has no such memory or products."""
+
+    mem: str | None = None
+    mul: str | None = None
+
+
 @dataclass(frozen=True, kw_only=True, eq=False)
 class Node:
     name: str
@@ -41,6 +51,7 @@ class Node:
     outputs: tuple[str, ...]
     origin: str = ""  # the ONNX node(s) it was lowered from
     fold: Fold | None = None
+    impl: Impl | None = None
 
     @property
     def kind(self) -> str:

@@ -96,6 +96,11 @@ def _output(om: OutputMap) -> str:
     )
 
 
+def _impl(impl) -> str:
+    parts = [f"{k}={v}" for k, v in (("mem", impl.mem), ("mul", impl.mul)) if v is not None]
+    return f" impl({', '.join(parts)})"
+
+
 def _fixed(f: dict) -> str:
     lo, hi = f["range"]
     return (f"fixed @{f['layer'] or '?'} {f['role']} {f['tensor']!r} {f['format']} "
@@ -116,6 +121,7 @@ def print_graph(graph: Graph, *, fixed=()) -> str:
         )
         ins = ", ".join(f"%{i}" for i in n.inputs)
         fold = f" fold(pe={n.fold.pe}, simd={n.fold.simd})" if n.fold is not None else ""
+        fold += _impl(n.impl) if n.impl is not None else ""
         attrs = _op_attrs(n)
         lines.append(f"  {outs} = {n.kind} @{n.name}({ins}){' ' + attrs if attrs else ''}{fold}")
     lines.append("  output " + ", ".join(f"%{o}" for o in graph.outputs))

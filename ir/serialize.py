@@ -14,7 +14,7 @@ from fractions import Fraction
 import numpy as np
 
 from . import host, ops
-from .graph import Fold, Graph, Node, Value
+from .graph import Fold, Graph, Impl, Node, Value
 from .types import BipolarType, IntType, parse_type
 
 __all__ = ["to_json", "from_json"]
@@ -22,7 +22,7 @@ __all__ = ["to_json", "from_json"]
 _CLASSES = {
     c.__name__: c
     for c in (
-        Graph, Node, Value, Fold,
+        Graph, Node, Value, Fold, Impl,
         ops.MatVec, ops.MultiThreshold, ops.Requant, ops.Requantize, ops.Linear,
         ops.SlidingWindow, ops.DepthwiseMatVec, ops.WindowReduce, ops.Add, ops.Concat, ops.Reshape, ops.LabelSelect,
         host.FloatOp, host.InputQuant, host.OutputMap,

@@ -431,6 +431,19 @@ def test_config_file_keys(tmp_path):
     assert opts.fixed_bits == 10
 
 
+def test_api_compile_keywords(tmp_path):
+    import gatesmith
+
+    path = _hand_model(tmp_path / "h.onnx")
+    d = gatesmith.compile(path, out_dir=tmp_path / "o", calibration=_HAND_X, fixed_range="calibrated", fixed_bits=6,
+                          backend="rtl")
+    fx = d.manifest["fixed_point"]
+    assert (fx["range"], fx["bits"]) == ("calibrated", 6)
+    assert d.estimate["fixed_point"]["error_vs_float"]["inputs"] == 2
+    y, rep = d.simulate(_HAND_X, engine="reference", expect=zoo.onnx_forward(d.root / "model_fixed.onnx", _HAND_X))
+    assert rep["mismatches"] == 0
+
+
 def test_cli_compile_with_calibration_and_bad_options(float_mlp, tmp_path, capsys):
     path, x, d = float_mlp
     out = tmp_path / "o"

@@ -215,3 +215,207 @@ def test_yosys_thresholds_memory_style(tmp_path, mem, bram18):
     assert (r["bram18"], r["dsp"]) == (bram18, 0)
     e = _estimate("gs_thresholds", p)
     assert e["bram18"] == r["bram18"]
+
+
+# ============================================================================ the decision pass (ir/schedule/impl.py)
+
+@pytest.fixture(scope="module")
+def jet(tmp_path_factory, zoo_export):
+    """jet_tagger (6-bit weights, 64-level thresholds) folded for 2 M inferences/s at 100 MHz."""
+    from gatesmith.flow import CompileOptions, _build_graph
+
+    model, path = zoo_export("jet_tagger")
+    return model, path, _build_graph(path, CompileOptions(target_fps=2_000_000), 100.0)
+
+
+def _impls(g):
+    return {n.name: (n.impl.mem, n.impl.mul) for n in g.nodes if n.impl is not None}
+
+
+def _dsp_total(g):
+    from gatesmith.ir.schedule import cost
+    from gatesmith.ir.schedule.impl import node_product
+
+    tot = 0
+    for n in g.nodes:
+        p = node_product(g, n)
+        if p is not None and n.impl.mul == "dsp":
+            tot += p[2] * cost._mult_dsps(p[0], p[1])
+    return tot
+
+
+def test_choose_impl_auto_is_what_synthesis_infers_and_renders_as_before(jet):
+    from gatesmith.ir.schedule.impl import ChooseImpl, inferred_impl, node_memory, node_product, rtl_style_params
+
+    _, _, g = jet
+    out = ChooseImpl().run(g)
+    im = _impls(out)
+    assert set(im) == {n.name for n in g.nodes if n.kind in ("matvec", "threshold", "vvu")}
+    for n in out.nodes:
+        if n.impl is not None:
+            base = inferred_impl(node_memory(out, n), node_product(out, n))
+            assert (n.impl.mem, n.impl.mul) == (base.mem, base.mul), n.name
+            mem = node_memory(out, n)
+            assert rtl_style_params(n, depth=mem[0], width=mem[1]) == {}
+    assert all(mul in ("dsp", None) for _, mul in im.values())  # 6 x 6-bit products map to DSPs
+    assert any(mul == "dsp" for _, mul in im.values())
+
+
+def test_choose_impl_global_and_per_layer_choices(jet):
+    from gatesmith.ir.schedule.impl import ChooseImpl
+
+    _, _, g = jet
+    im = _impls(ChooseImpl(mem="bram", mul="lut").run(g))
+    assert {m for m, _ in im.values()} == {"bram"} and {u for _, u in im.values()} == {"lut", None}
+    im = _impls(ChooseImpl(mem="bram", mul="lut", layers=(("mvu0", "lutram", "auto"), ("mvu1", "auto", "dsp"))).run(g))
+    assert im["mvu0"] == ("lutram", "lut") and im["mvu1"] == ("bram", "dsp") and im["rq0"] == ("bram", None)
+
+
+def test_choose_impl_fits_the_board(jet):
+    from gatesmith.ir.schedule.impl import ChooseImpl, node_memory, node_product
+
+    _, _, g = jet
+    full = ChooseImpl().run(g)
+    need = _dsp_total(full)
+    assert need > 20
+    out = ChooseImpl(dsp=20).run(g)
+    assert _dsp_total(out) <= 20
+    moved = [n for n in out.nodes if n.impl is not None and n.impl.mul == "lut" and full.node(n.name).impl.mul == "dsp"]
+    kept = [n for n in out.nodes if n.impl is not None and n.impl.mul == "dsp"]
+    assert moved  # the narrowest products went to LUTs first
+    width = lambda n: node_product(g, n)[0] * node_product(g, n)[1]  # noqa: E731
+    assert max(width(n) for n in moved) <= min([width(n) for n in kept] or [99])
+    # DSPs the user asks for are kept even when the board has none
+    assert _dsp_total(ChooseImpl(mul="dsp", dsp=0).run(g)) == need
+    # no block RAM on the board: every auto ROM in LUTs; a user's bram stays
+    allb = ChooseImpl(mem="bram").run(g)
+    assert {n.impl.mem for n in ChooseImpl(bram18=0, lut=10**9).run(allb).nodes if n.impl} <= {"lutram"}
+    # block RAMs nearly free against LUTs: every ROM costing more LUTs than RAMB18s goes to BRAM
+    from gatesmith.ir.schedule import cost
+    cheap = ChooseImpl(lut=1000, bram18=1000).run(g)
+    for n in cheap.nodes:
+        if n.impl is not None:
+            d, w = node_memory(g, n)
+            assert (n.impl.mem == "bram") == (cost._rom_luts(d, w) > cost.bram18_blocks(d, w)
+                                              or full.node(n.name).impl.mem == "bram"), n.name
+
+
+@pytest.mark.parametrize("kw,msg", [
+    ({"mem": "uram"}, "--mem-style 'uram': expected one of auto, lutram, bram"),
+    ({"mul": "fabric"}, "--mul-style 'fabric': expected one of auto, dsp, lut"),
+    ({"layers": (("mvu0", "distributed", "auto"),)}, "layer 'mvu0' mem_style 'distributed': expected one of auto, lutram, bram"),
+])
+def test_choose_impl_rejects_unknown_styles(jet, kw, msg):
+    from gatesmith.ir.schedule.impl import ChooseImpl, ImplError
+
+    with pytest.raises(ImplError) as e:
+        ChooseImpl(**kw).run(jet[2])
+    assert str(e.value) == msg
+
+
+def test_impl_prints_and_round_trips(jet):
+    from gatesmith.ir import print_graph
+    from gatesmith.ir.graph import Impl
+    from gatesmith.ir.schedule.impl import ChooseImpl
+    from gatesmith.ir.serialize import from_json, to_json
+
+    g = ChooseImpl(mem="bram", mul="lut").run(jet[2])
+    text = print_graph(g)
+    assert " fold(pe=" in text and "impl(mem=bram, mul=lut)" in text and "impl(mem=bram)\n" in text
+    back = from_json(to_json(g))
+    assert [n.impl for n in back.nodes] == [n.impl for n in g.nodes]
+    assert back.node("mvu0").impl == Impl(mem="bram", mul="lut")
+    assert print_graph(back) == text
+    assert "impl(" not in print_graph(jet[2])  # before the pass: printed as before
+
+
+# ============================================================================ user control: config, CLI
+
+@pytest.mark.parametrize("text,message", [
+    ("mem_style = 'uram'", "mem_style: 'uram' is not a memory style (expected one of auto, lutram, bram)"),
+    ("mul_style = 'fabric'", "mul_style: 'fabric' is not a multiplier style (expected one of auto, dsp, lut)"),
+    ("[op.matvec]\nmem_style = 'block'", "op.matvec.mem_style: 'block' is not a memory style (expected one of auto, lutram, bram)"),
+    ("[layer.mvu0]\nmul_style = 'DSP'", "layer.mvu0.mul_style: 'DSP' is not a multiplier style (expected one of auto, dsp, lut)"),
+    ("[op.pool]\nmem_style = 'bram'", "op.pool.mem_style: a pool layer has no constant memory (mem_style applies to op kinds matvec, vvu, threshold, requantize)"),
+    ("[op.threshold]\nmul_style = 'lut'", "op.threshold.mul_style: a threshold layer has no multipliers (mul_style applies to op kinds matvec, vvu)"),
+    ("[layer.mvu0]\nmem_style = 3", "layer.mvu0.mem_style: expected a string, got 3"),
+])
+def test_config_style_errors_name_the_key(tmp_path, text, message):
+    from gatesmith.config import ConfigError, load_config
+
+    p = tmp_path / "g.toml"
+    p.write_text(text)
+    with pytest.raises(ConfigError) as e:
+        load_config(p)
+    assert str(e.value) == f"--config {str(p)!r}: {message}"
+
+
+def _ir_impls(out: Path) -> dict:
+    import re
+
+    return {m[0]: m[1] for m in re.findall(r"@(\w+)\(.*impl\(([^)]*)\)", (out / "ir.txt").read_text())}
+
+
+def test_config_style_precedence_name_over_kind_over_global(jet, tmp_path, capsys):
+    from gatesmith.cli import main
+
+    _, path, _ = jet
+    cfg = tmp_path / "s.toml"
+    cfg.write_text("target_fps = 2e6\nmem_style = 'bram'\nmul_style = 'lut'\n"
+                   "[op.matvec]\nmem_style = 'lutram'\n[op.requantize]\nmem_style = 'lutram'\n"
+                   "[layer.mvu1]\nmem_style = 'bram'\nmul_style = 'dsp'\n")
+    assert main(["compile", str(path), "-o", str(tmp_path / "o"), "--config", str(cfg)]) == 0
+    im = _ir_impls(tmp_path / "o")
+    assert im["mvu0"] == "mem=lutram, mul=lut"      # op kind over global
+    assert im["mvu1"] == "mem=bram, mul=dsp"        # name over op kind
+    assert im["rq0"] == "mem=lutram"                # requantize (-> threshold) by op kind
+    top = (tmp_path / "o" / "rtl" / "gatesmith_top.v").read_text()
+    assert '.MUL_STYLE   ("lut")' in top and '.MEM_STYLE   ("block")' in top
+    # the command line's --mem-style wins over the file's global, not over its layers
+    assert main(["compile", str(path), "-o", str(tmp_path / "o2"), "--config", str(cfg), "--mem-style", "auto"]) == 0
+    assert _ir_impls(tmp_path / "o2")["mvu1"] == "mem=bram, mul=dsp"
+    capsys.readouterr()
+    cfg.write_text("[layer.mvu0]\nmul_style = 'lut'\n[layer.rq0]\nmul_style = 'lut'\n")
+    assert main(["compile", str(path), "-o", str(tmp_path / "o3"), "--config", str(cfg)]) == 2
+    assert capsys.readouterr().err == (f"gatesmith: error: --config {str(cfg)!r}: layer.rq0.mul_style: 'rq0' is a "
+                                       "requantize layer, which has no multipliers\n")
+
+
+def test_cli_style_options(jet, tmp_path, capsys):
+    from gatesmith.cli import main
+
+    _, path, _ = jet
+    assert main(["compile", str(path), "-o", str(tmp_path / "a"), "--mem-style", "fancy"]) == 2
+    assert capsys.readouterr().err == "gatesmith: error: --mem-style 'fancy': expected one of auto, lutram, bram\n"
+    assert main(["compile", str(path), "-o", str(tmp_path / "a"), "--mul-style", "dsp48"]) == 2
+    assert capsys.readouterr().err == "gatesmith: error: --mul-style 'dsp48': expected one of auto, dsp, lut\n"
+    # config init lists today's choice per layer
+    assert main(["config", "init", str(path), "-o", str(tmp_path / "g.toml"), "--target-fps", "2e6"]) == 0
+    text = (tmp_path / "g.toml").read_text()
+    assert 'mem_style = "auto"' in text and 'mul_style = "auto"' in text
+    assert '# [layer.mvu0]' in text and '# mul_style = "dsp"' in text and '# mem_style = "lutram"' in text
+
+
+# ============================================================================ end to end
+
+@pytest.mark.rtl
+def test_e2e_mlp_bram_weights_lut_multipliers_equal_reference(jet, tmp_path):
+    import json
+
+    from gatesmith.flow import CompileOptions, compile_model, simulate
+    from gatesmith.verify import zoo
+    from gatesmith.verify.rtl_sim import lint_design
+
+    model, path, _ = jet
+    out = compile_model(path, tmp_path / "d", CompileOptions(board="pynq-z2", clock_mhz=100, target_fps=2_000_000,
+                                                             mem_style="bram", mul_style="lut"))
+    top = (out / "rtl" / "gatesmith_top.v").read_text()
+    assert top.count('.MEM_STYLE   ("block")') >= 4 and top.count('.MUL_STYLE   ("lut")') >= 3
+    lint_design(out / "rtl", "gatesmith_top")
+    est = json.loads((out / "reports" / "estimate.json").read_text())
+    layers = {l["name"]: l for l in est["layers"]}
+    assert layers["mvu0"]["dsp"] == 0 and layers["mvu0"]["bram18"] > 0
+    x = model.sample_with_extremes(24, seed=5)
+    expect = zoo.onnx_forward(path, x)
+    y, rep = simulate(out, x, engine="rtl", backpressure=True, seed=3, expect=expect)
+    assert rep["mismatches"] == 0 and y.shape == expect.shape

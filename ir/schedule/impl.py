@@ -1,0 +1,221 @@
+"""Per-layer implementation choices (``Node.impl``): where a layer's constant memory lives
+(``lutram``: LUT logic / distributed ROM, ``bram``: block RAM) and where its integer products
+are computed (``dsp`` slices or ``lut`` fabric).
+
+:class:`ChooseImpl` runs after the folding (the memory's shape depends on PE/SIMD).  For a
+layer left at ``auto`` it starts from what synthesis would infer on its own (Yosys' rules as
+``cost.py`` models them, so a design nobody asks anything of keeps today's RTL), then:
+
+* puts a ROM in block RAM when its LUTs cost more than the block RAMs it would take, counted
+  at the board's exchange rate (LUTs per RAMB18 of the board);
+* moves the least-used block-RAM ROMs back to LUTs while the ROMs alone need more RAMB18s
+  than the board has;
+* moves the narrowest DSP products to LUTs while the multipliers need more DSPs than the
+  board has.
+
+A choice the user made (``--mem-style`` / ``--mul-style`` or a layer of ``gatesmith.toml``)
+is kept as given.  No ``uram``: URAM288 has no initial contents on UltraScale+, so a ROM
+cannot live there (Yosys: "no valid mapping"); weights in URAM would need a load path.
+
+:func:`rtl_style_params` turns a choice into the cores' ``MEM_STYLE`` / ``MUL_STYLE``
+parameters, given only where the choice differs from what synthesis infers anyway.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+from ..graph import Graph, Impl, Node
+from ..types import BipolarType
+from . import cost
+
+__all__ = ["MEM_STYLES", "MUL_STYLES", "ChooseImpl", "ImplError", "node_memory", "node_product",
+           "rtl_style_params", "inferred_impl"]
+
+MEM_STYLES = ("auto", "lutram", "bram")
+MUL_STYLES = ("auto", "dsp", "lut")
+
+#: IR memory style -> the cores' MEM_STYLE
+_RTL_MEM = {"lutram": "distributed", "bram": "block"}
+#: IR multiplier style -> the cores' MUL_STYLE
+_RTL_MUL = {"dsp": "dsp", "lut": "lut"}
+
+
+class ImplError(ValueError):
+    """A per-layer implementation choice that cannot be made; the message names the layer."""
+
+
+def _signed_bits(lo: int, hi: int) -> int:
+    return max(max(int(lo), -int(lo) - 1, int(hi), -int(hi) - 1).bit_length() + 1, 1)
+
+
+def _threshold_shape(graph: Graph, node: Node) -> tuple[int, int]:
+    """(N, T_BITS) of a threshold node's ROM as ``hls_templates/rtl.py`` lays it out."""
+    op = node.op
+    in_t = graph.value(node.inputs[0]).dtype
+    lo, hi = int(in_t.min), int(in_t.max)
+    t = np.asarray(op.thresholds, dtype=object).reshape(op.channels, -1)
+    n = t.shape[1]
+    if isinstance(op.out, BipolarType):
+        m = 1 - int(op.base)
+        t = t[:, m - 1:m] if 0 < m <= n else np.full((op.channels, 1), lo if m <= 0 else hi + 1, dtype=object)
+    elif n == 0:
+        t = np.full((op.channels, 1), hi + 1, dtype=object)
+    t = np.minimum(np.maximum(t, lo), hi + 1)
+    return t.shape[1], max(in_t.bits, _signed_bits(int(t.min()), int(t.max())))
+
+
+def node_memory(graph: Graph, node: Node) -> tuple[int, int] | None:
+    """(depth, width) of the node's constant memory at its folding; None: it has none."""
+    op, f = node.op, node.fold
+    if f is None:
+        return None
+    if node.kind == "matvec":
+        return (op.mh // f.pe) * (op.mw // f.simd), f.pe * f.simd * op.wtype.bits
+    if node.kind == "vvu":
+        return op.positions * (op.channels // f.pe), f.pe * op.wtype.bits
+    if node.kind == "threshold":
+        n, tb = _threshold_shape(graph, node)
+        return op.channels // f.pe, f.pe * n * tb
+    return None
+
+
+def node_product(graph: Graph, node: Node) -> tuple[int, int, int] | None:
+    """(input bits, weight bits, lanes) of the node's integer x integer products, both widths
+    as signed operands; None: it multiplies nothing (bipolar operands are negations)."""
+    if node.kind not in ("matvec", "vvu") or node.fold is None:
+        return None
+    lanes = node.fold.pe * (node.fold.simd if node.kind == "matvec" else 1)
+    return _product(graph.value(node.inputs[0]).dtype, node.op.wtype, lanes)
+
+
+def _product(in_t, wt, lanes: int) -> tuple[int, int, int] | None:
+    if isinstance(in_t, BipolarType) or isinstance(wt, BipolarType):
+        return None
+    return cost._sbits(in_t.bits, int(in_t.signed)), cost._sbits(wt.bits, int(wt.signed)), lanes
+
+
+def inferred_impl(depth_width, product, model: dict | None = None) -> Impl:
+    """What synthesis picks on its own for this memory shape and product (cost.py's rules)."""
+    model = cost.load_model() if model is None else model
+    mem = mul = None
+    if depth_width is not None:
+        mem = "bram" if cost._in_bram(*depth_width, model) else "lutram"
+    if product is not None:
+        mul = "dsp" if cost._mult_dsps(product[0], product[1]) else "lut"
+    return Impl(mem=mem, mul=mul)
+
+
+def _check(value: str, allowed, what: str) -> str:
+    if value not in allowed:
+        raise ImplError(f"{what} {value!r}: expected one of {', '.join(allowed)}")
+    return value
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChooseImpl:
+    """Record ``Node.impl`` on every node with a constant memory or integer products.
+
+    ``mem`` / ``mul``: the global choice (``auto``: decided here); ``layers``: per-node
+    choices ``(node name, mem, mul)`` that win over the global one (``auto`` there: the
+    global one).  ``lut`` / ``dsp`` / ``bram18``: the board's resources (None: unlimited).
+    """
+
+    name: ClassVar[str] = "choose_impl"
+    mem: str = "auto"
+    mul: str = "auto"
+    layers: tuple[tuple[str, str, str], ...] = ()
+    lut: int | None = None
+    dsp: int | None = None
+    bram18: int | None = None
+
+    def run(self, graph: Graph) -> Graph:
+        _check(self.mem, MEM_STYLES, "--mem-style")
+        _check(self.mul, MUL_STYLES, "--mul-style")
+        per = {}
+        for name, mem, mul in self.layers:
+            graph.node(name)  # KeyError names an unknown node
+            per[name] = (_check(mem, MEM_STYLES, f"layer {name!r} mem_style"),
+                         _check(mul, MUL_STYLES, f"layer {name!r} mul_style"))
+        model = cost.load_model()
+        shapes = {n.name: (node_memory(graph, n), node_product(graph, n)) for n in graph.nodes}
+        chosen: dict[str, list] = {}
+        auto_mem, auto_mul = set(), set()
+        for n in graph.nodes:
+            mem_shape, prod = shapes[n.name]
+            if mem_shape is None and prod is None:
+                continue
+            want_mem, want_mul = per.get(n.name, ("auto", "auto"))
+            want_mem = self.mem if want_mem == "auto" else want_mem
+            want_mul = self.mul if want_mul == "auto" else want_mul
+            base = inferred_impl(mem_shape, prod, model)
+            mem, mul = base.mem, base.mul
+            if mem_shape is not None:
+                if want_mem == "auto":
+                    auto_mem.add(n.name)
+                else:
+                    mem = want_mem
+            if prod is not None:
+                if want_mul == "auto":
+                    auto_mul.add(n.name)
+                else:
+                    mul = want_mul
+            chosen[n.name] = [mem, mul]
+        self._balance(chosen, shapes, auto_mem, auto_mul, model)
+        nodes = [n.with_(impl=Impl(mem=chosen[n.name][0], mul=chosen[n.name][1])) if n.name in chosen else n
+                 for n in graph.nodes]
+        return graph.replace_nodes(nodes)
+
+    def _balance(self, chosen, shapes, auto_mem, auto_mul, model) -> None:
+        order = [n for n in chosen]  # graph order: deterministic
+        # ROMs whose LUTs cost more than their block RAMs at the board's exchange rate
+        if self.lut and self.bram18:
+            rate = self.lut / self.bram18
+            for n in order:
+                if n in auto_mem and chosen[n][0] == "lutram":
+                    d, w = shapes[n][0]
+                    if cost._rom_luts(d, w) > rate * cost.bram18_blocks(d, w):
+                        chosen[n][0] = "bram"
+        if self.bram18 is not None:
+            def brams(n):
+                return cost.bram18_blocks(*shapes[n][0])
+            total = sum(brams(n) for n in order if chosen[n][0] == "bram")
+            # least-used first: fewest bits per RAMB18
+            for n in sorted((n for n in order if n in auto_mem and chosen[n][0] == "bram"),
+                            key=lambda n: (shapes[n][0][0] * shapes[n][0][1] / brams(n), order.index(n))):
+                if total <= self.bram18:
+                    break
+                chosen[n][0] = "lutram"
+                total -= brams(n)
+        if self.dsp is not None:
+            def dsps(n):
+                a, b, lanes = shapes[n][1]
+                return lanes * cost._mult_dsps(a, b)
+            total = sum(dsps(n) for n in order if chosen[n][1] == "dsp")
+            # narrowest products first: the cheapest in LUTs
+            for n in sorted((n for n in order if n in auto_mul and chosen[n][1] == "dsp" and dsps(n)),
+                            key=lambda n: (shapes[n][1][0] * shapes[n][1][1], order.index(n))):
+                if total <= self.dsp:
+                    break
+                chosen[n][1] = "lut"
+                total -= dsps(n)
+
+
+def rtl_style_params(node: Node, *, depth: int, width: int, operands=None) -> dict[str, str]:
+    """``MEM_STYLE`` / ``MUL_STYLE`` for the node's core, whose memory is ``depth`` x ``width``
+    and whose products (``operands``: input type, weight type, lanes; None: no multiplier) the
+    code generator knows: only where ``node.impl`` differs from what synthesis infers anyway
+    (so a design with default choices renders as before)."""
+    if node.impl is None:
+        return {}
+    mem_shape, prod = (depth, width), (_product(*operands) if operands is not None else None)
+    base = inferred_impl(mem_shape, prod)
+    out = {}
+    if mem_shape is not None and node.impl.mem is not None and node.impl.mem != base.mem:
+        out["MEM_STYLE"] = _RTL_MEM[node.impl.mem]
+    if prod is not None and node.impl.mul is not None and node.impl.mul != base.mul:
+        out["MUL_STYLE"] = _RTL_MUL[node.impl.mul]
+    return out
