@@ -359,6 +359,11 @@ class _Intervals:
             self.consts[node.output[0]] = _exec_node(self.model, node, ins).astype(np.float32)
             return
         bad = [i for i in data if i in self.why]
+        if bad and node.op_type in _QUANT_OPS and bad == [node.input[0]]:  # a quantizer bounds any input
+            shape = self.model.get_tensor_shape(node.input[0])
+            self.set(node.input[0], np.full(shape, -1e30), np.full(shape, 1e30))
+            del self.why[node.input[0]]
+            bad = []
         if bad:
             for o in node.output:
                 self.why[o] = self.why[bad[0]]

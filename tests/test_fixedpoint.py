@@ -187,6 +187,27 @@ def test_proven_needs_a_bound_for_every_op(tmp_path):
                             "for the format of 'Exp_0_out0'); use --fixed-range calibrated")
 
 
+def test_proven_range_restarts_at_a_quantizer(tmp_path):
+    """An op without an interval rule before one of the model's own quantizers does not matter:
+    the quantizer bounds its output whatever its input."""
+    w1 = np.array([[1, 0.5], [1, -0.5]], np.float32)
+    nodes = [helper.make_node("Exp", ["x"], ["e"], name="exp"),
+             helper.make_node("Quant", ["e", "s", "z", "b"], ["q"], name="q", domain="qonnx.custom_op.general",
+                              signed=1, narrow=0, rounding_mode="ROUND"),
+             helper.make_node("MatMul", ["q", "w1"], ["h"], name="mm"),
+             helper.make_node("Relu", ["h"], ["r"], name="relu"),
+             helper.make_node("MatMul", ["r", "w1"], ["y"], name="mm2")]
+    inits = [numpy_helper.from_array(np.float32(v), n) for n, v in (("s", 0.25), ("z", 0.0), ("b", 4.0))]
+    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2])],
+                          inits + [numpy_helper.from_array(w1, "w1")])
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), str(tmp_path / "q.onnx"))
+    res = make_fixed_point(load_model(tmp_path / "q.onnx"), bits=8, range_mode="proven")
+    # q in [-2, 1.75] (4 bits, scale 1/4): h0 = q0 + q1 in [-4, 3.5] -> Relu [0, 3.5] -> ufixed<8,2>
+    assert [(t.role, str(t.fmt), t.hi) for t in res.tensors] == [
+        ("weights", "fixed<8,2>", 1.0), ("activation", "ufixed<8,2>", 3.5), ("weights", "fixed<8,2>", 1.0)]
+
+
 # ------------------------------------------------------------------- float model: RTL == fixed ONNX
 
 
