@@ -128,44 +128,68 @@ def _fmt_num(v: float) -> str:
     return f"{v:.3g}" if v != int(v) else f"{int(v)}"
 
 
-def _columns():
+def _count(task) -> str:
+    unit = task.fields.get("unit", "")
+    if task.total is None and not unit:
+        return ""
+    done = _fmt_num(task.completed)
+    text = f"{done}/{_fmt_num(task.total)}" if task.total is not None else done
+    return f"{text} {unit}".rstrip()
+
+
+def _rate(task, short: bool = False) -> str:
+    unit = task.fields.get("unit", "")
+    speed = task.finished_speed or task.speed
+    if not speed or not unit or task.fields.get("eta") == "none":  # no rate for steps of unequal cost
+        return ""
+    return f"{_fmt_num(speed)}/s" if short else f"{_fmt_num(speed)} {unit}/s"
+
+
+def _left(task) -> str:
+    eta = task.fields.get("eta", "exact")
+    if task.finished or task.fields.get("ended"):
+        return f"done in {_fmt_time(task.finished_time or task.elapsed)}"
+    elapsed = _fmt_time(task.elapsed)
+    if task.total is None or eta == "none":
+        return f"{elapsed} elapsed, time left unknown"
+    left = task.time_remaining
+    if left is None:
+        return f"{elapsed} elapsed"
+    if eta == "estimate":
+        return f"~{_fmt_time(left)} left (est.)"
+    return f"{_fmt_time(left)} left"
+
+
+#: below this console width the bar is left out and the figures share one column
+_NARROW = 110
+
+
+def _columns(width: int):
     from rich.progress import BarColumn, ProgressColumn, SpinnerColumn, TextColumn
+    from rich.table import Column
     from rich.text import Text
 
-    class Count(ProgressColumn):
-        def render(self, task):
-            unit = task.fields.get("unit", "")
-            if task.total is None and not unit:
-                return Text("")
-            done = _fmt_num(task.completed)
-            text = f"{done}/{_fmt_num(task.total)}" if task.total is not None else done
-            return Text(f"{text} {unit}".rstrip(), style="progress.download")
+    class Figures(ProgressColumn):
+        """done/total unit, rate, time left and the note: one cell, cut from the end (the note first)."""
 
-    class Rate(ProgressColumn):
         def render(self, task):
-            unit = task.fields.get("unit", "")
-            speed = task.finished_speed or task.speed
-            if not speed or not unit or task.fields.get("eta") == "none":  # no rate for steps of unequal cost
-                return Text("")
-            return Text(f"{_fmt_num(speed)} {unit}/s".replace(" /s", "/s"), style="progress.data.speed")
+            text = Text(no_wrap=True)
+            for part, style in ((_count(task), "progress.download"), (_rate(task, narrow), "progress.data.speed"),
+                                (_left(task), "progress.remaining"), (task.fields.get("note", ""), "dim")):
+                if part:
+                    text.append(("  " if text else "") + part, style=style)
+            return text
 
-    class Left(ProgressColumn):
-        def render(self, task):
-            eta = task.fields.get("eta", "exact")
-            if task.finished or task.fields.get("ended"):
-                return Text(f"done in {_fmt_time(task.finished_time or task.elapsed)}", style="progress.elapsed")
-            elapsed = _fmt_time(task.elapsed)
-            if task.total is None or eta == "none":
-                return Text(f"{elapsed} elapsed, time left unknown", style="progress.elapsed")
-            left = task.time_remaining
-            if left is None:
-                return Text(f"{elapsed} elapsed", style="progress.elapsed")
-            if eta == "estimate":
-                return Text(f"~{_fmt_time(left)} left (est.)", style="progress.remaining")
-            return Text(f"{_fmt_time(left)} left", style="progress.remaining")
+    # nothing wraps: the description is held to a share of the width, the figures cell is cut at its end
+    narrow = width < _NARROW
 
-    return (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(bar_width=24), Count(), Rate(), Left(),
-            TextColumn("{task.fields[note]}", style="dim"))
+    def cut():
+        return Column(no_wrap=True, overflow="ellipsis", min_width=8)
+
+    bar = [] if narrow else [BarColumn(bar_width=16, table_column=Column(no_wrap=True))]
+    desc = Column(no_wrap=True, overflow="ellipsis", min_width=8,
+                  max_width=max(12, width // 3) if narrow else max(24, width // 2 - 24))
+    return (SpinnerColumn(), TextColumn("{task.description}", table_column=desc), *bar, Figures(table_column=cut()))
 
 
 @contextlib.contextmanager
@@ -185,7 +209,7 @@ def session(*, quiet: bool = False, json: bool = False, console=None) -> Iterato
         forced = os.environ.get(ENV, "").strip() == "1"
         console = Console(stderr=True, force_terminal=True if forced else None, highlight=False)
     # stdout is never redirected into the display: what a command prints stays on stdout
-    prog = Progress(*_columns(), console=console, transient=False, refresh_per_second=8, speed_estimate_period=10,
+    prog = Progress(*_columns(console.width), console=console, transient=False, refresh_per_second=8, speed_estimate_period=10,
                     redirect_stdout=False)
     token = _ACTIVE.set(prog)
     try:

@@ -109,6 +109,18 @@ def test_drawn_task_shows_what_done_total_and_rate():
                 pass
 
 
+def test_narrow_terminal_keeps_the_figures_on_one_line():
+    buf = io.StringIO()
+    console = __import__("rich.console", fromlist=["Console"]).Console(file=buf, force_terminal=True, width=60)
+    with progress.session(console=console):
+        with progress.task("simulating a design with a rather long name (Verilator)", total=40,
+                           unit="inferences") as t:
+            t.advance(40)
+    lines = [ln for ln in _plain(buf.getvalue()).splitlines() if ln.strip()]
+    assert lines and all(len(ln) <= 60 for ln in lines)
+    assert any("40/40 inferences" in ln and "simulating" in ln for ln in lines)
+
+
 # --------------------------------------------------------------------------- the commands
 
 
