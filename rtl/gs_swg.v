@@ -11,19 +11,28 @@
 // or PAD_VALUE (in every lane) where that row or column lies outside the
 // image: OFM_H*OFM_W*K_H*K_W*C/SIMD beats, the im2col vector of each output
 // pixel in (ky, kx, c) order. Images follow each other back to back, no tlast.
+//
+// Parallel windows (KP > 1, needs SIMD = C): one beat carries KP consecutive
+// kernel positions of the same (ky, kx, c) order, position j of the beat in
+// lanes [j*C, (j+1)*C): KPW = min(KP, K_W) kernel columns of KPH = KP/KPW
+// kernel rows. KP must divide K_W (part of a kernel row a beat) or be K_W*Q
+// with Q dividing K_H (Q whole kernel rows; KP = K_H*K_W: a window a beat).
+// OFM_H*OFM_W*K_H*K_W/KP beats of KP*C elements. KP = 1 is the plain core.
 // Input rows and columns that no window covers are consumed and dropped.
 //
 //   OFM_H = (IFM_H + PAD_T + PAD_B - K_H) / S_H + 1    (floor)
 //   OFM_W = (IFM_W + PAD_L + PAD_R - K_W) / S_W + 1
 //
 // Line buffer: a ring of R = K_H + S_H rows of IFM_W*C/SIMD words (one
-// memory, synchronous read; R*IFM_W*C elements). Input rows go into the ring
+// memory, synchronous read; R*IFM_W*C elements; KP read ports, one a lane). Input rows go into the ring
 // in order (row g of the stream into slot g mod R) whenever a slot is free,
 // one beat a cycle. The reader starts an output row once every image row it
 // needs is complete and then emits one beat a cycle. Rows are freed during
 // the last window of an output row, each as soon as that window has read it
 // and the next output row does not need it; the window's last beat frees
 // the rest (at the end of an image: every row left of it, covered or not).
+// With KPH > 1 a beat reads KPH rows; they are freed together after the
+// last beat of their row group.
 // So the writer fills S_H rows ahead while the reader works, and the next
 // image's first rows flow in while the last window of an image is read.
 //
@@ -32,27 +41,33 @@
 // every one of ~100 configurations simulated):
 //   cycles per image = max(IN, OUT + S)
 //   IN   = IFM_H*IFM_W*C/SIMD              input beats per image
-//   OUT  = OFM_H*OFM_W*K_H*K_W*C/SIMD      output beats per image
+//   OUT  = OFM_H*OFM_W*K_H*K_W*C/SIMD/KP   output beats per image
 // S is the reader's wait at an image boundary for the next image's first
 // rows that did not fit into the ring before the image's last window began:
-//   ROW  = IFM_W*C/SIMD, KWC = K_W*C/SIMD  (beats of an input / window row)
+//   ROW  = IFM_W*C/SIMD                    beats of an input row
+//   KWC  = K_W*C/SIMD/KPW                  beats of a window row group
+//   WIN  = (K_H/KPH)*KWC                   beats of a window
 //   Y    = (OFM_H-1)*S_H - PAD_T           first row of the last output row
 //   N0   = min(K_H - PAD_T, IFM_H)         rows the first output row needs
 //   HL   = IFM_H - max(0, Y)               rows the last output row holds
 //   B    = max(0, N0 - (R - HL))           rows still to write at its start
 //   TP   = max(0, -Y)                      padded rows atop the last window
-//   f_j  = (TP + j)*KWC for j = 1..M, where M = min(K_H-2, IFM_H-1-Y) - TP + 1
-//          (slots freed while the last window runs), f_j = K_H*KWC for j > M
+//   f_j  = (floor((TP+j-1)/KPH) + 1)*KWC for j = 1..M, where
+//          M = min(K_H-KPH-1, IFM_H-1-Y) - TP + 1 (slots freed while the last
+//          window runs: kernel row TP+j-1 goes with its row group),
+//          f_j = WIN for j > M
 //   e_0  = 0, e_j = max(e_{j-1}, f_j) + ROW
-//   S    = 0 if B = 0, else max(0, e_B - K_H*KWC)
-// Common case (TP = 0, IFM_W >= K_W, B <= M):
+//   S    = 0 if B = 0, else max(0, e_B - WIN)
+// Common case (KP = 1, TP = 0, IFM_W >= K_W, B <= M):
 //   S = max(0, B*ROW - (K_H-1)*KWC)
 // e.g. "same" padding (3x3 pad 1, 5x5 pad 2, 7x7 s2 pad 3), pooling with
 // K = S on sizes S divides, 1x1 (any stride) and kernel = whole image:
 // S = 0, cycles = max(IN, OUT); 3x3 stride 1 without padding: B = 2,
 // S = 2*(IFM_W-3)*C/SIMD. (Where trailing rows are dropped, S may be > 0
 // but IN usually dominates: 7x7 input, 2x2 s2 pool, C/SIMD = 2:
-// max(98, 72 + 10) = 98.)
+// max(98, 72 + 10) = 98.) A window a beat (KP = K_H*K_W) frees no row
+// early: 32x32, 3x3 stride 1, C = SIMD = 3 (FINN's CNV): B = 2, WIN = 1,
+// e_2 = 1 + 2*32, S = 64, cycles = max(1024, 900 + 64) = 1024.
 // Latency: an output beat is valid 2 cycles after its issue (registered
 // memory read, then the gs_skid output slice). s_axis_tready depends only on
 // registers (no combinational path from m_axis_tready).
@@ -66,6 +81,8 @@
 //                     extent in its direction; may be 0 and asymmetric)
 //   ELEM_BITS         element width
 //   PAD_VALUE         raw ELEM_BITS-bit pattern emitted for padded positions
+//   KP                kernel positions per output beat (default 1; > 1 needs
+//                     SIMD = C; m_axis_tdata is KP*SIMD*ELEM_BITS wide)
 //
 // Clock clk, synchronous active-low reset rst_n. Needs gs_skid.v.
 module gs_swg #(
@@ -82,7 +99,8 @@ module gs_swg #(
     parameter PAD_R     = 0,
     parameter SIMD      = 1,
     parameter ELEM_BITS = 8,
-    parameter PAD_VALUE = 0
+    parameter PAD_VALUE = 0,
+    parameter KP        = 1
 ) (
     input  wire                      clk,
     input  wire                      rst_n,
@@ -91,7 +109,7 @@ module gs_swg #(
     input  wire                      s_axis_tvalid,
     output wire                      s_axis_tready,
 
-    output wire [SIMD*ELEM_BITS-1:0] m_axis_tdata,
+    output wire [KP*SIMD*ELEM_BITS-1:0] m_axis_tdata,
     output wire                      m_axis_tvalid,
     input  wire                      m_axis_tready
 );
@@ -123,7 +141,10 @@ module gs_swg #(
     localparam R     = K_H + S_H;                                 // rows in the ring
     localparam ROWW  = IFM_W * CF;                                // words per row
     localparam DEPTH = R * ROWW;
-    localparam KWC   = K_W * CF;                                  // beats per window row
+    localparam KPW   = (KP < 1) ? 1 : ((KP < K_W) ? KP : K_W);                     // kernel columns per beat
+    localparam KPH   = KP / KPW;                                  // kernel rows per beat
+    localparam KWC   = K_W * CF;                                  // positions per window row
+    localparam OWORD = KP * WORD;
     localparam AW    = (DEPTH > 1) ? clog2(DEPTH) : 1;
     // one width for all counters and address arithmetic (>= AW, holds every
     // biased coordinate, 2R and the largest address)
@@ -147,7 +168,10 @@ module gs_swg #(
     localparam U_PLC_I      = PAD_L * CF;
     localparam U_PLC_W_I    = (PAD_L + IFM_W) * CF;        // first right-pad position
     localparam U_SWC_I      = S_W * CF;
-    localparam U_KWC_1_I    = KWC - 1;
+    localparam U_KWC_1_I    = KWC - KPW;                   // wp of a window row's last beat
+    localparam U_KPW_I      = KPW;
+    localparam U_KPH_I      = KPH;
+    localparam U_KH_KPH_I   = K_H - KPH;                   // ky of a window's last beat
     localparam U_OW_1_I     = OFM_W - 1;
     localparam U_OH_1_I     = OFM_H - 1;
     localparam [UW-1:0] U_R       = U_R_I[UW-1:0];
@@ -163,6 +187,9 @@ module gs_swg #(
     localparam [UW-1:0] U_PLC_W   = U_PLC_W_I[UW-1:0];
     localparam [UW-1:0] U_SWC     = U_SWC_I[UW-1:0];
     localparam [UW-1:0] U_KWC_1   = U_KWC_1_I[UW-1:0];
+    localparam [UW-1:0] U_KPW     = U_KPW_I[UW-1:0];
+    localparam [UW-1:0] U_KPH     = U_KPH_I[UW-1:0];
+    localparam [UW-1:0] U_KH_KPH  = U_KH_KPH_I[UW-1:0];
     localparam [UW-1:0] U_OW_1    = U_OW_1_I[UW-1:0];
     localparam [UW-1:0] U_OH_1    = U_OH_1_I[UW-1:0];
     localparam [ELEM_BITS-1:0] PAD_E = PAD_VALUE[ELEM_BITS-1:0];
@@ -180,6 +207,12 @@ module gs_swg #(
         end
         if (S_H < 1 || S_W < 1) begin : g_bad_stride
             gs_swg_error_strides_must_be_at_least_1 u_error ();
+        end
+        if (KP < 1 || (KP <= K_W && K_W % KP != 0) || (KP > K_W && (KP % K_W != 0 || K_H % (KP / K_W) != 0))) begin : g_bad_kp
+            gs_swg_error_KP_must_divide_K_W_or_be_K_W_times_a_divisor_of_K_H u_error ();
+        end
+        if (KP > 1 && SIMD != C) begin : g_bad_kp_simd
+            gs_swg_error_KP_above_1_needs_SIMD_equal_to_C u_error ();
         end
     endgenerate
 
@@ -220,9 +253,9 @@ module gs_swg #(
     reg  [UW-1:0] oy;             // output row
     reg  [UW-1:0] ox;             // output column
     reg  [UW-1:0] rbase;          // oy*S_H (biased first window row)
-    reg  [UW-1:0] ky;             // kernel row
+    reg  [UW-1:0] ky;             // kernel row (of the beat's first position)
     reg  [UW-1:0] cbase;          // ox*S_W*CF (biased first window position)
-    reg  [UW-1:0] wp;             // kx*CF + g within the window row
+    reg  [UW-1:0] wp;             // kx*CF + g within the window row (first position)
     wire          en;             // stage 1 may take a beat
     wire          skid_ready;
 
@@ -234,20 +267,14 @@ module gs_swg #(
     wire          rows_ok = (db >= need);
     wire          issue   = en && rows_ok;
 
-    // the beat issued this cycle
+    // the beat issued this cycle: its first position (lane 0) is at row rb,
+    // position cp; lane j adds j / KPW rows and j % KPW columns (KP > 1 has
+    // CF = 1: a position is a column)
     wire [UW-1:0] rb      = rbase + ky;
     wire [UW-1:0] cp      = cbase + wp;
-    wire          rb_pad  = (rb + U_ONE <= U_PT) || (rb >= U_PT_H);
-    wire          pad     = rb_pad || (cp + U_ONE <= U_PLC) || (cp >= U_PLC_W);
-    wire [UW-1:0] slot_s  = fslot + (rb - rfree);
-    wire [UW-1:0] slot    = (slot_s >= U_R) ? slot_s - U_R : slot_s;
-    // only the low AW bits address the memory (padded beats read anything)
-    /* verilator lint_off UNUSEDSIGNAL */
-    wire [UW-1:0] raddr   = slot * U_ROWW + (cp - U_PLC);
-    /* verilator lint_on UNUSEDSIGNAL */
 
     wire          wp_last = (wp == U_KWC_1);
-    wire          ky_last = (ky == U_KH_1);
+    wire          ky_last = (ky == U_KH_KPH);
     wire          ox_last = (ox == U_OW_1);
     wire          oy_last = (oy == U_OH_1);
 
@@ -260,10 +287,15 @@ module gs_swg #(
     wire [UW-1:0] rnext   = rbase + U_SH;
     wire [UW-1:0] lo_next = (rnext + U_ONE <= U_PT) ? U_PT : rnext;
     wire [UW-1:0] lim     = oy_last ? U_PT_H : lo_next;
-    wire          win_row = issue && wp_last && ox_last;        // a row of the last window done
+    // A beat covers KPH kernel rows: those real and below lim go (mcnt).
+    wire          win_row = issue && wp_last && ox_last;        // a row group of the last window done
     wire          row_end = win_row && ky_last;
-    wire          mid     = win_row && !ky_last && !rb_pad && (rb < lim);
-    wire [UW-1:0] free    = row_end ? lim - rfree : (mid ? U_ONE : {UW{1'b0}});
+    wire [UW-1:0] mlo     = (rb + U_ONE <= U_PT) ? U_PT : rb;
+    wire [UW-1:0] mhx_a   = rb + U_KPH;
+    wire [UW-1:0] mhx     = (mhx_a < lim) ? mhx_a : lim;
+    wire [UW-1:0] mcnt    = (mhx > mlo) ? mhx - mlo : {UW{1'b0}};
+    wire          mid     = win_row && !ky_last && (mcnt != {UW{1'b0}});
+    wire [UW-1:0] free    = row_end ? lim - rfree : (mid ? mcnt : {UW{1'b0}});
     wire [UW-1:0] fslot_s = fslot + free;
 
     always @(posedge clk) begin
@@ -277,9 +309,9 @@ module gs_swg #(
             fslot <= {UW{1'b0}};
             rfree <= U_PT;
         end else if (issue) begin
-            wp <= wp_last ? {UW{1'b0}} : wp + U_ONE;
+            wp <= wp_last ? {UW{1'b0}} : wp + U_KPW;
             if (wp_last) begin
-                ky <= ky_last ? {UW{1'b0}} : ky + U_ONE;
+                ky <= ky_last ? {UW{1'b0}} : ky + U_KPH;
                 if (ky_last) begin
                     ox    <= ox_last ? {UW{1'b0}} : ox + U_ONE;
                     cbase <= ox_last ? {UW{1'b0}} : cbase + U_SWC;
@@ -291,7 +323,7 @@ module gs_swg #(
             end
             if (row_end || mid) begin
                 fslot <= (fslot_s >= U_R) ? fslot_s - U_R : fslot_s;
-                rfree <= row_end ? (oy_last ? U_PT : lo_next) : rfree + U_ONE;
+                rfree <= row_end ? (oy_last ? U_PT : lo_next) : rfree + mcnt;
             end
         end
     end
@@ -305,9 +337,8 @@ module gs_swg #(
     end
 
     // ------------------------------------------------------------ stage 1: memory read
-    reg            v1;
-    reg            pad1;
-    reg [WORD-1:0] rdata1;
+    reg             v1;
+    wire [OWORD-1:0] out_word;
 
     assign en = !v1 || skid_ready;
 
@@ -319,17 +350,40 @@ module gs_swg #(
         end
     end
 
-    always @(posedge clk) begin
-        if (issue) begin
-            rdata1 <= mem[raddr[AW-1:0]];
-            pad1   <= pad;
-        end
-    end
+    // one memory read port a lane (KP ports on the ring)
+    genvar j;
+    generate
+        for (j = 0; j < KP; j = j + 1) begin : g_lane
+            localparam DY_I = j / KPW;
+            localparam DX_I = j % KPW;
+            localparam [UW-1:0] U_DY = DY_I[UW-1:0];
+            localparam [UW-1:0] U_DX = DX_I[UW-1:0];
+            wire [UW-1:0] rbj     = rb + U_DY;
+            wire [UW-1:0] cpj     = cp + U_DX;
+            wire          pad     = (rbj + U_ONE <= U_PT) || (rbj >= U_PT_H) ||
+                                    (cpj + U_ONE <= U_PLC) || (cpj >= U_PLC_W);
+            wire [UW-1:0] slot_s  = fslot + (rbj - rfree);
+            wire [UW-1:0] slot    = (slot_s >= U_R) ? slot_s - U_R : slot_s;
+            // only the low AW bits address the memory (padded beats read anything)
+            /* verilator lint_off UNUSEDSIGNAL */
+            wire [UW-1:0] raddr   = slot * U_ROWW + (cpj - U_PLC);
+            /* verilator lint_on UNUSEDSIGNAL */
+            reg            pad1;
+            reg [WORD-1:0] rdata1;
 
-    wire [WORD-1:0] out_word = pad1 ? {SIMD{PAD_E}} : rdata1;
+            always @(posedge clk) begin
+                if (issue) begin
+                    rdata1 <= mem[raddr[AW-1:0]];
+                    pad1   <= pad;
+                end
+            end
+
+            assign out_word[j*WORD +: WORD] = pad1 ? {SIMD{PAD_E}} : rdata1;
+        end
+    endgenerate
 
     gs_skid #(
-        .WIDTH(WORD)
+        .WIDTH(OWORD)
     ) u_out (
         .clk           (clk),
         .rst_n         (rst_n),

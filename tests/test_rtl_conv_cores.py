@@ -235,3 +235,67 @@ LINT = ([("swg", p) for p in SWG_LINT] + [("pool", p) for p in POOL_LINT]
 @pytest.mark.parametrize("core,params", LINT, ids=[_ident(c, p) for c, p in LINT])
 def test_lint(core, params, rtl_cache):
     _lint(core, params)
+
+
+# ============================================================================ gs_swg, parallel windows (KP)
+
+SWG_KP_KEYS = SWG_KEYS + ("KP",)
+
+SWG_KP_CASES = [
+    # H, W, C, KH, KW, SH, SW, PT, PL, PB, PR, SIMD, BITS, PAD_VALUE, KP
+    (6, 6, 3, 3, 3, 1, 1, 0, 0, 0, 0, 3, 8, 0, 9),         # whole window, no padding (CNV's first conv)
+    (7, 7, 2, 3, 3, 2, 2, 1, 0, 0, 1, 2, 8, 0x80, 9),      # whole window, stride 2, asymmetric padding
+    (8, 8, 1, 5, 5, 1, 1, 2, 2, 2, 2, 1, 4, 5, 5),         # 5x5 "same": one kernel row a beat
+    (1, 16, 2, 1, 5, 1, 2, 0, 2, 0, 2, 2, 8, 0x7F, 5),     # 1-D, whole window, stride 2, pad 2
+]
+
+SWG_KP_SLOW = [
+    (5, 5, 3, 3, 3, 1, 1, 1, 1, 1, 1, 3, 4, 0x5, 3),       # kernel row a beat, pad 1
+    (6, 7, 2, 2, 4, 1, 1, 0, 1, 1, 0, 2, 8, 0, 2),         # two kernel columns of four
+    (6, 6, 2, 4, 4, 1, 1, 1, 1, 2, 2, 2, 8, 0, 8),         # two kernel rows a beat
+    (4, 4, 2, 4, 4, 1, 1, 0, 0, 0, 0, 2, 8, 0, 16),        # kernel = whole image, one beat
+    (9, 9, 1, 5, 5, 2, 2, 2, 1, 1, 2, 1, 8, 0x33, 25),     # 5x5 s2 whole window, asymmetric
+    (7, 6, 3, 3, 3, 2, 1, 0, 1, 2, 1, 3, 2, 1, 3),         # mixed strides, one kernel row a beat
+    (1, 12, 4, 1, 4, 1, 1, 0, 1, 0, 2, 4, 8, 0, 2),        # 1-D, two of four columns
+    (10, 10, 1, 3, 3, 3, 3, 0, 0, 0, 0, 1, 8, 0, 9),       # stride = kernel (rows dropped)
+    (8, 8, 3, 1, 3, 1, 1, 0, 1, 0, 1, 3, 8, 0, 3),         # 1x3 kernel, whole window
+    (6, 6, 2, 3, 1, 1, 1, 1, 0, 1, 0, 2, 8, 0, 3),         # 3x1 kernel: KP = K_W * 3 rows
+]
+
+
+def swg_kp_params(*values) -> dict:
+    return dict(zip(SWG_KP_KEYS, values))
+
+
+def _swg_kp(case, seed, rtl_cache, tmp_path):
+    _simulate("swg", swg_kp_params(*case), seed, rtl_cache, tmp_path, images=3)
+
+
+@pytest.mark.rtl
+@pytest.mark.parametrize("case", SWG_KP_CASES, ids=lambda c: _ident("swgkp", swg_kp_params(*c)))
+def test_swg_parallel_windows(case, rtl_cache, tmp_path):
+    _swg_kp(case, SWG_KP_CASES.index(case) + 131, rtl_cache, tmp_path)
+
+
+@pytest.mark.rtl
+@pytest.mark.slow
+@pytest.mark.parametrize("case", SWG_KP_SLOW, ids=lambda c: _ident("swgkp", swg_kp_params(*c)))
+def test_swg_parallel_windows_sweep(case, rtl_cache, tmp_path):
+    _swg_kp(case, SWG_KP_SLOW.index(case) + 151, rtl_cache, tmp_path)
+
+
+@pytest.mark.rtl
+@pytest.mark.parametrize("case", [SWG_KP_CASES[0], SWG_KP_CASES[3], SWG_KP_SLOW[1]],
+                         ids=lambda c: _ident("swgkp", swg_kp_params(*c)))
+def test_swg_parallel_windows_lint(case):
+    _lint("swg", swg_kp_params(*case))
+
+
+@pytest.mark.rtl
+@pytest.mark.parametrize("kp,simd", [(2, 3), (4, 3), (6, 3), (3, 1)])
+def test_swg_parallel_windows_rejected(kp, simd):
+    """KP must divide K_W or be K_W times a divisor of K_H, and KP > 1 needs SIMD = C."""
+    params = swg_kp_params(6, 6, 3, 3, 3, 1, 1, 0, 0, 0, 0, simd, 8, 0, kp)
+    paths = rtl_runner.rtl_sources("gs_swg.v", "gs_skid.v")
+    with pytest.raises(Exception, match="gs_swg_error_KP"):
+        rtl_runner.lint(paths, "gs_swg", params)

@@ -2,7 +2,8 @@
 
 Model (:func:`model`, numpy): pad every image with ``PAD_VALUE`` and cut the
 ``K_H x K_W`` windows at strides ``S_H, S_W`` in raster order; each window is
-flattened in (ky, kx, c) order and split into beats of SIMD elements.
+flattened in (ky, kx, c) order and split into beats of KP*SIMD elements
+(KP kernel positions a beat; ``KP`` absent from the parameters means 1).
 :func:`cycles_per_image` is the unstalled steady-state throughput documented
 in the core's header.
 
@@ -73,6 +74,13 @@ def to_beats(elements: list[int], simd: int, bits: int) -> list[int]:
     return [pack(elements[i:i + simd], bits) for i in range(0, len(elements), simd)]
 
 
+def kp_shape(params: dict) -> tuple[int, int]:
+    """(KPH, KPW): kernel rows and columns one beat covers (KP = KPH*KPW)."""
+    kp = params.get("KP", 1)
+    kpw = min(kp, params["K_W"])
+    return kp // kpw, kpw
+
+
 def cycles_per_image(params: dict) -> int:
     """Unstalled steady-state cycles per image (back-to-back images), the
     formula documented in ``rtl/gs_swg.v``: ``max(IN, OUT + S)``, S the
@@ -82,7 +90,7 @@ def cycles_per_image(params: dict) -> int:
     cf = p["C"] // p["SIMD"]
     oh, ow = out_size(p)
     n_in = p["IFM_H"] * p["IFM_W"] * cf
-    n_out = oh * ow * p["K_H"] * p["K_W"] * cf
+    n_out = oh * ow * p["K_H"] * p["K_W"] * cf // p.get("KP", 1)
     return max(n_in, n_out + boundary_stall(p))
 
 
@@ -91,7 +99,10 @@ def boundary_stall(params: dict) -> int:
     p = params
     cf = p["C"] // p["SIMD"]
     oh, _ = out_size(p)
-    row, kwc, kh = p["IFM_W"] * cf, p["K_W"] * cf, p["K_H"]
+    kph, kpw = kp_shape(p)
+    row, kh = p["IFM_W"] * cf, p["K_H"]
+    kwb = p["K_W"] * cf // kpw                          # beats of a window row group
+    win = kh // kph * kwb                               # beats of a window
     ring = kh + p["S_H"]
     top = (oh - 1) * p["S_H"] - p["PAD_T"]             # first row of the last output row
     first = min(kh - p["PAD_T"], p["IFM_H"])            # N0: rows the first output row needs
@@ -101,14 +112,14 @@ def boundary_stall(params: dict) -> int:
         return 0
     tp = max(0, -top)                                   # TP: padded rows atop the last window
     last_real = min(kh - 1, p["IFM_H"] - 1 - top)       # last real row of the last window
-    # slots freed while the last window runs: its real rows before its last
-    # kernel row, each after K_W*C/SIMD cycles; the rest when it ends
-    frees = [(ky + 1) * kwc for ky in range(tp, min(kh - 2, last_real) + 1)]
-    frees += [kh * kwc] * max(0, b - len(frees))
+    # slots freed while the last window runs: its real rows outside its last
+    # row group, each when its group's beats are read; the rest when it ends
+    frees = [(ky // kph + 1) * kwb for ky in range(tp, min(kh - kph - 1, last_real) + 1)]
+    frees += [win] * max(0, b - len(frees))
     end = 0
     for f in frees[:b]:
         end = max(end, f) + row
-    return max(0, end - kh * kwc)
+    return max(0, end - win)
 
 
 # ----------------------------------------------------------------------------- stimulus
@@ -133,7 +144,7 @@ def input_beats(images: np.ndarray, params: dict) -> list[int]:
 
 def expected_beats(images: np.ndarray, params: dict) -> list[int]:
     flat = [e for vec in model(images, params) for e in vec]
-    return to_beats(flat, params["SIMD"], params["ELEM_BITS"])
+    return to_beats(flat, params.get("KP", 1) * params["SIMD"], params["ELEM_BITS"])
 
 
 # ----------------------------------------------------------------------------- bursty stalls
