@@ -221,6 +221,8 @@ def _layer_rows(graph, estimate: dict, synth) -> list[dict]:
             "requant": _requant_style(op),
             "pe": f.pe,
             "simd": f.simd,
+            "mem_style": (n.impl.mem if n.impl is not None else None) or "",  # ir/schedule/impl.py
+            "mul_style": (n.impl.mul if n.impl is not None else None) or "",
             "cycles": e.get("cycles"),
             "bottleneck": n.name == estimate.get("bottleneck"),
             "est": {**rough_resources(n, graph), **{k: e[k] for k in RESOURCE_KEYS if k in e}},

@@ -44,6 +44,7 @@ from gatesmith.ir.graph import Graph, Node
 from gatesmith.ir.ops import (Add, Concat, DepthwiseMatVec, LabelSelect, MatVec, MultiThreshold, PoolMode, Requant,
                               SlidingWindow, WindowReduce)
 from gatesmith.ir.schedule.fifos import fifo_depths
+from gatesmith.ir.schedule.impl import forced_impl
 from gatesmith.ir.types import BipolarType, DType, IntType, type_for_range
 from gatesmith.ir.verifier import verify
 
@@ -115,6 +116,11 @@ def _c_int_bits(name: str, lo: int, hi: int, signed: bool) -> int:
         if not signed and 0 <= lo and hi < (1 << b):
             return b
     raise CodegenError(f"constant array {name!r}: values [{lo}, {hi}] do not fit a 64-bit C integer")
+
+
+#: Node.impl memory style -> BIND_STORAGE impl; multiplier style -> gs_mul_op (gs_mvu.h)
+_HLS_MEM = {"lutram": "lutram", "bram": "bram"}
+_HLS_MUL = {"dsp": 1, "lut": 2}
 
 
 def _rom(name: str, values: np.ndarray, *, bits: int, signed: bool) -> dict[str, Any]:
@@ -278,10 +284,7 @@ def _swg_stage(node: Node, op: SlidingWindow, in_t: DType, out_t: DType, pix: in
         "PAD_T": t, "PAD_L": l, "PAD_B": b, "PAD_R": r, "SIMD": simd, "BITS": in_t.bits,
         "PAD_RAW": pad_raw,
     }
-    kp = node.fold.pe  # kernel positions per beat (parallel windows)
-    if kp != 1:
-        params["KP"] = kp
-    return _Block(kind="swg", kernel="gs_swg", in_elems=simd, out_elems=kp * simd, params=params, roms=[])
+    return _Block(kind="swg", kernel="gs_swg", in_elems=simd, out_elems=simd, params=params, roms=[])
 
 
 def _vvu_stage(node: Node, op: DepthwiseMatVec, in_t: DType, out_t: DType, pix: int) -> _Block:
@@ -582,6 +585,9 @@ def render_hls(
                 cur["depth"] = max(cur["depth"], want, branch.get(f"{node.name}:{port}", 0))
             srcs.append(cur["name"] if cur else "s_axis")
         roms = [_rom(f"{nm}_{suffix}", vals, bits=bits, signed=signed) for suffix, vals, bits, signed in blk.roms]
+        forced = forced_impl(graph, node)  # memory / multiplier styles the defaults would not give
+        if forced.mem is not None:
+            roms = [{**r, "impl": _HLS_MEM[forced.mem]} for r in roms]
         header = None
         if roms:
             header = f"{nm}_params.h"
@@ -594,7 +600,8 @@ def render_hls(
         call = {
             "kind": blk.kind, "stage": nm, "kernel": blk.kernel, "src": srcs[0], "srcs": srcs,
             "dst": dst["name"] if dst else "m_axis",
-            "p": dict(blk.params), "roms": [r["name"] for r in roms],
+            "p": {**blk.params, **({"MUL_STYLE": _HLS_MUL[forced.mul]} if forced.mul is not None else {})},
+            "roms": [r["name"] for r in roms],
         }
         if header:
             call["header"] = header

@@ -77,6 +77,11 @@ def verify(graph: Graph) -> Graph:
                 f = getattr(node.fold, key)
                 if f < 1 or dim % f:
                     raise IRError(f"{where}: {key.upper()}={f} must divide {dim}")
+        if node.impl is not None:
+            for key, allowed in (("mem", (None, "lutram", "bram")), ("mul", (None, "dsp", "lut"))):
+                v = getattr(node.impl, key)
+                if v not in allowed:
+                    raise IRError(f"{where}: impl {key}={v!r}, expected one of {', '.join(map(str, allowed[1:]))}")
         defined.update(node.outputs)
     for o in graph.outputs:
         if o not in defined:

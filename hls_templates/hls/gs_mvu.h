@@ -16,7 +16,8 @@
 // final sum is exact even if a partial sum does not fit.
 //   bipolar x bipolar : XNOR (+1 when the bits are equal, -1 otherwise)
 //   bipolar x integer : conditional negation, no multiplier
-//   integer x integer : multiplication
+//   integer x integer : multiplication; MUL_STYLE 0 leaves the operator to the
+//                       tool, 1 binds it to DSP slices, 2 to fabric (LUTs)
 //
 // Streams: input beat s holds x[s*SIMD + k] in lane k (IN_BITS each); output
 // beat n holds out[n*PE + p] in lane p (ACC_BITS, signed). REPS vectors a call
@@ -26,8 +27,34 @@
 
 #include "gs_stream.h"
 
+// x * w bound to an implementation; a pragma takes literals, so one
+// specialisation a MUL_STYLE (0: the tool decides, 1: DSP, 2: fabric)
+template <int MUL_STYLE> struct gs_mul_op;
+template <> struct gs_mul_op<0> {
+    template <typename P, typename A, typename B> static P mul(A a, B b) {
+#pragma HLS INLINE
+        return P(a * b);
+    }
+};
+template <> struct gs_mul_op<1> {
+    template <typename P, typename A, typename B> static P mul(A a, B b) {
+#pragma HLS INLINE
+        P p = a * b;
+#pragma HLS BIND_OP variable=p op=mul impl=dsp
+        return p;
+    }
+};
+template <> struct gs_mul_op<2> {
+    template <typename P, typename A, typename B> static P mul(A a, B b) {
+#pragma HLS INLINE
+        P p = a * b;
+#pragma HLS BIND_OP variable=p op=mul impl=fabric
+        return p;
+    }
+};
+
 // one product: x is the decoded input (bipolar: +-1), wr the stored weight
-template <int IN_BITS, int IN_BIPOLAR, int W_BITS, int W_BIPOLAR, typename WT>
+template <int IN_BITS, int IN_BIPOLAR, int W_BITS, int W_BIPOLAR, typename WT, int MUL_STYLE = 0>
 ap_int<IN_BITS + W_BITS + 2> gs_mul(ap_int<IN_BITS + 1> x, WT wr) {
 #pragma HLS INLINE
     typedef ap_int<IN_BITS + W_BITS + 2> prod_t;
@@ -42,13 +69,13 @@ ap_int<IN_BITS + W_BITS + 2> gs_mul(ap_int<IN_BITS + 1> x, WT wr) {
     if (IN_BIPOLAR) {
         return (x > 0) ? prod_t(w) : prod_t(-w);
     }
-    return prod_t(x * w);
+    return gs_mul_op<MUL_STYLE>::template mul<prod_t>(x, w);
 }
 
 template <int MW, int MH, int PE, int SIMD,
           int IN_BITS, int IN_SIGNED, int IN_BIPOLAR,
           int W_BITS, int W_SIGNED, int W_BIPOLAR,
-          int ACC_BITS, int REPS, typename WT>
+          int ACC_BITS, int REPS, int MUL_STYLE = 0, typename WT>
 void gs_mvu(hls::stream<ap_uint<SIMD * IN_BITS> > &in,
             hls::stream<ap_uint<PE * ACC_BITS> > &out,
             const WT weights[PE][SIMD][(MH / PE) * (MW / SIMD)]) {
@@ -84,7 +111,7 @@ fold:
         columns:
             for (int k = 0; k < SIMD; k++) {
 #pragma HLS UNROLL
-                a += gs_mul<IN_BITS, IN_BIPOLAR, W_BITS, W_BIPOLAR, WT>(buf[sf][k], weights[p][k][nf * SF + sf]);
+                a += gs_mul<IN_BITS, IN_BIPOLAR, W_BITS, W_BIPOLAR, WT, MUL_STYLE>(buf[sf][k], weights[p][k][nf * SF + sf]);
             }
             acc[p] = a;
             word.range((p + 1) * ACC_BITS - 1, p * ACC_BITS) = a;

@@ -21,7 +21,7 @@
 template <int POS, int C, int PE,
           int IN_BITS, int IN_SIGNED, int IN_BIPOLAR,
           int W_BITS, int W_SIGNED, int W_BIPOLAR,
-          int ACC_BITS, int PIX, typename WT>
+          int ACC_BITS, int PIX, int MUL_STYLE = 0, typename WT>
 void gs_vvu(hls::stream<ap_uint<PE * IN_BITS> > &in,
             hls::stream<ap_uint<PE * ACC_BITS> > &out,
             const WT weights[PE][POS * (C / PE)]) {
@@ -42,7 +42,7 @@ beats:
         for (int k = 0; k < PE; k++) {
 #pragma HLS UNROLL
             ap_int<ACC_BITS> a = (pos == 0) ? ap_int<ACC_BITS>(0) : acc[g][k];
-            a += gs_mul<IN_BITS, IN_BIPOLAR, W_BITS, W_BIPOLAR, WT>(
+            a += gs_mul<IN_BITS, IN_BIPOLAR, W_BITS, W_BIPOLAR, WT, MUL_STYLE>(
                 in_elem::decode(gs_lane<IN_BITS, PE>(x, k)), weights[k][pos * G + g]);
             acc[g][k] = a;
             word.range((k + 1) * ACC_BITS - 1, k * ACC_BITS) = a;

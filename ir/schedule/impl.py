@@ -33,7 +33,7 @@ from ..types import BipolarType
 from . import cost
 
 __all__ = ["MEM_STYLES", "MUL_STYLES", "ChooseImpl", "ImplError", "node_memory", "node_product",
-           "rtl_style_params", "inferred_impl"]
+           "rtl_style_params", "inferred_impl", "forced_impl"]
 
 MEM_STYLES = ("auto", "lutram", "bram")
 MUL_STYLES = ("auto", "dsp", "lut")
@@ -202,6 +202,17 @@ class ChooseImpl:
                     break
                 chosen[n][1] = "lut"
                 total -= dsps(n)
+
+
+def forced_impl(graph: Graph, node: Node) -> Impl:
+    """The parts of ``node.impl`` that differ from what synthesis infers anyway (None
+    elsewhere): what a code generator must state, so that default choices render as before."""
+    if node.impl is None:
+        return Impl()
+    mem_shape, prod = node_memory(graph, node), node_product(graph, node)
+    base = inferred_impl(mem_shape, prod)
+    return Impl(mem=node.impl.mem if mem_shape is not None and node.impl.mem != base.mem else None,
+                mul=node.impl.mul if prod is not None and node.impl.mul != base.mul else None)
 
 
 def rtl_style_params(node: Node, *, depth: int, width: int, operands=None) -> dict[str, str]:
