@@ -8,6 +8,10 @@ build excluded and reported apart), reference interpreter throughput vs
 qonnx's execute_onnx, and mismatching elements against execute_onnx.
 
     python benchmarks/run.py [--suite mlp|conv] [--models tfc_1w1a,jet_tagger] [--n 200]
+
+With ``--models``, the named rows replace those of the same name in an existing
+results file (the other rows are kept), so one row can be re-run on its own.
+``cnv_1w1a_30k`` is CNV at 30k inferences/s: its first conv needs parallel windows.
 """
 
 from __future__ import annotations
@@ -43,7 +47,10 @@ CONV = [
     ("conv_avgpool", None, 50_000),
     ("res_small", None, 50_000),
     ("concat_small", None, 50_000),
+    ("cnv_1w1a_30k", None, 30_000),
 ]
+#: row name -> zoo model, for rows that compile a model at another target
+ALIASES = {"cnv_1w1a_30k": "cnv_1w1a"}
 SUITES = {"mlp": (DEFAULT, 200, "mlp_flow.json"), "conv": (CONV, 16, "conv_flow.json")}
 
 
@@ -52,7 +59,7 @@ def bench_one(name, fmt, fps, n, work: Path) -> dict:
     from gatesmith.verify import zoo
     from gatesmith.verify.reference import run_float
 
-    model = zoo.build(name)
+    model = zoo.build(ALIASES.get(name, name))
     path = model.export(work / f"{name}.onnx", **({"fmt": fmt} if fmt else {}))
     t0 = time.perf_counter()
     out = compile_model(path, work / f"{name}_design", CompileOptions(clock_mhz=100, target_fps=fps, force=True))
@@ -94,6 +101,9 @@ def bench_one(name, fmt, fps, n, work: Path) -> dict:
         "mismatches": rep["mismatches"],
         "mismatches_backpressure": rep_bp["mismatches"],
         "inferences": n,
+        # kernel positions per beat of the widest sliding window (parallel windows)
+        "max_swg_kp": max([e.get("pe", 1) for e in json.loads((out / "folding.json").read_text())["layers"].values()
+                           if e.get("kind") == "swg"], default=1),
     }
 
 
@@ -105,6 +115,7 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path, default=None)
     a = ap.parse_args(argv)
     models, n_default, out_name = SUITES[a.suite]
+    filtered = a.models is not None
     a.models = a.models or ",".join(m for m, _, _ in models)
     a.n = a.n or n_default
     a.out = a.out or Path(__file__).parent / "results" / out_name
@@ -127,6 +138,11 @@ def main(argv=None) -> int:
     for r in rows:
         print(" | ".join(str(r[c]).ljust(w) for c, w in zip(cols, widths)))
     a.out.parent.mkdir(parents=True, exist_ok=True)
+    if filtered and a.out.exists():  # keep the rows not re-run, in the suite's order
+        new = {r["model"]: r for r in rows}
+        old = [r for r in json.loads(a.out.read_text()).get("rows", []) if r["model"] not in new]
+        order = {m: k for k, (m, _, _) in enumerate(models)}
+        rows = sorted(old + rows, key=lambda r: order.get(r["model"], len(order)))
     a.out.write_text(json.dumps({
         "machine": {"python": platform.python_version(), "processor": platform.machine(), "cores": __import__("os").cpu_count()},
         "date": time.strftime("%Y-%m-%d"),

@@ -389,7 +389,10 @@ def _swg_stage(node: Node, op: SlidingWindow, in_t: DType, out_t: DType) -> _Blo
         "PAD_T": t, "PAD_L": l, "PAD_B": b, "PAD_R": r, "SIMD": simd, "ELEM_BITS": in_t.bits,
         "PAD_VALUE": pad_raw,
     }
-    return _Block(kind="swg", core="gs_swg", in_elems=simd, out_elems=simd, params=params)
+    kp = node.fold.pe  # kernel positions per beat (parallel windows)
+    if kp != 1:
+        params["KP"] = kp
+    return _Block(kind="swg", core="gs_swg", in_elems=simd, out_elems=kp * simd, params=params)
 
 
 def _pool_stage(node: Node, op: WindowReduce, in_t: DType, out_t: DType) -> _Block:

@@ -237,3 +237,90 @@ def test_argmax_output_is_a_label_select(tmp_path):
     x = rng.normal(size=(32, 8)).astype(np.float32) * 3
     y = g.output_map.dequantize(run_integer(g, g.input_quant.quantize(x)))
     np.testing.assert_array_equal(y, zoo.onnx_forward(p, x))
+
+
+# ============================================================================ parallel windows (KP)
+
+
+def _conv_small_graph(zoo_export):
+    _, path = zoo_export("conv_small", None)
+    return import_onnx(path)
+
+
+def _folds(g):
+    return {n.name: (n.fold.pe, n.fold.simd) for n in g.nodes}
+
+
+def test_parallel_windows_chosen_when_they_pay(zoo_export):
+    """The first conv (C=3, 3x3 pad 1, 12x12) feeds a SIMD = KP*3 unit: the window takes
+    the smallest KP whose cycles fit the budget, KP = 1 where the width converter path
+    already fits, and the most parallel one when nothing fits."""
+    from gatesmith.ir.schedule import ChooseFolding
+    from gatesmith.ir.schedule.folding import layer_cycles
+
+    g = _conv_small_graph(zoo_export)
+    cases = {50_000: ((1, 3), (2, 9), 1296), 200_000: ((3, 3), (8, 9), 432), 1_000_000: ((9, 3), (8, 27), 144)}
+    for fps, (swg, mvu, cycles) in cases.items():
+        h = ChooseFolding(clock_mhz=100, target_fps=fps).run(g)
+        f = _folds(h)
+        assert (f["swg0"], f["mvu0"]) == (swg, mvu), fps
+        assert layer_cycles(h.node("swg0"), h) == cycles
+
+
+def test_parallel_windows_folding_file_round_trip(zoo_export):
+    from gatesmith.ir.schedule import ChooseFolding, folding_from_json, folding_to_json
+
+    g = _conv_small_graph(zoo_export)
+    h = ChooseFolding(clock_mhz=100, target_fps=1_000_000).run(g)
+    text = folding_to_json(h)
+    import json
+
+    layers = json.loads(text)["layers"]
+    assert layers["swg0"] == {"kind": "swg", "pe": 9, "simd": 3}
+    assert "pe" not in layers["swg1"]  # KP = 1 is not written: files of existing designs unchanged
+    again = ChooseFolding(folding=folding_from_json(text)).run(g)
+    assert _folds(again) == _folds(h)
+    # a user file sets KP on its own; the consumer's SIMD follows from the file too
+    user = ChooseFolding(folding={"swg0": {"pe": 3, "simd": 3}, "mvu0": {"pe": 8, "simd": 9}}).run(g)
+    assert _folds(user)["swg0"] == (3, 3)
+
+
+@pytest.mark.parametrize("entry, msg", [
+    ({"pe": 2, "simd": 3}, "layer 'swg0': PE=2 (kernel positions per beat) must divide K_W=3 or be "
+                           "K_W times a divisor of K_H=3 (valid: [1, 3, 9])"),
+    ({"pe": 6, "simd": 3}, "layer 'swg0': PE=6 (kernel positions per beat) must divide K_W=3 or be "
+                           "K_W times a divisor of K_H=3 (valid: [1, 3, 9])"),
+    ({"pe": 9, "simd": 1}, "layer 'swg0': PE=9 (kernel positions per beat) needs SIMD equal to the "
+                           "channels (3), got SIMD=1"),
+])
+def test_parallel_windows_folding_errors(zoo_export, entry, msg):
+    import re
+
+    from gatesmith.ir.schedule import ChooseFolding, FoldingError
+
+    g = _conv_small_graph(zoo_export)
+    with pytest.raises(FoldingError, match="^" + re.escape(msg) + "$"):
+        ChooseFolding(folding={"swg0": entry}).run(g)
+
+
+@pytest.mark.parametrize("params", [
+    dict(IFM_H=32, IFM_W=32, C=3, K_H=3, K_W=3, S_H=1, S_W=1, PAD_T=0, PAD_L=0, PAD_B=0, PAD_R=0),
+    dict(IFM_H=7, IFM_W=7, C=2, K_H=3, K_W=3, S_H=2, S_W=2, PAD_T=1, PAD_L=0, PAD_B=0, PAD_R=1),
+    dict(IFM_H=8, IFM_W=8, C=1, K_H=5, K_W=5, S_H=1, S_W=1, PAD_T=2, PAD_L=2, PAD_B=2, PAD_R=2),
+    dict(IFM_H=6, IFM_W=6, C=2, K_H=4, K_W=4, S_H=1, S_W=1, PAD_T=1, PAD_L=1, PAD_B=2, PAD_R=2),
+    dict(IFM_H=1, IFM_W=16, C=2, K_H=1, K_W=5, S_H=1, S_W=2, PAD_T=0, PAD_L=2, PAD_B=0, PAD_R=2),
+])
+def test_swg_cycles_equal_the_pinned_formula(params):
+    """ir/schedule/folding.swg_cycles equals the bench's cycles_per_image (pinned against
+    the RTL by the unstalled runs) for every valid KP."""
+    from gatesmith.ir.schedule.folding import swg_cycles, swg_kp_options
+    from gatesmith.verify.benches import swg_bench
+
+    p = params
+    op = SlidingWindow(ifm=(p["IFM_H"], p["IFM_W"], p["C"]), kernel=(p["K_H"], p["K_W"]),
+                       stride=(p["S_H"], p["S_W"]), pads=(p["PAD_T"], p["PAD_L"], p["PAD_B"], p["PAD_R"]),
+                       pad_value=0)
+    for kp in swg_kp_options(op):
+        for simd in ([p["C"]] if kp > 1 else [1, p["C"]]):
+            bench = dict(p, SIMD=simd, ELEM_BITS=8, PAD_VALUE=0, KP=kp)
+            assert swg_cycles(op, simd, kp) == swg_bench.cycles_per_image(bench), (kp, simd)

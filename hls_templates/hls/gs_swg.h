@@ -8,7 +8,11 @@
 // one beat of SIMD elements
 //     in[oy*S_H - PAD_T + ky][ox*S_W - PAD_L + kx][g*SIMD + k]
 // or PAD_RAW (the raw bits of the pad value, in every lane) where that row or
-// column lies outside the image -- the same beats as the RTL core gs_swg:
+// column lies outside the image -- the same beats as the RTL core gs_swg.
+// Parallel windows: with KP > 1 (SIMD = C) a beat carries KP consecutive
+// kernel positions (lane j at [j*C*BITS +: C*BITS]), still in (ky, kx, c)
+// order: KPW = min(KP, K_W) columns of KPH = KP / KPW kernel rows (KP divides
+// K_W, or is K_W times a divisor of K_H), OFM_H*OFM_W*K_H*K_W/KP beats:
 //   OFM_H = (IFM_H + PAD_T + PAD_B - K_H) / S_H + 1    (floor)
 //   OFM_W = (IFM_W + PAD_L + PAD_R - K_W) / S_W + 1
 // Input rows that no window covers are read and dropped. Dilation 1.
@@ -19,23 +23,27 @@
 // overwrite only rows above oy*S_H - PAD_T, which no later window needs.
 // Then the row's OFM_W*K_H*K_W*C/SIMD beats are emitted, one an iteration.
 // Both loops are pipelined (II=1); the buffer is partitioned over the K_H
-// slots (one read a cycle from any slot, one write into another).
+// slots (one read a cycle from any slot, one write into another) and, for
+// KP > 1, cyclically over KPW columns (KP reads a cycle from distinct banks).
 #ifndef GS_SWG_H
 #define GS_SWG_H
 
 #include "gs_stream.h"
 
 template <int IFM_H, int IFM_W, int C, int K_H, int K_W, int S_H, int S_W,
-          int PAD_T, int PAD_L, int PAD_B, int PAD_R, int SIMD, int BITS, unsigned long long PAD_RAW>
-void gs_swg(hls::stream<ap_uint<SIMD * BITS> > &in, hls::stream<ap_uint<SIMD * BITS> > &out) {
+          int PAD_T, int PAD_L, int PAD_B, int PAD_R, int SIMD, int BITS, unsigned long long PAD_RAW, int KP = 1>
+void gs_swg(hls::stream<ap_uint<SIMD * BITS> > &in, hls::stream<ap_uint<KP * SIMD * BITS> > &out) {
 #pragma HLS INLINE off
     const int G = C / SIMD;
     const int OFM_H = (IFM_H + PAD_T + PAD_B - K_H) / S_H + 1;
     const int OFM_W = (IFM_W + PAD_L + PAD_R - K_W) / S_W + 1;
     const int ROW = IFM_W * G;           // beats of an input row
-    const int WIN = K_H * K_W * G;        // beats of one window
+    const int WIN = K_H * K_W * G;        // positions of one window
+    const int KPW = KP < K_W ? KP : K_W;  // kernel columns per beat
+    const int KPH = KP / KPW;             // kernel rows per beat
     ap_uint<SIMD * BITS> buf[K_H][ROW];
 #pragma HLS ARRAY_PARTITION variable=buf complete dim=1
+#pragma HLS ARRAY_PARTITION variable=buf cyclic factor=KPW dim=2
     ap_uint<SIMD * BITS> pad = 0;
 pad_lanes:
     for (int k = 0; k < SIMD; k++) {
@@ -71,27 +79,33 @@ out_rows:
         }
         int ox = 0, ky = 0, kx = 0, g = 0;
     emit:
-        for (int i = 0; i < OFM_W * WIN; i++) {
+        for (int i = 0; i < OFM_W * WIN / KP; i++) {
 #pragma HLS PIPELINE II=1
-            int iy = oy * S_H - PAD_T + ky;
-            int ix = ox * S_W - PAD_L + kx;
-            ap_uint<SIMD * BITS> word = pad;
-            if (iy >= 0 && iy < IFM_H && ix >= 0 && ix < IFM_W) {
-                word = buf[iy % K_H][ix * G + g];
+            ap_uint<KP * SIMD * BITS> beat;
+        lanes:
+            for (int j = 0; j < KP; j++) {
+#pragma HLS UNROLL
+                int iy = oy * S_H - PAD_T + ky + j / KPW;
+                int ix = ox * S_W - PAD_L + kx + j % KPW;
+                ap_uint<SIMD * BITS> word = pad;
+                if (iy >= 0 && iy < IFM_H && ix >= 0 && ix < IFM_W) {
+                    word = buf[iy % K_H][ix * G + g];
+                }
+                beat.range((j + 1) * SIMD * BITS - 1, j * SIMD * BITS) = word;
             }
-            out.write(word);
+            out.write(beat);
             if (g == G - 1) {
                 g = 0;
-                if (kx == K_W - 1) {
+                if (kx == K_W - KPW) {
                     kx = 0;
-                    if (ky == K_H - 1) {
+                    if (ky == K_H - KPH) {
                         ky = 0;
                         ox++;
                     } else {
-                        ky++;
+                        ky += KPH;
                     }
                 } else {
-                    kx++;
+                    kx += KPW;
                 }
             } else {
                 g++;

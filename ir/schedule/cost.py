@@ -232,12 +232,22 @@ def _f_dup(p: dict, model: dict):
 
 def _f_swg(p: dict, model: dict):
     c, w, eb, simd = p["C"], p["IFM_W"], p["ELEM_BITS"], p["SIMD"]
+    # KP > 1 (parallel windows): KP read ports on the ring, not in the fitted sweep. Counted
+    # as KP copies of the memory (a copy a read port: Yosys replicates block RAM, or maps
+    # the ports to LUT RAM), KP output lanes (a lane's read register and skid slots: FF
+    # width x (2 KP - 1)) and an address adder a port. Checked on single-core synth_xilinx
+    # runs (3x3, stride 1, SIMD = C): 32x32, C=3, 8 bit, KP 1/3/9: LUT 259/641/1491, FF
+    # 151/321/759, BRAM18 1/0/0 (this model: LUT 445/1064/2919, FF 128/251/621, BRAM 0);
+    # 30x30, C=64, 1 bit, KP 1/3: BRAM18 2/6, LUT 357/623, FF 220/478 (model: BRAM 0/0, LUT
+    # 885/2384, FF 156/392). So LUTs are over-counted about 2x for KP > 1, and block RAM
+    # may be under-counted (as for KP = 1): conservative in logic only.
+    kp = p.get("KP", 1)
     rows = p["K_H"] + 1
     depth, width = rows * w * (c // simd), simd * eb
-    bram = bram18_blocks(depth, width) if _in_bram(depth, width, model, "ram") else 0
-    lutram = 0 if bram else width * math.ceil(depth / 64) / 3 * 2
-    lut = {"lutram": lutram, "width": width, "addr": _clog2(depth) * 4, "one": 1}
-    ff = {"width": width, "addr": _clog2(depth) * 4, "one": 1}
+    bram = kp * bram18_blocks(depth, width) if _in_bram(depth, width, model, "ram") else 0
+    lutram = 0 if bram else kp * width * math.ceil(depth / 64) / 3 * 2
+    lut = {"lutram": lutram, "width": kp * width, "addr": _clog2(depth) * (3 + kp), "one": 1}
+    ff = {"width": (2 * kp - 1) * width, "addr": _clog2(depth) * (3 + kp), "one": 1}
     return lut, ff, 0, bram
 
 

@@ -38,7 +38,7 @@ def _out_elems(n, elems: int) -> int:
     if isinstance(n.op, Reshape):
         return elems
     if isinstance(n.op, SlidingWindow):
-        return f.simd
+        return f.simd * f.pe  # PE = kernel positions per beat
     if isinstance(n.op, LabelSelect):
         return 1
     return f.pe
@@ -59,9 +59,9 @@ def _matvec_times(op: MatVec, f: Fold, times: list[int], vectors: int) -> list[i
     return out
 
 
-def _swg_times(op: SlidingWindow, times: list[int]) -> list[int]:
+def _swg_times(op: SlidingWindow, times: list[int], kp: int = 1) -> list[int]:
     """Output beat times: gs_swg starts an output row once every input row it needs is
-    complete, then emits one beat a cycle."""
+    complete, then emits one beat (``kp`` kernel positions) a cycle."""
     h, w, c = op.ifm
     groups = len(times) // (h * w)
     (kh, kw), sh = op.kernel, op.stride[0]
@@ -71,7 +71,7 @@ def _swg_times(op: SlidingWindow, times: list[int]) -> list[int]:
     for oy in range(oh):
         y = min(h - 1, max(0, oy * sh - t + kh - 1))
         need = times[(y + 1) * w * groups - 1] + _CORE_LATENCY["swg"]
-        ready.extend([need] * (ow * kh * kw * groups))
+        ready.extend([need] * (ow * kh * kw * groups // kp))
     return _rate(ready)
 
 
@@ -127,7 +127,7 @@ def _latency(graph: Graph) -> int:
         if isinstance(n.op, MatVec):
             times = _matvec_times(n.op, f, times, prod(graph.value(n.inputs[0]).shape[:-1]))
         elif isinstance(n.op, SlidingWindow):
-            times = _swg_times(n.op, times)
+            times = _swg_times(n.op, times, f.pe)
         elif isinstance(n.op, (WindowReduce, DepthwiseMatVec)):
             times = _pool_times(n.op, times, f.pe)
         elif isinstance(n.op, LabelSelect):

@@ -8,7 +8,14 @@ each layer gets the folding with the fewest multipliers (PE*SIMD) whose
 cycles fit the budget (ties: fewer cycles, then larger SIMD), so the slowest
 layer sets the initiation interval.  A convolution's sliding window feeds its
 matrix-vector unit SIMD' = gcd-compatible channels per beat (SIMD divides C
-or C divides SIMD), and its cycles count against the same budget.
+or C divides SIMD), and its cycles count against the same budget.  Parallel
+windows: a window's Fold.pe is KP, the kernel positions per beat (its SIMD
+is then C, and a beat carries KP*C elements); KP must divide K_W or be K_W
+times a divisor of K_H.  When the consumer's SIMD is a multiple KP*C of the
+channels, the window takes the smallest valid KP (dividing SIMD/C) whose
+cycles fit the budget (without a target: its consumer's cycles), else the
+one with the fewest cycles, instead of emitting C per beat into a width
+converter (KP = 1 wherever that already fits: KP read ports cost memory).
 Elementwise layers (thresholds, requantizers) run PE lanes equal to their
 producer's PE, one beat per cycle; a pool's PE meets the budget on its own.
 """
@@ -23,7 +30,8 @@ from math import prod
 from ..graph import Fold, Graph
 from ..ops import Add, Concat, DepthwiseMatVec, LabelSelect, MatVec, Reshape, SlidingWindow, WindowReduce
 
-__all__ = ["FoldingError", "ChooseFolding", "divisors", "folding_to_json", "folding_from_json", "layer_cycles"]
+__all__ = ["FoldingError", "ChooseFolding", "divisors", "folding_to_json", "folding_from_json", "layer_cycles",
+           "swg_cycles", "swg_kp_valid", "swg_kp_options"]
 
 
 class FoldingError(ValueError):
@@ -41,16 +49,35 @@ def _vectors(graph: Graph | None, node) -> int:
     return prod(graph.value(node.inputs[0]).shape[:-1])
 
 
-def _swg_boundary_wait(op: SlidingWindow, groups: int) -> int:
+def swg_kp_valid(op: SlidingWindow, kp: int) -> bool:
+    """KP (kernel positions per beat) the core supports: a divisor of K_W, or K_W
+    times a divisor of K_H (whole kernel rows)."""
+    kh, kw = op.kernel
+    if kp < 1:
+        return False
+    if kp <= kw:
+        return kw % kp == 0
+    return kp % kw == 0 and kh % (kp // kw) == 0
+
+
+def swg_kp_options(op: SlidingWindow) -> list[int]:
+    return [k for k in divisors(op.kernel[0] * op.kernel[1]) if swg_kp_valid(op, k)]
+
+
+def _swg_boundary_wait(op: SlidingWindow, groups: int, kp: int = 1) -> int:
     """S of rtl/gs_swg.v: the reader's wait at an image boundary for the next image's
     first rows that did not fit into its ring of K_H + S_H rows (the core's header
-    derives it; its bench pins cycles per image = max(IN, OUT + S))."""
+    derives it; its bench pins cycles per image = max(IN, OUT + S)).  A beat covers
+    KPH kernel rows and KPW columns (KP = KPH*KPW); rows are freed per row group."""
     h, w, _ = op.ifm
     (kh, kw), (sh, _) = op.kernel, op.stride
     t = op.pads[0]
     oh, _ = op.ofm
+    kpw = min(kp, kw)
+    kph = kp // kpw
     ring = kh + sh
-    row, kwc = w * groups, kw * groups
+    row, kwb = w * groups, kw * groups // kpw
+    win = kh // kph * kwb
     y = (oh - 1) * sh - t
     n0 = min(kh - t, h)
     hl = h - max(0, y)
@@ -58,21 +85,22 @@ def _swg_boundary_wait(op: SlidingWindow, groups: int) -> int:
     if b == 0:
         return 0
     tp = max(0, -y)
-    m = min(kh - 2, h - 1 - y) - tp + 1
+    frees = [(ky // kph + 1) * kwb for ky in range(tp, min(kh - kph - 1, h - 1 - y) + 1)]
+    frees += [win] * max(0, b - len(frees))
     e = 0
-    for j in range(1, b + 1):
-        f = (tp + j) * kwc if j <= m else kh * kwc
+    for f in frees[:b]:
         e = max(e, f) + row
-    return max(0, e - kh * kwc)
+    return max(0, e - win)
 
 
-def swg_cycles(op: SlidingWindow, simd: int) -> int:
-    """Unstalled cycles per image of the sliding-window core (see rtl/gs_swg.v)."""
+def swg_cycles(op: SlidingWindow, simd: int, kp: int = 1) -> int:
+    """Unstalled cycles per image of the sliding-window core (see rtl/gs_swg.v):
+    ``simd`` channels per position, ``kp`` kernel positions per beat."""
     h, w, c = op.ifm
     oh, ow = op.ofm
     groups = c // simd
-    out = oh * ow * op.kernel[0] * op.kernel[1] * groups
-    return max(h * w * groups, out + _swg_boundary_wait(op, groups))
+    out = oh * ow * op.kernel[0] * op.kernel[1] * groups // kp
+    return max(h * w * groups, out + _swg_boundary_wait(op, groups, kp))
 
 
 def layer_cycles(node, graph: Graph | None = None) -> int:
@@ -83,7 +111,7 @@ def layer_cycles(node, graph: Graph | None = None) -> int:
     if isinstance(op, MatVec):
         return v * (op.mh // f.pe) * (op.mw // f.simd)
     if isinstance(op, SlidingWindow):
-        return swg_cycles(op, f.simd)
+        return swg_cycles(op, f.simd, f.pe)
     if isinstance(op, (WindowReduce, DepthwiseMatVec)):
         return v * op.positions * op.channels // f.pe
     if isinstance(op, LabelSelect):
@@ -104,16 +132,31 @@ def _swg_simd(channels: int, simd: int) -> int | None:
     return None
 
 
+def _swg_fold(op: SlidingWindow, simd: int, target: int | None) -> Fold | None:
+    """The window's folding in front of a matrix-vector unit with ``simd`` input lanes:
+    SIMD' channels per position and, when ``simd`` is a multiple of the channels, the
+    smallest KP dividing simd/C whose cycles fit ``target``, else the smallest with the
+    fewest cycles (None: incompatible)."""
+    s = _swg_simd(op.channels, simd)
+    if s is None:
+        return None
+    if s != op.channels or simd == s:
+        return Fold(pe=1, simd=s)
+    options = [(swg_cycles(op, s, k), k) for k in divisors(simd // s) if swg_kp_valid(op, k)]
+    fits = [k for cyc, k in options if target is not None and cyc <= target]
+    return Fold(pe=fits[0] if fits else min(options)[1], simd=s)
+
+
 def _best_matvec_fold(op: MatVec, budget: int | None, vectors: int = 1, swg: SlidingWindow | None = None) -> Fold:
     best = None
     for pe in divisors(op.mh):
         for simd in divisors(op.mw):
             cyc = vectors * (op.mh // pe) * (op.mw // simd)
             if swg is not None:
-                s = _swg_simd(swg.channels, simd)
-                if s is None:
+                sf = _swg_fold(swg, simd, budget)
+                if sf is None:
                     continue
-                cyc = max(cyc, swg_cycles(swg, s))
+                cyc = max(cyc, swg_cycles(swg, sf.simd, sf.pe))
             if budget is not None and cyc > budget:
                 continue
             key = (pe * simd, cyc, -simd)
@@ -170,7 +213,7 @@ class ChooseFolding:
                 return out_lanes(src.inputs[0])
             f = fold_of(src)
             if isinstance(src.op, SlidingWindow):
-                return f.simd
+                return f.simd * f.pe
             return 1 if isinstance(src.op, LabelSelect) else f.pe
 
         def fold_of(n) -> Fold:
@@ -186,11 +229,14 @@ class ChooseFolding:
                 f = _best_matvec_fold(n.op, budget, _vectors(graph, n), swg)
             elif isinstance(n.op, SlidingWindow):
                 c = consumer.get(n.outputs[0])
-                want = None
-                if c is not None and isinstance(c.op, (MatVec, WindowReduce, DepthwiseMatVec)):
+                f = None
+                if c is not None and isinstance(c.op, MatVec):
                     cf = fold_of(c)
-                    want = _swg_simd(n.op.channels, cf.simd if isinstance(c.op, MatVec) else cf.pe)
-                f = Fold(pe=1, simd=want or 1)
+                    f = _swg_fold(n.op, cf.simd, budget if budget is not None else layer_cycles(c.with_(fold=cf), graph))
+                elif c is not None and isinstance(c.op, (WindowReduce, DepthwiseMatVec)):
+                    want = _swg_simd(n.op.channels, fold_of(c).pe)
+                    f = Fold(pe=1, simd=want) if want else None
+                f = f or Fold()
             elif isinstance(n.op, (WindowReduce, DepthwiseMatVec)):
                 f = Fold(pe=_best_lanes(n.op.channels, _vectors(graph, n) * n.op.positions * n.op.channels, budget))
             elif isinstance(n.op, Reshape):
@@ -218,10 +264,28 @@ class ChooseFolding:
                     )
             if "simd" not in dims and fold.simd != 1:
                 raise FoldingError(f"layer {n.name!r}: SIMD={fold.simd} given, but a {n.kind} layer has no SIMD (use 1)")
-            if "pe" not in dims and fold.pe != 1:
+            if isinstance(n.op, SlidingWindow):
+                _check_kp(n, fold)
+            elif "pe" not in dims and fold.pe != 1:
                 raise FoldingError(f"layer {n.name!r}: PE={fold.pe} given, but a {n.kind} layer has no PE (use 1)")
             nodes.append(n.with_(fold=fold))
         return graph.replace_nodes(nodes)
+
+
+def _check_kp(n, fold: Fold) -> None:
+    """A window's PE is KP (kernel positions per beat)."""
+    op = n.op
+    if not swg_kp_valid(op, fold.pe):
+        kh, kw = op.kernel
+        raise FoldingError(
+            f"layer {n.name!r}: PE={fold.pe} (kernel positions per beat) must divide K_W={kw} or be "
+            f"K_W times a divisor of K_H={kh} (valid: {swg_kp_options(op)!r})"
+        )
+    if fold.pe > 1 and fold.simd != op.channels:
+        raise FoldingError(
+            f"layer {n.name!r}: PE={fold.pe} (kernel positions per beat) needs SIMD equal to the "
+            f"channels ({op.channels}), got SIMD={fold.simd}"
+        )
 
 
 def folding_to_json(graph: Graph) -> str:
@@ -233,6 +297,8 @@ def folding_to_json(graph: Graph) -> str:
             continue  # nothing to fold (reshape)
         entry = {"kind": n.kind}
         entry.update({k: getattr(f, k) for k in ("pe", "simd") if k in dims})
+        if isinstance(n.op, SlidingWindow) and f.pe != 1:
+            entry["pe"] = f.pe  # kernel positions per beat
         layers[n.name] = entry
     return json.dumps({"version": 1, "layers": layers}, indent=2, sort_keys=True) + "\n"
 
