@@ -284,7 +284,10 @@ def _swg_stage(node: Node, op: SlidingWindow, in_t: DType, out_t: DType, pix: in
         "PAD_T": t, "PAD_L": l, "PAD_B": b, "PAD_R": r, "SIMD": simd, "BITS": in_t.bits,
         "PAD_RAW": pad_raw,
     }
-    return _Block(kind="swg", kernel="gs_swg", in_elems=simd, out_elems=simd, params=params, roms=[])
+    kp = node.fold.pe  # kernel positions per beat (parallel windows)
+    if kp != 1:
+        params["KP"] = kp
+    return _Block(kind="swg", kernel="gs_swg", in_elems=simd, out_elems=kp * simd, params=params, roms=[])
 
 
 def _vvu_stage(node: Node, op: DepthwiseMatVec, in_t: DType, out_t: DType, pix: int) -> _Block:
