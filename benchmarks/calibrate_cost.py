@@ -85,6 +85,18 @@ def configs() -> list[dict]:
              "ACC_BITS": 20}
         add("matvec", "gs_mvu", p, {"param": "WEIGHT_FILE", "words": (mh // pe) * (mw // simd), "lanes": pe * simd,
                                     "lane_bits": wb})
+    # implementation styles (MEM_STYLE / MUL_STYLE, ir/schedule/impl.py): shift-and-add LUT products,
+    # ROMs forced into LUT logic or block RAM
+    for pe, simd, mw, mh, wb, ib, mem, mul in ((2, 2, 16, 8, 8, 8, "auto", "lut"), (4, 4, 32, 16, 6, 6, "auto", "lut"),
+                                               (1, 8, 64, 8, 4, 4, "auto", "lut"), (4, 4, 16, 16, 8, 4, "auto", "lut"),
+                                               (2, 8, 32, 8, 3, 6, "auto", "lut"),
+                                               (2, 4, 128, 32, 4, 4, "distributed", "auto"),
+                                               (2, 2, 32, 16, 4, 4, "block", "auto")):
+        p = {"MW": mw, "MH": mh, "PE": pe, "SIMD": simd, "IN_BITS": ib, "IN_SIGNED": 1, "IN_BIPOLAR": 0,
+             "W_BITS": wb, "W_SIGNED": 1, "W_BIPOLAR": 0, "ACC_BITS": max(8, ib + wb + (mw - 1).bit_length()),
+             "MEM_STYLE": mem, "MUL_STYLE": mul}
+        add("matvec", "gs_mvu", p, {"param": "WEIGHT_FILE", "words": (mh // pe) * (mw // simd), "lanes": pe * simd,
+                                    "lane_bits": wb})
     for c, pe, ib, n in ((16, 1, 8, 3), (64, 4, 12, 3), (32, 2, 16, 15), (256, 8, 10, 1), (128, 1, 16, 7),
                          (64, 16, 8, 3), (512, 4, 12, 1), (64, 1, 17, 63), (32, 2, 12, 63), (16, 4, 16, 31),
                          (128, 1, 14, 31), (64, 1, 8, 1), (64, 1, 11, 2), (32, 1, 9, 7), (256, 2, 12, 2)):
@@ -115,6 +127,10 @@ def configs() -> list[dict]:
     for pos, c, pe, wb, ib in ((9, 16, 1, 4, 4), (9, 64, 4, 2, 4), (9, 32, 8, 1, 4)):
         add("vvu", "gs_vvu", {"POS": pos, "C": c, "PE": pe, "IN_BITS": ib, "IN_SIGNED": 0, "IN_BIPOLAR": 0,
                               "W_BITS": wb, "W_SIGNED": int(wb > 1), "W_BIPOLAR": int(wb == 1), "ACC_BITS": 16},
+            {"param": "WEIGHT_FILE", "words": pos * (c // pe), "lanes": pe, "lane_bits": wb})
+    for pos, c, pe, wb, ib in ((9, 16, 2, 8, 8), (9, 32, 4, 6, 4)):  # shift-and-add products
+        add("vvu", "gs_vvu", {"POS": pos, "C": c, "PE": pe, "IN_BITS": ib, "IN_SIGNED": 1, "IN_BIPOLAR": 0,
+                              "W_BITS": wb, "W_SIGNED": 1, "W_BIPOLAR": 0, "ACC_BITS": 20, "MUL_STYLE": "lut"},
             {"param": "WEIGHT_FILE", "words": pos * (c // pe), "lanes": pe, "lane_bits": wb})
     for pe, ab, m in ((1, 4, 1), (8, 8, 3)):
         add("add", "gs_add", {"PE": pe, "A_BITS": ab, "A_SIGNED": 1, "A_BIPOLAR": 0, "B_BITS": ab, "B_SIGNED": 1,

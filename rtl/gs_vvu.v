@@ -179,17 +179,19 @@ module gs_vvu #(
         end
     endfunction
 
-    // x*w modulo 2^(XV+WV) by shift-and-add over the bits of w (both operands
-    // sign-extended to XV+WV bits): no '*', so synthesis builds it in LUTs
+    // a*b modulo 2^(XV+WV), a sign-extended to XV+WV bits, b a WV-bit two's
+    // complement value: shift-and-add over the bits of b, the sign bit weighing
+    // -2^(WV-1). No '*', so synthesis builds it in LUTs, never in a DSP.
     function [XV+WV-1:0] mul_lut;
         input [XV+WV-1:0] a;
-        input [XV+WV-1:0] b;
+        input [WV-1:0]    b;
         integer i;
         begin
             mul_lut = {(XV+WV){1'b0}};
-            for (i = 0; i < XV + WV; i = i + 1) begin
+            for (i = 0; i < WV - 1; i = i + 1) begin
                 if (b[i]) mul_lut = mul_lut + (a << i);
             end
+            if (b[WV-1]) mul_lut = mul_lut - (a << (WV - 1));
         end
     endfunction
 
@@ -212,11 +214,11 @@ module gs_vvu #(
                 assign wv = W_SIGNED ? {wr[W_BITS-1], wr} : {1'b0, wr};
             end
             wire signed [XV+WV-1:0] xs = {{WV{xv[XV-1]}}, xv};
-            wire signed [XV+WV-1:0] ws = {{XV{wv[WV-1]}}, wv};
             wire [XV+WV-1:0] pr;             // exact: |x*w| < 2^(XV+WV-1)
             if (MUL_STYLE == X_LUT) begin : g_lut
-                assign pr = mul_lut(xs, ws);
+                assign pr = mul_lut(xs, wv);
             end else begin : g_dsp
+                wire signed [XV+WV-1:0] ws = {{XV{wv[WV-1]}}, wv};
                 assign pr = xs * ws;
             end
             assign prod1[k*ACC_BITS +: ACC_BITS] = sext_pv(pr);

@@ -135,11 +135,15 @@ def _f_matvec(p: dict, model: dict):
         a, b = _sbits(ib, p.get("IN_SIGNED", 1)), _sbits(wb, p.get("W_SIGNED", 1))
         dsp_per = _style_mult_dsps(a, b, p)
         mode, prod = ("dsp" if dsp_per else "lutmul"), a + b
+        if p.get("MUL_STYLE") == "lut":  # the core's shift-and-add product, not Yosys' own LUT multiplier
+            mode = "shiftadd"
     sum_bits = prod + _clog2(simd)
     lut = {
         "xnor_lanes": lanes if mode == "xnor" else 0,
         "neg_lane_bits": lanes * prod if mode == "negate" else 0,
         "lutmul_bits": lanes * ib * wb if mode == "lutmul" else 0,
+        # WV partial products of XV+WV bits (gs_mvu.v mul_lut: XV = IN_BITS+1, WV = W_BITS+1)
+        "shiftadd_bits": lanes * (ib + wb + 2) * (wb + 1) if mode == "shiftadd" else 0,
         "tree_bits": pe * max(simd - 1, 0) * sum_bits if mode != "dsp" else pe * max(simd - 1, 0) * sum_bits,
         "acc_bits": pe * acc,
         "rom_shallow": rom if depth <= 64 else 0.0,
@@ -168,7 +172,9 @@ def _f_vvu(p: dict, model: dict):
     a, b = _sbits(ib, p.get("IN_SIGNED", 0), p.get("IN_BIPOLAR", 0)), _sbits(wb, p.get("W_SIGNED", 1),
                                                                             p.get("W_BIPOLAR", 0))
     dsp_per = 0 if (p.get("IN_BIPOLAR") or p.get("W_BIPOLAR")) else _style_mult_dsps(a, b, p)
-    lut = {"lutmul_bits": pe * ib * wb if not dsp_per else 0, "acc_bits": pe * acc,
+    shiftadd = p.get("MUL_STYLE") == "lut" and not (p.get("IN_BIPOLAR") or p.get("W_BIPOLAR"))
+    lut = {"lutmul_bits": pe * ib * wb if not (dsp_per or shiftadd) else 0,
+           "shiftadd_bits": pe * (ib + wb + 2) * (wb + 1) if shiftadd else 0, "acc_bits": pe * acc,
            "rom_luts": 0.0 if bram else _rom_luts(depth, p.get("ROM_LIVE", width)), "one": 1}
     ff = {"acc_bits": pe * acc, "acc_mem": pe * acc * (c // pe > 1), "rom_width": width, "one": 1}
     return lut, ff, pe * dsp_per, bram
