@@ -104,6 +104,11 @@ def pack_lanes(raw: np.ndarray, lane_bits: int) -> list[int]:
         shifts = (np.arange(lanes, dtype=np.int64) * lb).astype(np.uint64)
         packed = (r.astype(np.uint64) << shifts[None, :]).sum(axis=1, dtype=np.uint64)
         return [int(v) for v in packed]
+    if lb <= 62 and n and lanes:  # wide words of narrow lanes: lay out the bits, one int per row
+        v = r.astype(np.uint64)
+        bits = ((v[:, :, None] >> np.arange(lb, dtype=np.uint64)) & np.uint64(1)).astype(np.uint8)
+        rows = np.packbits(bits.reshape(n, lanes * lb), axis=1, bitorder="little")
+        return [int.from_bytes(row.tobytes(), "little") for row in rows]
     words = []
     for row in r.tolist():
         w = 0

@@ -44,6 +44,9 @@ class IntType:
 
     def to_bits(self, values: np.ndarray) -> np.ndarray:
         """Integer values -> raw unsigned bit patterns (object ints, exact)."""
+        a = np.asarray(values)
+        if self.bits <= 62 and a.dtype.kind in "iu" and a.dtype.itemsize <= 8:  # fast path, same result
+            return (a.astype(np.int64) & ((1 << self.bits) - 1)).astype(object)
         v = np.asarray(values, dtype=object)
         return np.vectorize(lambda x: int(x) & ((1 << self.bits) - 1), otypes=[object])(v)
 
