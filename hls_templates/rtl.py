@@ -41,6 +41,7 @@ __all__ = [
     "Stage",
     "RtlDesign",
     "render_rtl",
+    "stage_block",
     "RTL_STAGES",
     "DEFAULT_FIFO_DEPTH",
     "core_source",
@@ -575,6 +576,25 @@ def _stream_spec(t: DType, elems_per_beat: int, elems: int) -> StreamSpec:
     )
 
 
+def stage_block(graph: Graph, node: Node) -> _Block:
+    """The core of one hardware node at its folding: module, parameters and memory words
+    (``render_rtl`` instantiates it; ``ir/schedule/search.py`` costs it without rendering)."""
+    try:
+        sk = RTL_STAGES[node.kind]
+    except KeyError:
+        raise CodegenError(
+            f"{_where(node)}: the RTL code generator supports node kinds "
+            f"{sorted(RTL_STAGES)!r}, not {node.kind!r}"
+        ) from None
+    if node.fold is None:
+        raise CodegenError(f"{_where(node)}: no folding (PE/SIMD); schedule the graph first")
+    in_ts = [graph.value(i).dtype for i in node.inputs]
+    out_t = graph.value(node.outputs[0]).dtype
+    # cores that read signed lanes see unsigned/bipolar edges through an adapter
+    core_in = [_carrier_for_signed(t)[0] if sk.signed_input else t for t in in_ts]
+    return sk.build(node, node.op, core_in[0] if len(core_in) == 1 else tuple(core_in), out_t)
+
+
 def render_rtl(
     graph: Graph,
     *,
@@ -611,21 +631,8 @@ def render_rtl(
     # stage blocks
     staged: list[tuple[Node, _Block, bool, DType]] = []
     for node in hw_nodes:
-        try:
-            sk = RTL_STAGES[node.kind]
-        except KeyError:
-            raise CodegenError(
-                f"{_where(node)}: the RTL code generator supports node kinds "
-                f"{sorted(RTL_STAGES)!r}, not {node.kind!r}"
-            ) from None
-        if node.fold is None:
-            raise CodegenError(f"{_where(node)}: no folding (PE/SIMD); schedule the graph first")
-        in_ts = [graph.value(i).dtype for i in node.inputs]
-        out_t = graph.value(node.outputs[0]).dtype
-        # cores that read signed lanes see unsigned/bipolar edges through an adapter
-        core_in = [_carrier_for_signed(t)[0] if sk.signed_input else t for t in in_ts]
-        blk = sk.build(node, node.op, core_in[0] if len(core_in) == 1 else tuple(core_in), out_t)
-        staged.append((node, blk, sk.signed_input, out_t))
+        blk = stage_block(graph, node)
+        staged.append((node, blk, RTL_STAGES[node.kind].signed_input, graph.value(node.outputs[0]).dtype))
 
     branch = fifo_depths(graph)
 
