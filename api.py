@@ -157,16 +157,18 @@ def _export_module(module, example_input, path: Path) -> Path:
 def compile(model, example_input=None, *, out_dir=None, board: str = "pynq-z2", clock_mhz: float | None = None,
             target_fps: float | None = None, folding=None, requant: str = "auto", backend: str = "all",
             top: str = "gatesmith_top", force: bool = False, fixed_bits: int | None = None,
-            fixed_range: str | None = None, calibration=None, mem_style: str = "auto",
-            mul_style: str = "auto") -> Design:
+            fixed_range: str | None = None, calibration=None, budget: float | None = None,
+            mem_style: str = "auto", mul_style: str = "auto") -> Design:
     """Compile ``model`` (an ONNX path, or a Brevitas ``nn.Module`` with ``example_input``) into
     ``out_dir`` (default: a new temporary directory) and return the :class:`Design`.
 
     The keywords are the command line's options: ``folding`` is a folding.json path (instead of
     ``target_fps``), ``force`` replaces an existing ``out_dir``; ``fixed_bits``, ``fixed_range``
     (``"proven"``/``"calibrated"``) and ``calibration`` (an X.npy path or array) give fixed-point
-    formats to tensors the model leaves unquantized (``OUT/model_fixed.onnx``); ``mem_style``
-    (auto/lutram/bram) and ``mul_style`` (auto/dsp/lut) place every layer's weights and multipliers."""
+    formats to tensors the model leaves unquantized (``OUT/model_fixed.onnx``); ``budget`` (share of the board's
+    resources) alone picks the fastest design that fits, and with ``target_fps``/``folding``
+    fails if the design does not fit; ``mem_style`` (auto/lutram/bram) and ``mul_style``
+    (auto/dsp/lut) place every layer's weights and multipliers."""
     from .flow import CompileOptions, FlowError, compile_model
 
     if out_dir is None:
@@ -179,7 +181,7 @@ def compile(model, example_input=None, *, out_dir=None, board: str = "pynq-z2", 
                           folding_file=None if folding is None else Path(folding), requant=requant,
                           force=force, top=top, backend=backend, fixed_bits=fixed_bits, fixed_range=fixed_range,
                           calibration=(calibration if calibration is None or isinstance(calibration, (str, Path))
-                                       else _as_numpy(calibration)),
+                                       else _as_numpy(calibration)), budget=budget,
                           mem_style=mem_style, mul_style=mul_style)
     if isinstance(model, (str, Path)):
         return Design(root=compile_model(Path(model), out, opts))

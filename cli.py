@@ -32,6 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
     g = c.add_mutually_exclusive_group()
     g.add_argument("--target-fps", type=float, default=None, help="inferences per second to meet")
     g.add_argument("--folding", type=Path, default=None, help="folding.json to use instead of choosing one")
+    c.add_argument("--budget", type=float, default=None,
+                   help="share of the board's resources, 0 < F <= 1: alone, the fastest design that fits; "
+                        "with --target-fps or --folding, fail if the design does not fit")
     c.add_argument("--requant", default=None, help="requantization style: auto (default), threshold, shift, dyadic")
     c.add_argument("--mem-style", default=None,
                    help="weight/threshold memories: auto (default: by size and the board), lutram (LUTs) or "
@@ -166,7 +169,7 @@ def _cmd_compile(a) -> int:
     from .flow import CompileOptions, compile_model
 
     given = dict(board=a.board, clock_mhz=a.clock_mhz, target_fps=a.target_fps, folding_file=a.folding,
-                 requant=a.requant, force=a.force, backend=a.backend)
+                 requant=a.requant, force=a.force, backend=a.backend, budget=a.budget)
     given.update(fixed_bits=a.fixed_bits, fixed_range=a.fixed_range, calibration=a.calibration)
     given.update(mem_style=a.mem_style, mul_style=a.mul_style)
     if a.config is not None:
@@ -182,7 +185,9 @@ def _cmd_compile(a) -> int:
     summary = {"command": "compile", "model": str(a.model), "output": str(out), "layers": len(est["layers"]),
                "cycles_per_inference": est["cycles_per_inference"], "latency_cycles": est["latency_cycles"],
                "inferences_per_second": est["inferences_per_second"], "clock_mhz": est["clock_mhz"],
-               "bottleneck": est["bottleneck"], **({"hls_skipped": skipped} if skipped else {})}
+               "bottleneck": est["bottleneck"], "folding_efficiency": est.get("folding_efficiency"),
+               **({k: est[k] for k in ("budget", "fits_budget") if k in est}),
+               **({"hls_skipped": skipped} if skipped else {})}
     _emit(a, summary,
           f"compiled {a.model.name} -> {out}: {len(est['layers'])} layers, "
           f"{est['cycles_per_inference']} cycles/inference, "

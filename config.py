@@ -63,6 +63,7 @@ class Config:
     board: str = "pynq-z2"
     clock_mhz: float | None = None
     target_fps: float | None = None
+    budget: float | None = None  # share of the board's resources, (0, 1]
     backend: str = "all"
     requant: str = "auto"
     mem_style: str = "auto"
@@ -75,7 +76,8 @@ class Config:
     layer: dict[str, LayerSettings] = field(default_factory=dict)
 
 
-_GLOBAL_TYPES = {"board": str, "clock_mhz": float, "target_fps": float, "backend": str, "requant": str, "top": str}
+_GLOBAL_TYPES = {"board": str, "clock_mhz": float, "target_fps": float, "budget": float, "backend": str, "requant": str,
+                 "top": str}
 _GLOBAL_TYPES.update(fixed_bits=int, fixed_range=str, calibration=str)
 _GLOBAL_TYPES.update(mem_style=str, mul_style=str)
 _LAYER_TYPES = {"pe": int, "simd": int, "requant": str, "mem_style": str, "mul_style": str}
@@ -120,6 +122,8 @@ def parse_config(data: dict, source: str = "config") -> Config:
     for k, v in data.items():
         if k in _GLOBAL_TYPES:
             out[k] = _check_value(k, v, _GLOBAL_TYPES[k], source)
+            if k == "budget" and not 0 < out[k] <= 1:
+                raise ConfigError(f"{source}: budget: expected a fraction of the board's resources in (0, 1], got {v!r}")
         elif k in ("op", "layer"):
             if not isinstance(v, dict):
                 raise ConfigError(f"{source}: {k}: expected a table of tables ([{k}.NAME]), got {v!r}")
@@ -274,7 +278,7 @@ def compile_options(cfg: Config, *, source: str = "config", **overrides):
     vals = {f.name: getattr(cfg, f.name) for f in fields(Config) if f.name not in ("op", "layer")}
     vals.update({k: v for k, v in overrides.items() if v is not None and k in vals})
     rest = {k: v for k, v in overrides.items() if k not in vals and v is not None}
-    if vals["target_fps"] is None and rest.get("folding_file") is None:
+    if vals["target_fps"] is None and vals["budget"] is None and rest.get("folding_file") is None:
         vals["target_fps"] = DEFAULT_TARGET_FPS  # layers without configured folding still need a budget
     layers = LayerOverrides(default_requant=vals["requant"], by_name=tuple(sorted(cfg.layer.items())),
                             by_kind=tuple(sorted(cfg.op.items())), source=source)

@@ -56,11 +56,14 @@ class CompileOptions:
     fixed_bits: int | None = None
     fixed_range: str | None = None
     calibration: object | None = None  # X.npy path or an array (N, *onnx_input_shape)
+    budget: float | None = None  # share of the board's resources: alone, the fastest design that fits
     mem_style: str = "auto"  # weight/threshold memories: auto | lutram | bram (ir/schedule/impl.py)
     mul_style: str = "auto"  # integer products: auto | dsp | lut
 
 
 DEFAULT_TARGET_FPS = 100_000.0
+#: share of the board's resources a design is checked against when no --budget is given
+DEFAULT_BUDGET = 0.8
 
 
 def _build_graph(model_path: Path, opts: CompileOptions, clock: float):
@@ -80,6 +83,8 @@ def _build_graph(model_path: Path, opts: CompileOptions, clock: float):
     if opts.layers is not None:
         folding = opts.layers.folding(graph, folding)
     target = opts.target_fps
+    if opts.budget is not None and target is None and opts.folding_file is None:
+        return _fastest_within_budget(graph, folding, opts, clock)
     if folding is None and target is None:
         target = DEFAULT_TARGET_FPS
     return run_passes(graph, [ChooseFolding(clock_mhz=clock, target_fps=target, folding=folding)])
@@ -94,6 +99,54 @@ def _choose_impl(graph, opts: CompileOptions, board):
     layers = opts.layers.impl_layers(graph) if opts.layers is not None else ()
     return run_passes(graph, [ChooseImpl(mem=opts.mem_style, mul=opts.mul_style, layers=layers, lut=board.lut,
                                          dsp=board.dsp, bram18=board.bram18)])
+
+
+def _rtl_cost(graph, top: str) -> dict:
+    """The cost model's resources of the whole rendered RTL design (``design_cost``)."""
+    from .hls_templates.rtl import render_rtl
+    from .ir.schedule.cost import design_cost
+
+    return design_cost(render_rtl(graph, top=top))
+
+
+def _infra_cost(graph, top: str) -> dict:
+    """The cost model's resources of the FIFOs, width converters and duplicators of the rendered
+    design (``design_cost``'s ``infrastructure``: the instances that are no layer's core)."""
+    from .hls_templates.rtl import render_rtl
+    from .ir.schedule.cost import CORE_KINDS, RESOURCE_KEYS, core_cost, top_instances
+
+    design = render_rtl(graph, top=top)
+    stages = {s.instance for s in design.stages}
+    infra = dict.fromkeys(RESOURCE_KEYS, 0)
+    for inst, (mod, p) in top_instances(design.files[f"{design.top}.v"]).items():
+        if inst not in stages and mod in CORE_KINDS:
+            for k, v in core_cost(mod, p).items():
+                infra[k] += v
+    return infra
+
+
+def _fastest_within_budget(graph, folding: dict | None, opts: CompileOptions, clock: float):
+    """``--budget`` alone: the fastest folding whose estimated resources fit (ir/schedule/search.py)."""
+    from .boards import load_board
+    from .hls_templates.rtl import stage_block
+    from .ir.schedule.search import budget_limits, block_cost, fastest_within, folding_candidates, overflow_message
+
+    board = load_board(opts.board)
+    limits = budget_limits(board, opts.budget)
+    folded = folding_candidates(graph, clock_mhz=clock, folding=folding)
+    # costed as compiled: with the memory / multiplier styles _plan chooses next
+    cands = [dataclasses.replace(c, graph=_choose_impl(c.graph, opts, board)) for c in folded]
+
+    def node_cost(g, n):
+        b = stage_block(g, n)
+        return block_cost(b.core, b.params, b.mem_words, b.mem_width)
+
+    res = fastest_within(cands, limits, node_cost=node_cost, infra_cost=lambda g: _infra_cost(g, opts.top))
+    if res.chosen is None:
+        slow = cands[-1].graph
+        raise FlowError(overflow_message(slow, _rtl_cost(slow, opts.top), limits, board=board.name,
+                                         fraction=opts.budget, what="the most folded design"))
+    return folded[cands.index(res.chosen)].graph
 
 
 def _stream_json(s) -> dict:
@@ -120,6 +173,9 @@ def _plan(model_path: Path, opts: CompileOptions) -> dict[str, str]:
         raise FlowError(f"--target-fps {opts.target_fps!r}: expected a positive number")
     if opts.backend not in BACKENDS:
         raise FlowError(f"--backend {opts.backend!r}: expected one of {', '.join(BACKENDS)}")
+    if opts.budget is not None and (isinstance(opts.budget, bool) or not isinstance(opts.budget, (int, float))
+                                    or not 0 < opts.budget <= 1):
+        raise FlowError(f"--budget {opts.budget!r}: expected a fraction of the board's resources in (0, 1]")
     from .ir.schedule.impl import MEM_STYLES, MUL_STYLES
 
     if opts.mem_style not in MEM_STYLES:
@@ -150,6 +206,7 @@ def _plan(model_path: Path, opts: CompileOptions) -> dict[str, str]:
     if opts.target_fps is not None:
         est["target_fps"] = opts.target_fps
         est["meets_target"] = est["inferences_per_second"] >= opts.target_fps
+    _budget_record(est, graph, rtl, board, opts)
     iq, om = graph.input_quant, graph.output_map
     manifest = {
         "gatesmith_version": __version__,
@@ -206,6 +263,33 @@ def _plan(model_path: Path, opts: CompileOptions) -> dict[str, str]:
     for rel, text in (hls.files if hls else {}).items():
         plan[f"hls/{rel}"] = text
     return plan
+
+
+def _budget_record(est: dict, graph, rtl, board, opts: CompileOptions) -> None:
+    """estimate.json: how the folding was chosen, ``budget`` / ``fits_budget`` / ``utilisation``
+    against ``--budget`` (else :data:`DEFAULT_BUDGET`, recorded only); a design given by
+    ``--target-fps`` or ``--folding`` that exceeds an explicit ``--budget`` is an error."""
+    from .ir.schedule.cost import design_cost
+    from .ir.schedule.search import budget_limits, fit_record, overflow_message
+
+    if opts.folding_file is not None:
+        est["folding_source"] = "file"
+    elif opts.target_fps is not None:
+        est["folding_source"] = "target_fps"
+    elif opts.budget is not None:
+        est["folding_source"] = "budget"
+    else:
+        est["folding_source"] = "default_target_fps"
+    if rtl is None and opts.budget is None:
+        return  # --backend hls: no RTL to cost
+    fraction = DEFAULT_BUDGET if opts.budget is None else float(opts.budget)
+    cost = design_cost(rtl) if rtl is not None else _rtl_cost(graph, opts.top)
+    est.update(fit_record(cost["total"], board, fraction))
+    if opts.budget is not None and not est["fits_budget"]:
+        what = ("the design of --folding" if opts.folding_file is not None
+                else f"the design for --target-fps {opts.target_fps:g}")
+        raise FlowError(overflow_message(graph, cost, budget_limits(board, fraction), board=board.name,
+                                         fraction=fraction, what=what))
 
 
 #: bit widths ``--fixed-bits`` accepts (the frontend's quantizer limit)

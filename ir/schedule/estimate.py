@@ -179,6 +179,8 @@ def estimate(graph: Graph, *, clock_mhz: float) -> dict:
         "bottleneck": bottleneck,
         "macs_per_inference": macs,
         "multipliers": mults,
+        # (MACs / multipliers) / cycles: the share of multiplier-cycles doing work
+        "folding_efficiency": round(macs / mults / ii, 4) if mults and ii else None,
         "layers": layers,
         "branch_fifos": fifo_analysis(graph),
     }

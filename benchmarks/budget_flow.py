@@ -1,0 +1,193 @@
+"""``gatesmith compile --budget F``: the fastest design that fits F x the board, checked end to end.
+
+For each model and board: compile with ``--budget`` (ir/schedule/search.py picks the folding),
+synthesise it with Yosys (``gatesmith synth``), simulate the RTL (Verilator) against the numpy
+reference, and print the chosen throughput, estimated and synthesised resources, whether the
+synthesised design is within the budget, simulated vs estimated cycles per inference and the
+folding efficiency.  Writes benchmarks/results/budget_flow.json.
+
+    python benchmarks/budget_flow.py [--models tfc_2w2a,cnv_1w1a,cnv_2w2a] [--boards pynq-z2]
+        [--budget 0.8] [--inferences 3] [--work DIR] [--no-synth]
+    python benchmarks/budget_flow.py --efficiency   # folding efficiency of the whole zoo at a few
+        targets and budgets (no synthesis): benchmarks/results/budget_efficiency.json
+
+A design directory under ``--work`` whose RTL is unchanged keeps its ``reports/synth.json``
+(Yosys on CNV takes minutes), so a rerun only synthesises what changed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+import time
+import warnings
+from pathlib import Path
+
+KEYS = ("lut", "ff", "dsp", "bram18", "uram")
+RESULTS = Path(__file__).resolve().parent / "results" / "budget_flow.json"
+
+
+def _rtl_sha(root: Path) -> str | None:
+    rtl = root / "rtl"
+    if not rtl.is_dir():
+        return None
+    h = hashlib.sha256()
+    for p in sorted(rtl.rglob("*")):
+        if p.is_file():
+            h.update(p.relative_to(rtl).as_posix().encode() + b"\0" + p.read_bytes())
+    return h.hexdigest()
+
+
+def run_one(name: str, board: str, budget: float, work: Path, *, inferences: int, synth: bool) -> dict:
+    from gatesmith.boards import load_board
+    from gatesmith.flow import CompileOptions, compile_model, simulate
+    from gatesmith.implement import synthesize
+    from gatesmith.ir.schedule.search import budget_limits
+    from gatesmith.verify import zoo
+
+    model = zoo.build(name)
+    onnx = work / f"{name}.onnx"
+    if not onnx.is_file():
+        model.export(onnx)
+    out = work / f"{name}_{board}_{budget:g}"
+    old_sha, old_synth = _rtl_sha(out), None
+    if (out / "reports" / "synth.json").is_file():
+        old_synth = (out / "reports" / "synth.json").read_text()
+    t0 = time.perf_counter()
+    compile_model(onnx, out, CompileOptions(board=board, budget=budget, backend="rtl", force=True))
+    compile_s = time.perf_counter() - t0
+    est = json.loads((out / "reports" / "estimate.json").read_text())
+    limits = budget_limits(load_board(board), budget)
+    row = {
+        "model": name, "board": board, "budget": budget, "compile_seconds": round(compile_s, 1),
+        "cycles_per_inference": est["cycles_per_inference"],
+        "inferences_per_second": round(est["inferences_per_second"], 1),
+        "bottleneck": est["bottleneck"], "folding_efficiency": est["folding_efficiency"],
+        "multipliers": est["multipliers"], "limits": limits,
+        "estimate": {k: est["resources"][k] for k in KEYS}, "estimate_fits": est["fits_budget"],
+        "folding": json.loads((out / "folding.json").read_text())["layers"],
+    }
+    if synth:
+        sha = _rtl_sha(out)
+        if old_synth is not None and sha == old_sha:
+            (out / "reports" / "synth.json").write_text(old_synth)
+            rep = json.loads(old_synth)
+            row["synth_reused"] = True
+        else:
+            rep = synthesize(out)
+        row["synth"] = {k: rep[k] for k in KEYS}
+        row["synth_seconds"] = rep.get("seconds")
+        row["synth_fits"] = all(rep[k] <= limits[k] for k in KEYS)
+    x = model.sample_inputs(inferences, seed=11)
+    y_ref, _ = simulate(out, x, engine="reference")
+    t0 = time.perf_counter()
+    y_rtl, sim = simulate(out, x, engine="rtl")
+    row["sim_seconds"] = round(time.perf_counter() - t0, 1)
+    row["sim_inferences"] = inferences
+    row["sim_cycles_per_inference"] = sim["cycles_per_inference"]
+    row["sim_vs_estimate"] = round(sim["cycles_per_inference"] / est["cycles_per_inference"] - 1, 4)
+    row["bit_exact"] = bool((y_rtl == y_ref).all())
+    return row
+
+
+def _fmt_res(r: dict | None) -> str:
+    if not r:
+        return "-"
+    return f"{r['lut']}/{r['ff']}/{r['dsp']}/{r['bram18']}"
+
+
+#: (label, board, CompileOptions keywords) of the efficiency sweep
+SWEEP = (("1e4 fps", "pynq-z2", {"target_fps": 1e4}), ("1e5 fps", "pynq-z2", {"target_fps": 1e5}),
+         ("1e6 fps", "pynq-z2", {"target_fps": 1e6}), ("pynq-z2 0.3", "pynq-z2", {"budget": 0.3}),
+         ("pynq-z2 0.8", "pynq-z2", {"budget": 0.8}), ("zcu104 0.8", "zcu104", {"budget": 0.8}))
+
+
+def efficiency_sweep(work: Path) -> list[dict]:
+    """Folding efficiency, cycles and bottleneck of every zoo model at the SWEEP's settings."""
+    from gatesmith.boards import load_board
+    from gatesmith.flow import CompileOptions, FlowError, _build_graph
+    from gatesmith.ir.schedule import estimate
+    from gatesmith.verify import zoo
+
+    rows = []
+    for name in zoo.MLP_NAMES + zoo.CONV_NAMES:
+        onnx = work / f"{name}.onnx"
+        if not onnx.is_file():
+            zoo.build(name).export(onnx)
+        for label, board, kw in SWEEP:
+            clock = load_board(board).clock_mhz
+            row = {"model": name, "setting": label, "board": board, **kw}
+            try:
+                g = _build_graph(onnx, CompileOptions(board=board, **kw), clock)
+            except FlowError as e:
+                row["error"] = str(e)
+            else:
+                est = estimate(g, clock_mhz=clock)
+                row.update(cycles_per_inference=est["cycles_per_inference"], bottleneck=est["bottleneck"],
+                           folding_efficiency=est["folding_efficiency"], multipliers=est["multipliers"])
+            print(f"{name:<14} {label:<12} {row.get('cycles_per_inference', '-'):>9} "
+                  f"{row.get('folding_efficiency', '-'):>7} {row.get('bottleneck', row.get('error', ''))}", flush=True)
+            rows.append(row)
+    return rows
+
+
+def table(rows: list[dict]) -> str:
+    head = (f"{'model':<10} {'board':<9} {'F':>4} {'FPS':>10} {'cycles':>7} {'sim cyc':>9} {'diff':>6} "
+            f"{'eff':>5}  {'est LUT/FF/DSP/BRAM18':<24} {'synth LUT/FF/DSP/BRAM18':<24} {'limit LUT/FF/DSP/BRAM18':<24} "
+            f"{'fits':>4} {'exact':>5}")
+    lines = [head]
+    for r in rows:
+        fits = {True: "yes", False: "NO"}.get(r.get("synth_fits"), "-")
+        lines.append(
+            f"{r['model']:<10} {r['board']:<9} {r['budget']:>4g} {r['inferences_per_second']:>10.0f} "
+            f"{r['cycles_per_inference']:>7} {r['sim_cycles_per_inference']:>9.1f} {r['sim_vs_estimate']:>+6.1%} "
+            f"{r['folding_efficiency']:>5.3f}  {_fmt_res(r['estimate']):<24} {_fmt_res(r.get('synth')):<24} "
+            f"{_fmt_res(r['limits']):<24} {fits:>4} {('yes' if r['bit_exact'] else 'NO'):>5}")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--models", default="tfc_2w2a,cnv_1w1a,cnv_2w2a")
+    ap.add_argument("--boards", default="pynq-z2")
+    ap.add_argument("--budget", type=float, default=0.8)
+    ap.add_argument("--inferences", type=int, default=3)
+    ap.add_argument("--work", type=Path, default=Path("build") / "budget_flow")
+    ap.add_argument("--no-synth", action="store_true")
+    ap.add_argument("--results", type=Path, default=None)
+    ap.add_argument("--efficiency", action="store_true", help="folding efficiency sweep over the zoo instead")
+    a = ap.parse_args(argv)
+    warnings.filterwarnings("ignore")
+    a.work.mkdir(parents=True, exist_ok=True)
+    if a.efficiency:
+        rows = efficiency_sweep(a.work)
+        path = a.results or RESULTS.with_name("budget_efficiency.json")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({
+            "date": time.strftime("%Y-%m-%d"),
+            "note": "folding efficiency = (MACs per inference / multipliers) / cycles per inference; "
+                    "target: cheapest folding meeting it; budget: fastest folding whose estimated resources fit",
+            "rows": rows}, indent=2, sort_keys=True) + "\n")
+        return 0
+    a.results = a.results or RESULTS
+    rows = []
+    for board in a.boards.split(","):
+        for name in a.models.split(","):
+            print(f"{name} on {board} at --budget {a.budget:g} ...", file=sys.stderr, flush=True)
+            rows.append(run_one(name, board, a.budget, a.work, inferences=a.inferences, synth=not a.no_synth))
+    print(table(rows))
+    a.results.parent.mkdir(parents=True, exist_ok=True)
+    a.results.write_text(json.dumps({
+        "date": time.strftime("%Y-%m-%d"),
+        "note": "gatesmith compile --budget F: fastest design whose estimated resources fit F x the board; "
+                "synth = Yosys synth_xilinx (gatesmith synth); sim = Verilator RTL vs the numpy reference; "
+                "folding efficiency = (MACs / multipliers) / cycles per inference",
+        "rows": rows}, indent=2, sort_keys=True) + "\n")
+    return 0 if all(r["bit_exact"] and r.get("synth_fits", True) and abs(r["sim_vs_estimate"]) <= 0.05
+                    for r in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
