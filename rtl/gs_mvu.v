@@ -29,11 +29,11 @@
 //                 word n*SF+s, bits [(p*SIMD+k)*W_BITS +: W_BITS] =
 //                 W[n*PE+p][s*SIMD+k]
 //   MEM_STYLE     weight ROM: "auto" (the tool decides), "distributed" (LUT
-//                 logic) or "block" (RAMB18/36). Sets rom_style for Vivado;
-//                 Yosys reads ram_style before rom_style and maps a ROM to
-//                 LUTs only as "logic" (its LUTRAM cells exclude ROMs), so the
-//                 distributed branch carries both. No "ultra": URAM288 has no
-//                 initial contents on UltraScale+ (Yosys: no valid mapping).
+//                 logic) or "block" (RAMB18/36): rom_style for Vivado; under
+//                 Yosys (`YOSYS defined by read_verilog) the distributed branch
+//                 says ram_style = "logic" instead, because Yosys' LUTRAM cells
+//                 exclude ROMs ("distributed" finds no mapping there). No
+//                 "ultra": URAM288 has no initial contents on UltraScale+.
 //   MUL_STYLE     integer x integer products: "auto"/"dsp" (a '*' the tool may
 //                 map to DSP slices) or "lut" (shift-and-add, never a DSP)
 //
@@ -165,7 +165,12 @@ module gs_mvu #(
     // Verilog-2001 attribute takes a literal, not a parameter
     generate
         if (MEM_STYLE == M_DIST) begin : g_rom_dist
-            (* ram_style = "logic", rom_style = "distributed" *) reg [WWORD-1:0] wrom [0:DEPTH-1];
+`ifdef YOSYS
+            (* ram_style = "logic" *)           // Yosys: a ROM in LUTs is "logic"
+`else
+            (* rom_style = "distributed" *)     // Vivado
+`endif
+            reg [WWORD-1:0] wrom [0:DEPTH-1];
             initial if (WEIGHT_FILE != "") $readmemh(WEIGHT_FILE, wrom);
             always @(posedge clk) if (en) w1 <= wrom[addr];
         end else if (MEM_STYLE == M_BLOCK) begin : g_rom_block

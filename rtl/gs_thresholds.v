@@ -118,7 +118,12 @@ module gs_thresholds #(
     // the threshold ROM, registered read; one branch per MEM_STYLE (attributes take literals)
     generate
         if (MEM_STYLE == M_DIST) begin : g_rom_dist
-            (* ram_style = "logic", rom_style = "distributed" *) reg [TW-1:0] trom [0:CF-1];
+`ifdef YOSYS
+            (* ram_style = "logic" *)           // Yosys: a ROM in LUTs is "logic"
+`else
+            (* rom_style = "distributed" *)     // Vivado
+`endif
+            reg [TW-1:0] trom [0:CF-1];
             initial if (THRESH_FILE != "") $readmemh(THRESH_FILE, trom);
             always @(posedge clk) if (en) t1 <= trom[fold];
         end else if (MEM_STYLE == M_BLOCK) begin : g_rom_block

@@ -146,7 +146,12 @@ module gs_vvu #(
     // the weight ROM, registered read; one branch per MEM_STYLE (attributes take literals)
     generate
         if (MEM_STYLE == M_DIST) begin : g_rom_dist
-            (* ram_style = "logic", rom_style = "distributed" *) reg [PE*W_BITS-1:0] wrom [0:DEPTH-1];
+`ifdef YOSYS
+            (* ram_style = "logic" *)           // Yosys: a ROM in LUTs is "logic"
+`else
+            (* rom_style = "distributed" *)     // Vivado
+`endif
+            reg [PE*W_BITS-1:0] wrom [0:DEPTH-1];
             initial if (WEIGHT_FILE != "") $readmemh(WEIGHT_FILE, wrom);
             always @(posedge clk) if (en) w1 <= wrom[addr];
         end else if (MEM_STYLE == M_BLOCK) begin : g_rom_block
