@@ -155,6 +155,21 @@ def test_target_fps_and_budget_conflict(zoo_export, tmp_path):
     assert est["folding_source"] == "target_fps" and est["meets_target"] and est["fits_budget"]
 
 
+def test_folding_file_and_budget(zoo_export, tmp_path):
+    _, path = zoo_export("tfc_2w2a")
+    out = compile_model(path, tmp_path / "a", CompileOptions(board="pynq-z2", target_fps=1e6, backend="rtl"))
+    folding = out / "folding.json"
+    with pytest.raises(FlowError) as e:
+        compile_model(path, tmp_path / "b", CompileOptions(board="orangecrab-25f", folding_file=folding, budget=0.2))
+    assert re.fullmatch(r"layer 'mvu0' \(MatMul_0,Quant_0\) does not fit orangecrab-25f at --budget 0\.2: the design "
+                        r"of --folding needs \d+ LUT \(\d+ in this layer\), 4857 allowed \(over by \d+\)", str(e.value))
+    ok = compile_model(path, tmp_path / "c", CompileOptions(board="pynq-z2", folding_file=folding, budget=0.8,
+                                                            backend="rtl"))
+    est = json.loads((ok / "reports" / "estimate.json").read_text())
+    assert est["folding_source"] == "file" and est["fits_budget"]
+    assert (ok / "folding.json").read_text() == folding.read_text()
+
+
 @pytest.mark.parametrize("budget", [0.0, 1.5, -0.2, float("nan")])
 def test_budget_out_of_range(zoo_export, tmp_path, budget):
     _, path = zoo_export("tfc_2w2a")
