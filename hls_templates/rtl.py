@@ -28,6 +28,7 @@ from gatesmith.ir.graph import Graph, Node
 from gatesmith.ir.ops import Add, Concat, DepthwiseMatVec, LabelSelect, MatVec, MultiThreshold, PoolMode, Requant, SlidingWindow, WindowReduce
 from gatesmith.ir.types import BipolarType, DType, IntType, parse_type, type_for_range
 from gatesmith.ir.schedule.fifos import fifo_depths
+from gatesmith.ir.schedule.folding import swg_ring_extra
 from gatesmith.ir.schedule.impl import rtl_style_params
 from gatesmith.ir.verifier import verify
 
@@ -393,6 +394,7 @@ def _swg_stage(node: Node, op: SlidingWindow, in_t: DType, out_t: DType) -> _Blo
     kp = node.fold.pe  # kernel positions per beat (parallel windows)
     if kp != 1:
         params["KP"] = kp
+    params["RING_EXTRA"] = swg_ring_extra(op)
     return _Block(kind="swg", core="gs_swg", in_elems=simd, out_elems=kp * simd, params=params)
 
 

@@ -23,8 +23,9 @@
 //   OFM_H = (IFM_H + PAD_T + PAD_B - K_H) / S_H + 1    (floor)
 //   OFM_W = (IFM_W + PAD_L + PAD_R - K_W) / S_W + 1
 //
-// Line buffer: a ring of R = K_H + S_H rows of IFM_W*C/SIMD words (one
-// memory, synchronous read; R*IFM_W*C elements; KP read ports, one a lane). Input rows go into the ring
+// Line buffer: a ring of R = K_H + S_H + RING_EXTRA rows of IFM_W*C/SIMD
+// words (one memory, synchronous read; R*IFM_W*C elements; KP read ports,
+// one a lane). Input rows go into the ring
 // in order (row g of the stream into slot g mod R) whenever a slot is free,
 // one beat a cycle. The reader starts an output row once every image row it
 // needs is complete and then emits one beat a cycle. Rows are freed during
@@ -33,8 +34,12 @@
 // the rest (at the end of an image: every row left of it, covered or not).
 // With KPH > 1 a beat reads KPH rows; they are freed together after the
 // last beat of their row group.
-// So the writer fills S_H rows ahead while the reader works, and the next
-// image's first rows flow in while the last window of an image is read.
+// So the writer fills S_H + RING_EXTRA rows ahead while the reader works,
+// and the next image's first rows flow in while the last window of an image
+// is read. The formula below assumes a source that is always valid; behind
+// a producer that runs at the same rate as this core, RING_EXTRA >= 1 (and
+// B = 0) keeps the ring from ever holding that producer up (the generator
+// picks it: ir/schedule/folding.py swg_ring_extra).
 //
 // Throughput, unstalled (source always valid, sink always ready), steady
 // state with back-to-back images (exact: the bench pins it, and it matched
@@ -83,6 +88,7 @@
 //   PAD_VALUE         raw ELEM_BITS-bit pattern emitted for padded positions
 //   KP                kernel positions per output beat (default 1; > 1 needs
 //                     SIMD = C; m_axis_tdata is KP*SIMD*ELEM_BITS wide)
+//   RING_EXTRA        rows of the ring beyond K_H + S_H (default 0)
 //
 // Clock clk, synchronous active-low reset rst_n. Needs gs_skid.v.
 module gs_swg #(
@@ -100,7 +106,8 @@ module gs_swg #(
     parameter SIMD      = 1,
     parameter ELEM_BITS = 8,
     parameter PAD_VALUE = 0,
-    parameter KP        = 1
+    parameter KP        = 1,
+    parameter RING_EXTRA = 0
 ) (
     input  wire                      clk,
     input  wire                      rst_n,
@@ -138,7 +145,7 @@ module gs_swg #(
     localparam CF    = C / SIMD;                                  // beats per pixel
     localparam OFM_H = (IFM_H + PAD_T + PAD_B - K_H) / S_H + 1;
     localparam OFM_W = (IFM_W + PAD_L + PAD_R - K_W) / S_W + 1;
-    localparam R     = K_H + S_H;                                 // rows in the ring
+    localparam R     = K_H + S_H + RING_EXTRA;                    // rows in the ring
     localparam ROWW  = IFM_W * CF;                                // words per row
     localparam DEPTH = R * ROWW;
     localparam KPW   = (KP < 1) ? 1 : ((KP < K_W) ? KP : K_W);                     // kernel columns per beat

@@ -313,7 +313,7 @@ def test_parallel_windows_folding_errors(zoo_export, entry, msg):
 def test_swg_cycles_equal_the_pinned_formula(params):
     """ir/schedule/folding.swg_cycles equals the bench's cycles_per_image (pinned against
     the RTL by the unstalled runs) for every valid KP."""
-    from gatesmith.ir.schedule.folding import swg_cycles, swg_kp_options
+    from gatesmith.ir.schedule.folding import swg_cycles, swg_kp_options, swg_ring_extra
     from gatesmith.verify.benches import swg_bench
 
     p = params
@@ -322,5 +322,10 @@ def test_swg_cycles_equal_the_pinned_formula(params):
                        pad_value=0)
     for kp in swg_kp_options(op):
         for simd in ([p["C"]] if kp > 1 else [1, p["C"]]):
-            bench = dict(p, SIMD=simd, ELEM_BITS=8, PAD_VALUE=0, KP=kp)
-            assert swg_cycles(op, simd, kp) == swg_bench.cycles_per_image(bench), (kp, simd)
+            for extra in (0, 1, 2, None):  # None: the ring the generated design gives the core
+                bench = dict(p, SIMD=simd, ELEM_BITS=8, PAD_VALUE=0, KP=kp,
+                             RING_EXTRA=swg_ring_extra(op) if extra is None else extra)
+                assert swg_cycles(op, simd, kp, extra) == swg_bench.cycles_per_image(bench), (kp, simd, extra)
+    # the generated ring never waits at an image boundary: cycles = max(IN, OUT)
+    c, (oh, ow) = p["C"], op.ofm
+    assert swg_cycles(op, c) == max(p["IFM_H"] * p["IFM_W"], oh * ow * p["K_H"] * p["K_W"])

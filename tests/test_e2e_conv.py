@@ -176,19 +176,15 @@ def test_parallel_windows_rtl_and_csim(tmp_path, zoo_export):
 def test_parallel_windows_cnv(tmp_path, zoo_export):
     """FINN's CNV at 30k inferences/s (100 MHz, 3333 cycles): its first conv (3 channels,
     3x3, 32x32) cannot keep up one position a beat (8158 cycles); with parallel windows it
-    does. RTL == execute_onnx on 4 images with backpressure.
-
-    Cycles: the estimate (3200, every layer's own unstalled cycles) is a lower bound that
-    this design misses by about 10% (measured 3531): stages at the same rate stall each
-    other at image boundaries, where a window waits for the next image's first rows from a
-    slower producer. The gap is not parallel windows' (the same design with whole-window
-    KP measures 3531 too; CNV at 10k inferences/s, no KP > 1: estimate 9600, measured
-    10775), so this test pins the measurement against the KP = 1 floor instead of 5%."""
+    does. RTL == execute_onnx on 4 images with backpressure, and simulated cycles per
+    inference within 5% of the estimate. (Before the windows' rings got RING_EXTRA rows
+    this design measured 3531 cycles for 3200 estimated: stages at the same rate stalled
+    each other at image boundaries, a full ring holding up its producer.)"""
     model, path = zoo_export("cnv_1w1a", "qonnx")
     out = compile_model(path, tmp_path / "design", CompileOptions(board="pynq-z2", clock_mhz=100, target_fps=30_000))
     est = json.loads((out / "reports" / "estimate.json").read_text())
     first = next(e for e in est["layers"] if e["kind"] == "swg")
-    assert _swg_kp(out, first["name"]) == 3 and first["cycles"] == 2762
+    assert _swg_kp(out, first["name"]) == 3 and first["cycles"] == 2700
     assert est["cycles_per_inference"] <= 3333
     x = model.sample_with_extremes(4, seed=5)[:4]
     expect = zoo.onnx_forward(path, x)
@@ -196,4 +192,4 @@ def test_parallel_windows_cnv(tmp_path, zoo_export):
     assert rep["mismatches"] == 0, f"{rep['mismatches']} elements differ from execute_onnx"
     _, rep2 = simulate(out, x, engine="rtl", backpressure=False)
     cyc = rep2["cycles_per_inference"]
-    assert est["cycles_per_inference"] <= cyc < 8158, (cyc, est["cycles_per_inference"])
+    assert abs(cyc - est["cycles_per_inference"]) <= 0.05 * est["cycles_per_inference"], (cyc, est["cycles_per_inference"])

@@ -284,6 +284,27 @@ def test_swg_parallel_windows_sweep(case, rtl_cache, tmp_path):
     _swg_kp(case, SWG_KP_SLOW.index(case) + 151, rtl_cache, tmp_path)
 
 
+# a deeper ring (RING_EXTRA rows beyond K_H + S_H, as generated designs use): the
+# boundary wait shrinks to 0 and the bench still pins cycles = the header's formula
+SWG_RING_CASES = [
+    dict(swg_params(6, 6, 4, 3, 3, 1, 1, 0, 0, 0, 0, 2, 8, 0), RING_EXTRA=1),       # B = 1 left
+    dict(swg_params(6, 6, 4, 3, 3, 1, 1, 0, 0, 0, 0, 2, 8, 0), RING_EXTRA=2),       # B = 0
+    dict(swg_kp_params(6, 6, 3, 3, 3, 1, 1, 0, 0, 0, 0, 3, 8, 0, 9), RING_EXTRA=2),  # whole window
+    dict(swg_params(7, 7, 2, 2, 2, 2, 2, 0, 0, 0, 0, 1, 4, 0), RING_EXTRA=1),       # 2x2 s2 pool
+]
+
+
+@pytest.mark.rtl
+@pytest.mark.parametrize("params", SWG_RING_CASES, ids=lambda p: _ident("swgring", p))
+def test_swg_ring_extra(params, rtl_cache, tmp_path):
+    _simulate("swg", params, SWG_RING_CASES.index(params) + 171, rtl_cache, tmp_path, images=3)
+
+
+@pytest.mark.rtl
+def test_swg_ring_extra_lint():
+    _lint("swg", SWG_RING_CASES[2])
+
+
 @pytest.mark.rtl
 @pytest.mark.parametrize("case", [SWG_KP_CASES[0], SWG_KP_CASES[3], SWG_KP_SLOW[1]],
                          ids=lambda c: _ident("swgkp", swg_kp_params(*c)))

@@ -248,7 +248,7 @@ def _f_swg(p: dict, model: dict):
     # 885/2384, FF 156/392). So LUTs are over-counted about 2x for KP > 1, and block RAM
     # may be under-counted (as for KP = 1): conservative in logic only.
     kp = p.get("KP", 1)
-    rows = p["K_H"] + 1
+    rows = p["K_H"] + p.get("S_H", 1) + p.get("RING_EXTRA", 0)
     depth, width = rows * w * (c // simd), simd * eb
     bram = kp * bram18_blocks(depth, width) if _in_bram(depth, width, model, "ram") else 0
     lutram = 0 if bram else kp * width * math.ceil(depth / 64) / 3 * 2

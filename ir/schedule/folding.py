@@ -64,10 +64,29 @@ def swg_kp_options(op: SlidingWindow) -> list[int]:
     return [k for k in divisors(op.kernel[0] * op.kernel[1]) if swg_kp_valid(op, k)]
 
 
-def _swg_boundary_wait(op: SlidingWindow, groups: int, kp: int = 1) -> int:
+def _swg_rows_to_write(op: SlidingWindow, ring: int) -> int:
+    """B of rtl/gs_swg.v: rows of the next image's first output row that do not fit into
+    a ring of ``ring`` rows while the last output row of an image is read."""
+    h = op.ifm[0]
+    kh, sh, t = op.kernel[0], op.stride[0], op.pads[0]
+    y = (op.ofm[0] - 1) * sh - t
+    return max(0, min(kh - t, h) - (ring - (h - max(0, y))))
+
+
+def swg_ring_extra(op: SlidingWindow) -> int:
+    """Rows the generated design gives gs_swg's ring beyond K_H + S_H (its RING_EXTRA):
+    enough that the next image's first rows fit while an image's last output row is read
+    (B = 0, so no boundary wait), and at least one, so that a producer running at the
+    design's rate is never held up by a full ring. (With the plain ring, FINN's CNV at
+    30k inferences/s simulated 3531 cycles per inference for 3200 estimated: every window
+    stalled its producer at image boundaries; with one or two rows more, 3200.)"""
+    return max(1, _swg_rows_to_write(op, op.kernel[0] + op.stride[0]))
+
+
+def _swg_boundary_wait(op: SlidingWindow, groups: int, kp: int = 1, ring_extra: int = 0) -> int:
     """S of rtl/gs_swg.v: the reader's wait at an image boundary for the next image's
-    first rows that did not fit into its ring of K_H + S_H rows (the core's header
-    derives it; its bench pins cycles per image = max(IN, OUT + S)).  A beat covers
+    first rows that did not fit into its ring of K_H + S_H + RING_EXTRA rows (the core's
+    header derives it; its bench pins cycles per image = max(IN, OUT + S)).  A beat covers
     KPH kernel rows and KPW columns (KP = KPH*KPW); rows are freed per row group."""
     h, w, _ = op.ifm
     (kh, kw), (sh, _) = op.kernel, op.stride
@@ -75,13 +94,10 @@ def _swg_boundary_wait(op: SlidingWindow, groups: int, kp: int = 1) -> int:
     oh, _ = op.ofm
     kpw = min(kp, kw)
     kph = kp // kpw
-    ring = kh + sh
     row, kwb = w * groups, kw * groups // kpw
     win = kh // kph * kwb
     y = (oh - 1) * sh - t
-    n0 = min(kh - t, h)
-    hl = h - max(0, y)
-    b = max(0, n0 - (ring - hl))
+    b = _swg_rows_to_write(op, kh + sh + ring_extra)
     if b == 0:
         return 0
     tp = max(0, -y)
@@ -93,14 +109,17 @@ def _swg_boundary_wait(op: SlidingWindow, groups: int, kp: int = 1) -> int:
     return max(0, e - win)
 
 
-def swg_cycles(op: SlidingWindow, simd: int, kp: int = 1) -> int:
+def swg_cycles(op: SlidingWindow, simd: int, kp: int = 1, ring_extra: int | None = None) -> int:
     """Unstalled cycles per image of the sliding-window core (see rtl/gs_swg.v):
-    ``simd`` channels per position, ``kp`` kernel positions per beat."""
+    ``simd`` channels per position, ``kp`` kernel positions per beat, ``ring_extra``
+    rows beyond K_H + S_H in its ring (default: what the generated design gives it,
+    :func:`swg_ring_extra`)."""
     h, w, c = op.ifm
     oh, ow = op.ofm
     groups = c // simd
+    extra = swg_ring_extra(op) if ring_extra is None else ring_extra
     out = oh * ow * op.kernel[0] * op.kernel[1] * groups // kp
-    return max(h * w * groups, out + _swg_boundary_wait(op, groups, kp))
+    return max(h * w * groups, out + _swg_boundary_wait(op, groups, kp, extra))
 
 
 def layer_cycles(node, graph: Graph | None = None) -> int:

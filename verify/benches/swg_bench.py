@@ -103,7 +103,7 @@ def boundary_stall(params: dict) -> int:
     row, kh = p["IFM_W"] * cf, p["K_H"]
     kwb = p["K_W"] * cf // kpw                          # beats of a window row group
     win = kh // kph * kwb                               # beats of a window
-    ring = kh + p["S_H"]
+    ring = kh + p["S_H"] + p.get("RING_EXTRA", 0)
     top = (oh - 1) * p["S_H"] - p["PAD_T"]             # first row of the last output row
     first = min(kh - p["PAD_T"], p["IFM_H"])            # N0: rows the first output row needs
     held = p["IFM_H"] - max(0, top)                     # HL
