@@ -54,6 +54,7 @@ from gatesmith.ir import (
     type_for_range,
     verify,
 )
+from gatesmith import progress
 from gatesmith.ir.intervals import matvec_range
 from gatesmith.ir.ops import frozen_array
 
@@ -333,30 +334,33 @@ class _Walker:
             **{op: self._op_requant for op in _QUANT_OPS + CHAIN_OPS if op != "Identity"},
         }
         start = list(g.node).index(n) + 1
-        for k, node in enumerate(g.node):
-            if k < start or id(node) in self.consumed:
-                continue
-            ins = [i for i in node.input if i and i in self.acts]
-            if not ins:
-                if all(self.const(i) is not None for i in node.input if i) or not node.input:
-                    continue  # a constant subgraph (weights and their quantizers)
-                raise self.unsupported(node, "here (its input is neither a quantized activation nor a constant)")
-            if node.op_type == "Concat" or (node.op_type == "Add" and len(ins) > 1):
-                if len(ins) != 2 or len(node.input) != 2:
-                    raise node_error(node, f"expected two quantized activations as inputs, found {len(ins)} "
-                                           f"among {len(node.input)} inputs")
-                (self._op_add if node.op_type == "Add" else self._op_concat)(node, [self.acts[i] for i in node.input])
-                continue
-            if len(ins) != 1:
-                raise node_error(node, f"takes {len(ins)} activation inputs; expected one")
-            act = self.acts[ins[0]]
-            if act.pad is not None and node.op_type not in ("Conv", "MaxPool", "AveragePool"):
-                raise node_error(node, "expected a Conv, MaxPool or AveragePool after a Pad")
-            try:
-                fn = handlers[node.op_type]
-            except KeyError:
-                raise self.unsupported(node, "after a quantized activation") from None
-            fn(node, act)
+        with progress.task("lowering ONNX nodes", total=len(g.node) - start, unit="nodes", eta="estimate") as bar:
+            for k, node in enumerate(g.node):
+                if k >= start:
+                    bar.advance()
+                if k < start or id(node) in self.consumed:
+                    continue
+                ins = [i for i in node.input if i and i in self.acts]
+                if not ins:
+                    if all(self.const(i) is not None for i in node.input if i) or not node.input:
+                        continue  # a constant subgraph (weights and their quantizers)
+                    raise self.unsupported(node, "here (its input is neither a quantized activation nor a constant)")
+                if node.op_type == "Concat" or (node.op_type == "Add" and len(ins) > 1):
+                    if len(ins) != 2 or len(node.input) != 2:
+                        raise node_error(node, f"expected two quantized activations as inputs, found {len(ins)} "
+                                               f"among {len(node.input)} inputs")
+                    (self._op_add if node.op_type == "Add" else self._op_concat)(node, [self.acts[i] for i in node.input])
+                    continue
+                if len(ins) != 1:
+                    raise node_error(node, f"takes {len(ins)} activation inputs; expected one")
+                act = self.acts[ins[0]]
+                if act.pad is not None and node.op_type not in ("Conv", "MaxPool", "AveragePool"):
+                    raise node_error(node, "expected a Conv, MaxPool or AveragePool after a Pad")
+                try:
+                    fn = handlers[node.op_type]
+                except KeyError:
+                    raise self.unsupported(node, "after a quantized activation") from None
+                fn(node, act)
         out = g.output[0].name
         if self.out_map is None:
             if out not in self.acts:
