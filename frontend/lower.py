@@ -301,6 +301,10 @@ class _Walker:
                 pre.append(FloatOp(kind=FloatOpKind(n.op_type), consts=(frozen_array(c.reshape(()), np.float32),), data_first=k == 0))
                 cur = n.output[0]
                 continue
+            if n.op_type in ("MatMul", "Gemm", "Conv"):  # a float model: point at the fixed-point options
+                raise self.unsupported(n, "before the first quantizer (the model does not quantize this layer's "
+                                          "input; --calibration X.npy or --fixed-range proven give unquantized "
+                                          "tensors fixed-point formats)")
             raise self.unsupported(n, "before the first quantizer")
         shape = [d.dim_value for d in g.input[0].type.tensor_type.shape.dim]
         onnx_in_shape = tuple(shape[1:])

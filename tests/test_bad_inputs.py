@@ -217,7 +217,9 @@ ONNX_CASES = [
     ("gemm-transA", lambda p: _mlp(p, layer={"op": "Gemm", "gemm": {"transA": 1, "transB": 1}}), r"^ONNX node 'Gemm_0' \(Gemm\): expected alpha=1, beta=1, transA=0, got alpha=1\.0, beta=1\.0, transA=1$"),
     ("gemm-beta-0.5", lambda p: _mlp(p, layer={"op": "Gemm", "gemm": {"beta": 0.5, "transB": 1}}), r"^ONNX node 'Gemm_0' \(Gemm\): expected alpha=1, beta=1, transA=0, got alpha=1\.0, beta=0\.5, transA=0$"),
     ("per-channel-activation", _per_channel_mid, r"^ONNX node 'Quant_3' \(Quant\): expected a per-tensor scale for an activation feeding a MatMul/Gemm$"),
-    ("float-model", _float_model, r"^ONNX node \'MatMul_0\' \(MatMul\): op type \'MatMul\' is not supported before the first quantizer" + _SUPPORTED + r""),
+    ("float-model", _float_model, r"^ONNX node \'MatMul_0\' \(MatMul\): op type \'MatMul\' is not supported before the first quantizer "
+     r"\(the model does not quantize this layer\'s input; --calibration X\.npy or --fixed-range proven give "
+     r"unquantized tensors fixed-point formats\)" + _SUPPORTED + r""),
     ("div-by-activation", _div_by_activation, r"^ONNX node 'Div_0' \(Div\): dividing a constant by the activation is not supported$"),
 ]
 
