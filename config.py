@@ -20,6 +20,9 @@ Per-layer settings resolve name > op kind > global, as hls4ml's
 kind ``requantize`` before the style is chosen; ``threshold``/``requant`` in
 ``ir.txt`` after).  Unknown keys are rejected with their full path
 (``layer.mvu0.pee``); a value of the wrong type names the key and the value.
+``fixed_bits`` (per layer) is the width of the fixed-point formats a layer owns when the
+model leaves tensors unquantized (frontend/fixedpoint.py): a matrix-vector layer's weights,
+a requantizer's output activation.
 
 The file is parsed into frozen dataclasses (:class:`Config`,
 :class:`LayerSettings`); :func:`config_template` writes a commented template
@@ -33,7 +36,7 @@ import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from .flow import FlowError
+from .flow import FIXED_BITS, FlowError
 
 __all__ = ["Config", "ConfigError", "LayerSettings", "LayerOverrides", "load_config", "parse_config",
            "config_template", "compile_options"]
@@ -56,6 +59,7 @@ class LayerSettings:
     requant: str | None = None
     mem_style: str | None = None  # lutram | bram | auto (ir/schedule/impl.py)
     mul_style: str | None = None  # dsp | lut | auto
+    fixed_bits: int | None = None  # width of this layer's fixed-point format (weights / produced activation)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -80,7 +84,7 @@ _GLOBAL_TYPES = {"board": str, "clock_mhz": float, "target_fps": float, "budget"
                  "top": str}
 _GLOBAL_TYPES.update(fixed_bits=int, fixed_range=str, calibration=str)
 _GLOBAL_TYPES.update(mem_style=str, mul_style=str)
-_LAYER_TYPES = {"pe": int, "simd": int, "requant": str, "mem_style": str, "mul_style": str}
+_LAYER_TYPES = {"pe": int, "simd": int, "requant": str, "mem_style": str, "mul_style": str, "fixed_bits": int}
 #: op kinds with a constant memory / with integer multipliers (the style keys apply to them)
 _MEM_KINDS = ("matvec", "vvu", "threshold", "requantize")  # requantize: those that become thresholds
 _MUL_KINDS = ("matvec", "vvu")
@@ -110,6 +114,9 @@ def _settings(path: str, table, source: str) -> LayerSettings:
         if k not in _LAYER_TYPES:
             raise ConfigError(f"{source}: {path}.{k}: unknown key (expected one of {', '.join(_LAYER_TYPES)})")
         out[k] = _check_value(f"{path}.{k}", v, _LAYER_TYPES[k], source)
+        if k == "fixed_bits" and not FIXED_BITS[0] <= v <= FIXED_BITS[1]:
+            raise ConfigError(f"{source}: {path}.{k}: expected an integer from {FIXED_BITS[0]} to {FIXED_BITS[1]}, "
+                              f"got {v!r}")
     return LayerSettings(**out)
 
 
@@ -207,6 +214,33 @@ class LayerOverrides:
                 if getattr(s, key) is not None and n.kind not in kinds:
                     raise ConfigError(f"{self.source}: layer.{name}.{key}: {name!r} is a {n.kind} layer, "
                                       f"which has no {what}")
+
+    def sets(self, key: str) -> bool:
+        """Whether any layer or op kind sets ``key``."""
+        return any(getattr(s, key) is not None for _, s in self.by_name + self.by_kind)
+
+    def fixed_bits(self, graph, fixed) -> dict[tuple[str, str], int]:
+        """Per-layer ``fixed_bits`` (name > op kind) as widths of the fixed-point formats the
+        layers own: (tensor, consumer ONNX node) -> bits, for
+        :func:`~gatesmith.frontend.fixedpoint.make_fixed_point`. ``graph`` is the model lowered
+        with the global width and ``fixed`` its result: a weights format belongs to its
+        matrix-vector layer, an activation's to the requantizer producing it."""
+        known = {n.name: n for n in graph.nodes}
+        owned = {t["layer"] for t in (fixed.layers(graph) if fixed is not None else ())}
+        for name, s in self.by_name:
+            if s.fixed_bits is not None and name in known and name not in owned:
+                raise ConfigError(f"{self.source}: layer.{name}.fixed_bits: {name!r} owns no fixed-point format "
+                                  f"(ir.txt lists them as 'fixed @LAYER'); expected one of "
+                                  f"{sorted(owned - {'host_in'})!r}")
+        out = {}
+        for t in (fixed.layers(graph) if fixed is not None else ()):
+            n = known.get(t["layer"])
+            if n is None:
+                continue
+            v = self._resolve(n, "fixed_bits", _REQUANT_KINDS if n.kind in _REQUANT_KINDS else ())
+            if v is not None:
+                out[(t["tensor"], t["consumer"])] = v
+        return out
 
     def impl_layers(self, graph) -> tuple[tuple[str, str, str], ...]:
         """(node, mem_style, mul_style) of every layer the file sets a style for (name > op
@@ -319,6 +353,7 @@ def config_template(model_path, *, board: str = "pynq-z2", target_fps: float | N
         'requant = "auto"         # auto | threshold | shift | dyadic',
         'mem_style = "auto"       # weights/thresholds: auto | lutram | bram',
         'mul_style = "auto"       # multipliers: auto | dsp | lut',
+        "# fixed_bits = 8         # unquantized tensors' fixed point (also per layer)",
         "",
         f"# Op kinds in this model: {', '.join(kinds)}. Example:",
         "# [op.matvec]",

@@ -298,8 +298,9 @@ FIXED_BITS = (2, 24)
 
 def _fixed_point(model_path: Path, opts: CompileOptions):
     """(frontend.fixedpoint result, the quantized model's ONNX bytes), or (None, None) when none
-    of --fixed-bits / --fixed-range / --calibration is given."""
-    if opts.fixed_bits is None and opts.fixed_range is None and opts.calibration is None:
+    of --fixed-bits / --fixed-range / --calibration (or a per-layer ``fixed_bits``) is given."""
+    per_layer = opts.layers is not None and opts.layers.sets("fixed_bits")
+    if opts.fixed_bits is None and opts.fixed_range is None and opts.calibration is None and not per_layer:
         return None, None
     from .frontend.fixedpoint import DEFAULT_BITS, RANGE_MODES, make_fixed_point
     from .frontend.load import load_model
@@ -334,6 +335,16 @@ def _fixed_point(model_path: Path, opts: CompileOptions):
         if not np.all(np.isfinite(x)):
             raise FlowError(f"{what}: contains NaN or infinite values")
     fixed = make_fixed_point(model, bits=int(bits), range_mode=mode, calibration=x)
+    if per_layer:
+        # per-layer widths (gatesmith.toml): the layer names exist once the model is lowered,
+        # so lower the global-width model once to map them to its formats, then redo with them
+        from .frontend import import_onnx
+
+        with tempfile.TemporaryDirectory(prefix="gatesmith-fixed-") as td:
+            fpath = Path(td) / "model_fixed.onnx"
+            fpath.write_bytes(fixed.model.model.SerializeToString())
+            widths = opts.layers.fixed_bits(import_onnx(fpath), fixed)
+        fixed = make_fixed_point(model, bits=int(bits), range_mode=mode, calibration=x, tensor_bits=widths)
     return fixed, fixed.model.model.SerializeToString()
 
 

@@ -447,9 +447,12 @@ class _NoBound(Exception):
 
 
 def make_fixed_point(model, *, bits: int = DEFAULT_BITS, range_mode: str = "proven",
-                     calibration: np.ndarray | None = None) -> FixedPointResult:
+                     calibration: np.ndarray | None = None,
+                     tensor_bits: dict[tuple[str, str], int] | None = None) -> FixedPointResult:
     """``model`` (a cleaned qonnx ModelWrapper, as ``load_model`` returns) with a fixed-point
-    ``Quant`` on every tensor that needs one; see the module docstring."""
+    ``Quant`` on every tensor that needs one; see the module docstring. ``tensor_bits`` gives
+    some of them other widths than ``bits``: (tensor, consumer ONNX node) -> bits, the keys of
+    :class:`FixedTensor` (per-layer ``fixed_bits`` in gatesmith.toml)."""
     from qonnx.util.cleanup import cleanup_model
 
     if range_mode not in RANGE_MODES:
@@ -474,7 +477,7 @@ def make_fixed_point(model, *, bits: int = DEFAULT_BITS, range_mode: str = "prov
     def record(k, lo, hi, src):
         t, role, consumer = targets[k]
         try:
-            fmt = choose_format(lo, hi, bits)
+            fmt = choose_format(lo, hi, (tensor_bits or {}).get((t, consumer.name), bits))
         except ValueError as e:
             raise node_error(consumer, f"tensor {t!r}: {e}") from None
         _set_format(fixed, byname[qnames[k]], fmt)

@@ -34,7 +34,7 @@ def test_parse_typed_schema():
 
 @pytest.mark.parametrize("text, message", [
     ("boards = 'x'", "boards: unknown key (expected one of board, clock_mhz"),
-    ("[layer.mvu0]\npee = 2", "layer.mvu0.pee: unknown key (expected one of pe, simd, requant, mem_style, mul_style)"),
+    ("[layer.mvu0]\npee = 2", "layer.mvu0.pee: unknown key (expected one of pe, simd, requant, mem_style, mul_style, fixed_bits)"),
     ("[op.matvec]\nfolding = 2", "op.matvec.folding: unknown key"),
     ("[layer.'a.b']\nx = 1", "layer.a.b.x: unknown key"),
     ("target_fps = 'fast'", "target_fps: expected a number, got 'fast'"),
@@ -47,7 +47,7 @@ def test_parse_typed_schema():
     ("[layer.rq0]\nrequant = 'fancy'", "layer.rq0.requant: 'fancy' is not a requantization style"),
     ("[op.matvec]\nrequant = 'shift'", "op.matvec.requant: a matvec layer has no requantization"),
     ("layer = 3", "layer: expected a table of tables ([layer.NAME]), got 3"),
-    ("[layer]\nmvu0 = 3", "layer.mvu0: expected a table of pe, simd, requant, mem_style, mul_style, got 3"),
+    ("[layer]\nmvu0 = 3", "layer.mvu0: expected a table of pe, simd, requant, mem_style, mul_style, fixed_bits, got 3"),
     ("board = ", "not valid TOML"),
 ])
 def test_errors_name_the_key(tmp_path, text, message):

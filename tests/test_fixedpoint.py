@@ -486,3 +486,45 @@ def test_cli_compile_with_calibration_and_bad_options(float_mlp, tmp_path, capsy
     with pytest.raises(SystemExit) as e:  # argparse: not an integer
         main(["compile", str(path), "-o", str(tmp_path / "o2"), "--fixed-bits", "x"])
     assert e.value.code == 2
+
+
+def test_config_per_layer_fixed_bits(float_mlp, tmp_path):
+    """fixed_bits per layer (name > op kind > global): a matrix-vector layer's sets its weights'
+    format, a requantizer's the activation it produces; the design equals model_fixed.onnx."""
+    from gatesmith.config import compile_options, parse_config
+
+    path, x, d = float_mlp
+    cfg = parse_config({"calibration": str(d / "calib.npy"), "fixed_range": "calibrated",
+                        "op": {"matvec": {"fixed_bits": 7}},
+                        "layer": {"mvu0": {"fixed_bits": 6}, "rq0": {"fixed_bits": 5}}})
+    out = compile_model(path, tmp_path / "o", compile_options(cfg))
+    tensors = json.loads((out / "manifest.json").read_text())["fixed_point"]["tensors"]
+    bits = {(t["layer"], t["role"]): t["bits"] for t in tensors}
+    assert bits == {("host_in", "input"): 8, ("mvu0", "weights"): 6, ("mvu1", "weights"): 7,
+                    ("mvu2", "weights"): 7, ("rq0", "activation"): 5, ("rq1", "activation"): 8}
+    assert any(ln.strip().startswith("fixed @mvu0 weights ") and "fixed<6," in ln
+               for ln in (out / "ir.txt").read_text().splitlines())
+    xt = _inputs(32, 12, seed=7)
+    expect = zoo.onnx_forward(out / "model_fixed.onnx", xt)
+    _, rep = simulate(out, xt, engine="reference", expect=expect)
+    assert rep["mismatches"] == 0
+
+
+def test_config_per_layer_fixed_bits_errors(float_mlp, tmp_path):
+    from gatesmith.config import ConfigError, compile_options, parse_config
+
+    path, x, d = float_mlp
+    with pytest.raises(ConfigError, match=r"^config: layer\.mvu0\.fixed_bits: expected an integer from 2 to 24, got 30$"):
+        parse_config({"layer": {"mvu0": {"fixed_bits": 30}}})
+    # a layer whose tensors the model quantizes has no format to set
+    fixed = compile_model(path, tmp_path / "o", CompileOptions(calibration=x, fixed_range="calibrated"))
+    cfg = parse_config({"layer": {"mvu0": {"fixed_bits": 6}}})
+    with pytest.raises(ConfigError, match=r"^config: layer\.mvu0\.fixed_bits: 'mvu0' owns no fixed-point format "
+                                          r"\(ir\.txt lists them as 'fixed @LAYER'\); expected one of \[\]$"):
+        compile_model(fixed / "model_fixed.onnx", tmp_path / "o2", compile_options(cfg))
+    assert not (tmp_path / "o2").exists()
+    # the float model's last layer (no requantizer after it) still owns its weights' format
+    cfg = parse_config({"calibration": str(d / "calib.npy"), "layer": {"mvu2": {"fixed_bits": 6}}})
+    out = compile_model(path, tmp_path / "o3", compile_options(cfg))
+    tensors = json.loads((out / "manifest.json").read_text())["fixed_point"]["tensors"]
+    assert [t["bits"] for t in tensors if t["layer"] == "mvu2"] == [6]
