@@ -50,7 +50,7 @@ from gatesmith.ir.verifier import verify
 
 from ._keywords import RESERVED_WORDS
 from .env import Namer, render, sanitize_ident
-from .rtl import DEFAULT_FIFO_DEPTH, CodegenError, StreamSpec, _hardware_nodes, _raw_bits, _where, check_requant
+from .rtl import DEFAULT_FIFO_DEPTH, CodegenError, StreamSpec, _hardware_nodes, _where, check_requant, swg_geometry
 
 __all__ = [
     "HlsDesign",
@@ -273,17 +273,8 @@ def _requant_stage(node: Node, op: Requant, in_t: DType, out_t: DType, pix: int)
 
 def _swg_stage(node: Node, op: SlidingWindow, in_t: DType, out_t: DType, pix: int) -> _Block:
     simd = node.fold.simd
-    (h, w, c), (kh, kw), (sh, sw) = op.ifm, op.kernel, op.stride
-    t, l, b, r = op.pads
-    padded = bool(t or l or b or r)
-    if padded and not in_t.contains(op.pad_value, op.pad_value):
-        raise CodegenError(f"{_where(node)}: pad value {op.pad_value!r} is not a value of {in_t}")
-    pad_raw = _raw_bits(in_t, op.pad_value) if in_t.contains(op.pad_value, op.pad_value) else 0
-    params = {
-        "IFM_H": h, "IFM_W": w, "C": c, "K_H": kh, "K_W": kw, "S_H": sh, "S_W": sw,
-        "PAD_T": t, "PAD_L": l, "PAD_B": b, "PAD_R": r, "SIMD": simd, "BITS": in_t.bits,
-        "PAD_RAW": pad_raw,
-    }
+    geom, pad_raw = swg_geometry(node, op, in_t)  # shared with the RTL generator
+    params = {**geom, "BITS": in_t.bits, "PAD_RAW": pad_raw}
     kp = node.fold.pe  # kernel positions per beat (parallel windows)
     if kp != 1:
         params["KP"] = kp

@@ -379,8 +379,10 @@ def _raw_bits(t: DType, value: int) -> int:
     return int(np.asarray(t.to_bits(np.asarray([value], dtype=object)), dtype=object).reshape(-1)[0])
 
 
-def _swg_stage(node: Node, op: SlidingWindow, in_t: DType, out_t: DType) -> _Block:
-    simd = node.fold.simd
+def swg_geometry(node: Node, op: SlidingWindow, in_t: DType) -> tuple[dict, int]:
+    """The window parameters both generators share (image, kernel, stride, padding, SIMD and,
+    when > 1, KP kernel positions per beat) and the raw bits of the pad value, checked to be
+    a value of the input type wherever there is padding (RTL and HLS)."""
     (h, w, c), (kh, kw), (sh, sw) = op.ifm, op.kernel, op.stride
     t, l, b, r = op.pads
     if not in_t.contains(op.pad_value, op.pad_value) and (t or l or b or r):
@@ -388,9 +390,15 @@ def _swg_stage(node: Node, op: SlidingWindow, in_t: DType, out_t: DType) -> _Blo
     pad_raw = _raw_bits(in_t, op.pad_value) if in_t.contains(op.pad_value, op.pad_value) else 0
     params = {
         "IFM_H": h, "IFM_W": w, "C": c, "K_H": kh, "K_W": kw, "S_H": sh, "S_W": sw,
-        "PAD_T": t, "PAD_L": l, "PAD_B": b, "PAD_R": r, "SIMD": simd, "ELEM_BITS": in_t.bits,
-        "PAD_VALUE": pad_raw,
+        "PAD_T": t, "PAD_L": l, "PAD_B": b, "PAD_R": r, "SIMD": node.fold.simd,
     }
+    return params, pad_raw
+
+
+def _swg_stage(node: Node, op: SlidingWindow, in_t: DType, out_t: DType) -> _Block:
+    simd = node.fold.simd
+    geom, pad_raw = swg_geometry(node, op, in_t)
+    params = {**geom, "ELEM_BITS": in_t.bits, "PAD_VALUE": pad_raw}
     kp = node.fold.pe  # kernel positions per beat (parallel windows)
     if kp != 1:
         params["KP"] = kp
