@@ -35,7 +35,20 @@
 //                 exclude ROMs ("distributed" finds no mapping there). No
 //                 "ultra": URAM288 has no initial contents on UltraScale+.
 //   MUL_STYLE     integer x integer products: "auto"/"dsp" (a '*' the tool may
-//                 map to DSP slices) or "lut" (shift-and-add, never a DSP)
+//                 map to DSP slices), "lut" (shift-and-add, never a DSP) or
+//                 "pack": rows p and p+1 (p even) of SIMD lane k multiply the
+//                 same x, so one multiplier computes both products,
+//                 P = (w[p+1]*2^PS + w[p]) * x with PS = XE+WE (XE, WE: the
+//                 operand widths as signed values, an unsigned one counting a
+//                 bit more); the low PS bits are w[p]*x, P >>> PS plus 1 when
+//                 that low product is negative is w[p+1]*x -- exact for every
+//                 signed/unsigned combination. The last row of an odd PE
+//                 multiplies alone. The packed operand, PW = PS+W_BITS+1
+//                 bits, must fit a DSP48E1 (7-series) 25 x 18 multiplier:
+//                 PW <= 25 and XE <= 18, else elaboration fails
+//                 (gs_mvu_error_MUL_STYLE_pack_...). (DSP48E2 takes 27 x 18;
+//                 the bound is kept at 25 for every family.) Bipolar operands
+//                 have no multiplier, so "pack" changes nothing there.
 //
 // Streams: input beat s of a vector holds x[s*SIMD+k] at [k*IN_BITS +: IN_BITS];
 // output beat n holds out[n*PE+p] at [p*ACC_BITS +: ACC_BITS] (signed).
@@ -106,6 +119,19 @@ module gs_mvu #(
     localparam [8*4-1:0]  X_AUTO  = "auto";
     localparam [8*4-1:0]  X_DSP   = "dsp";
     localparam [8*4-1:0]  X_LUT   = "lut";
+    localparam [8*4-1:0]  X_PACK  = "pack";
+
+    // MUL_STYLE "pack": operand widths as signed values (an unsigned operand takes one
+    // bit more), PS = a product's exact width (the shift between the two packed
+    // weights), PH = WV = the high weight's field (w[p+1] - 1 still fits), PW = the
+    // packed weight operand. It has to fit a DSP48E1's 25 x 18 signed multiplier:
+    // PW <= 25 on the 25-bit port, XE <= 18 on the 18-bit port.
+    localparam XE = IN_BITS + (IN_SIGNED ? 0 : 1);
+    localparam WE = W_BITS + (W_SIGNED ? 0 : 1);
+    localparam PS = XE + WE;
+    localparam PH = WV;
+    localparam PW = PS + PH;
+    localparam MUL_PACK = (MUL_STYLE == X_PACK) && !IN_BIPOLAR && !W_BIPOLAR;
 
     generate
         if (MW % SIMD != 0 || MH % PE != 0) begin : g_bad_fold
@@ -117,8 +143,11 @@ module gs_mvu #(
         if (MEM_STYLE != M_AUTO && MEM_STYLE != M_DIST && MEM_STYLE != M_BLOCK) begin : g_bad_mem
             gs_mvu_error_MEM_STYLE_auto_distributed_or_block u_error ();
         end
-        if (MUL_STYLE != X_AUTO && MUL_STYLE != X_DSP && MUL_STYLE != X_LUT) begin : g_bad_mul
-            gs_mvu_error_MUL_STYLE_auto_dsp_or_lut u_error ();
+        if (MUL_STYLE != X_AUTO && MUL_STYLE != X_DSP && MUL_STYLE != X_LUT && MUL_STYLE != X_PACK) begin : g_bad_mul
+            gs_mvu_error_MUL_STYLE_auto_dsp_lut_or_pack u_error ();
+        end
+        if (MUL_PACK && (PW > 25 || XE > 18)) begin : g_bad_pack
+            gs_mvu_error_MUL_STYLE_pack_operands_exceed_DSP48_25x18 u_error ();
         end
     endgenerate
 
@@ -246,6 +275,26 @@ module gs_mvu #(
         end
     endfunction
 
+    function [PS-1:0] sext_wps;        // WV -> PS (MUL_STYLE "pack": the low weight)
+        input [WV-1:0] v;
+        integer i;
+        begin
+            for (i = 0; i < PS; i = i + 1) begin
+                sext_wps[i] = v[(i < WV) ? i : WV - 1];
+            end
+        end
+    endfunction
+
+    function [ACC_BITS-1:0] sext_ps;   // PS -> ACC_BITS
+        input [PS-1:0] v;
+        integer i;
+        begin
+            for (i = 0; i < ACC_BITS; i = i + 1) begin
+                sext_ps[i] = v[(i < PS) ? i : PS - 1];
+            end
+        end
+    endfunction
+
     // a*b modulo 2^(XV+WV), a sign-extended to XV+WV bits, b a WV-bit two's
     // complement value: shift-and-add over the bits of b, the sign bit weighing
     // -2^(WV-1). No '*', so synthesis builds it in LUTs, never in a DSP.
@@ -306,33 +355,56 @@ module gs_mvu #(
             wire [PE*SIMD*ACC_BITS-1:0] contrib;
             for (p = 0; p < PE; p = p + 1) begin : g_pe
                 for (k = 0; k < SIMD; k = k + 1) begin : g_simd
-                    wire [IN_BITS-1:0] xr = x1[k*IN_BITS +: IN_BITS];
-                    wire [W_BITS-1:0]  wr = w1[(p*SIMD + k)*W_BITS +: W_BITS];
-                    wire [ACC_BITS-1:0] c;
-                    if (IN_BIPOLAR) begin : g_xbip
-                        // x = +-1: +-w
-                        wire [WV-1:0] wv  = W_SIGNED ? {wr[W_BITS-1], wr} : {1'b0, wr};
-                        wire [WV-1:0] wn  = -wv;
-                        assign c = sext_wv(xr[0] ? wv : wn);
-                    end else if (W_BIPOLAR) begin : g_wbip
-                        // w = +-1: +-x
-                        wire [XV-1:0] xv  = IN_SIGNED ? {xr[IN_BITS-1], xr} : {1'b0, xr};
-                        wire [XV-1:0] xn  = -xv;
-                        assign c = sext_xv(wr[0] ? xv : xn);
-                    end else begin : g_mul
-                        wire [XV-1:0] xv  = IN_SIGNED ? {xr[IN_BITS-1], xr} : {1'b0, xr};
-                        wire [WV-1:0] wv  = W_SIGNED  ? {wr[W_BITS-1], wr}  : {1'b0, wr};
-                        wire signed [XV+WV-1:0] xs = {{WV{xv[XV-1]}}, xv};
-                        wire [XV+WV-1:0] prod;         // exact: |x*w| < 2^(XV+WV-1)
-                        if (MUL_STYLE == X_LUT) begin : g_lut
-                            assign prod = mul_lut(xs, wv);
-                        end else begin : g_dsp
-                            wire signed [XV+WV-1:0] ws = {{XV{wv[WV-1]}}, wv};
-                            assign prod = xs * ws;
+                    // MUL_STYLE "pack": an odd row's products come from row p-1's multipliers
+                    if (!(MUL_PACK && p % 2 == 1)) begin : g_lane
+                        wire [IN_BITS-1:0] xr = x1[k*IN_BITS +: IN_BITS];
+                        wire [W_BITS-1:0]  wr = w1[(p*SIMD + k)*W_BITS +: W_BITS];
+                        wire [ACC_BITS-1:0] c;
+                        if (IN_BIPOLAR) begin : g_xbip
+                            // x = +-1: +-w
+                            wire [WV-1:0] wv  = W_SIGNED ? {wr[W_BITS-1], wr} : {1'b0, wr};
+                            wire [WV-1:0] wn  = -wv;
+                            assign c = sext_wv(xr[0] ? wv : wn);
+                        end else if (W_BIPOLAR) begin : g_wbip
+                            // w = +-1: +-x
+                            wire [XV-1:0] xv  = IN_SIGNED ? {xr[IN_BITS-1], xr} : {1'b0, xr};
+                            wire [XV-1:0] xn  = -xv;
+                            assign c = sext_xv(wr[0] ? xv : xn);
+                        end else if (MUL_PACK && p + 1 < PE) begin : g_pack
+                            // rows p and p+1 share x: P = (w[p+1]*2^PS + w[p]) * x in one
+                            // multiplier; the weight operand is {w[p+1] - borrow, w[p] in PS
+                            // bits}, borrow = (w[p] < 0). Low PS bits: w[p]*x; the rest,
+                            // plus (w[p]*x < 0): w[p+1]*x.
+                            wire [W_BITS-1:0] wr1 = w1[((p+1)*SIMD + k)*W_BITS +: W_BITS];
+                            wire [WV-1:0] wv0 = W_SIGNED  ? {wr[W_BITS-1], wr}  : {1'b0, wr};
+                            wire [WV-1:0] wv1 = W_SIGNED  ? {wr1[W_BITS-1], wr1} : {1'b0, wr1};
+                            wire [WV-1:0] hi  = wv1 - {{(WV-1){1'b0}}, wv0[WV-1]};
+                            wire signed [PW-1:0] wp = {hi, sext_wps(wv0)};
+                            /* verilator lint_off UNUSEDSIGNAL */
+                            wire [XV-1:0] xv  = IN_SIGNED ? {xr[IN_BITS-1], xr} : {1'b0, xr};
+                            wire signed [XE-1:0] xs = xv[XE-1:0];
+                            wire signed [PW+XE-1:0] pp = wp * xs;
+                            wire [PS-1:0] p0 = pp[PS-1:0];
+                            wire [PH+XE-1:0] p1 = pp[PW+XE-1:PS] + {{(PH+XE-1){1'b0}}, p0[PS-1]};
+                            /* verilator lint_on UNUSEDSIGNAL */
+                            assign c = sext_ps(p0);
+                            assign contrib[((p+1)*SIMD + k)*ACC_BITS +: ACC_BITS] = sext_ps(p1[PS-1:0]);
+                        end else begin : g_mul
+                            wire [XV-1:0] xv  = IN_SIGNED ? {xr[IN_BITS-1], xr} : {1'b0, xr};
+                            wire [WV-1:0] wv  = W_SIGNED  ? {wr[W_BITS-1], wr}  : {1'b0, wr};
+                            wire signed [XV+WV-1:0] xs = {{WV{xv[XV-1]}}, xv};
+                            wire [XV+WV-1:0] prod;         // exact: |x*w| < 2^(XV+WV-1)
+                            if (MUL_STYLE == X_LUT) begin : g_lut
+                                assign prod = mul_lut(xs, wv);
+                            end else begin : g_dsp
+                                // "auto", "dsp", and "pack" for the last row of an odd PE
+                                wire signed [XV+WV-1:0] ws = {{XV{wv[WV-1]}}, wv};
+                                assign prod = xs * ws;
+                            end
+                            assign c = sext_pv(prod);
                         end
-                        assign c = sext_pv(prod);
+                        assign contrib[(p*SIMD + k)*ACC_BITS +: ACC_BITS] = c;
                     end
-                    assign contrib[(p*SIMD + k)*ACC_BITS +: ACC_BITS] = c;
                 end
             end
             reg [PE*ACC_BITS-1:0] sums;

@@ -124,7 +124,10 @@ def test_style_lint(mem, mul):
 @pytest.mark.rtl
 @pytest.mark.parametrize("top,params,marker", [
     ("gs_mvu", {"MEM_STYLE": "ultra"}, "gs_mvu_error_MEM_STYLE_auto_distributed_or_block"),
-    ("gs_mvu", {"MUL_STYLE": "fabric"}, "gs_mvu_error_MUL_STYLE_auto_dsp_or_lut"),
+    ("gs_mvu", {"MUL_STYLE": "fabric"}, "gs_mvu_error_MUL_STYLE_auto_dsp_lut_or_pack"),
+    # u8 x s8: a 26-bit packed weight operand, one over a DSP48E1's 25
+    ("gs_mvu", {"MUL_STYLE": "pack", "PE": 2, "MH": 2, "IN_BITS": 8, "IN_SIGNED": 0, "W_BITS": 8},
+     "gs_mvu_error_MUL_STYLE_pack_operands_exceed_DSP48_25x18"),
     ("gs_vvu", {"MEM_STYLE": "lutram"}, "gs_vvu_error_MEM_STYLE_auto_distributed_or_block"),
     ("gs_thresholds", {"MEM_STYLE": "uram"}, "gs_thresholds_error_MEM_STYLE_auto_distributed_or_block"),
 ])

@@ -80,10 +80,70 @@ def test_mvu(case, rtl_cache, tmp_path):
          {"seed": seed, "vectors": 10, "in_pause": pause[0], "out_pause": pause[1]})
 
 
+# MUL_STYLE "pack": rows p, p+1 share one multiplier (rtl/gs_mvu.v g_pack); every signed /
+# unsigned combination, 2..8 bits, PE even and odd (the last row multiplies alone), SIMD > 1
+MVU_PACK_CASES = [
+    # MW, MH, PE, SIMD, input kind, weight kind
+    (8, 8, 4, 2, "s4", "s4"),
+    (12, 10, 5, 3, "s8", "s8"),     # odd PE; the widest pack: 25-bit weight operand
+    (6, 6, 3, 2, "u3", "u8"),       # odd PE, NF = 2
+    (4, 8, 2, 4, "u2", "s2"),       # SF = 1
+]
+MVU_PACK_SLOW = [
+    (6, 4, 4, 3, "s5", "u6"),
+    (8, 6, 6, 4, "u7", "s5"),
+    (6, 3, 3, 3, "s2", "u2"),       # NF = 1
+    (10, 4, 2, 5, "u6", "u6"),
+    (4, 7, 7, 2, "s3", "s7"),
+    (9, 8, 8, 3, "u4", "s4"),
+]
+
+
+def _run_mvu_pack(case, seed, rtl_cache, tmp_path):
+    params = {**mvu_params(*case), "MUL_STYLE": "pack"}
+    mvu_bench.write_weight_file(tmp_path / params["WEIGHT_FILE"], params, seed)
+    pause = (0.3, 0.4) if seed % 2 else (0.6, 0.2)
+    _run("mvu", ["gs_mvu.v", "gs_skid.v"], params, rtl_cache, tmp_path,
+         {"seed": seed, "vectors": 12, "in_pause": pause[0], "out_pause": pause[1]})
+
+
+@pytest.mark.rtl
+@pytest.mark.parametrize("case", MVU_PACK_CASES, ids=lambda c: "mvu-pack-%dx%d-pe%d-simd%d-%s-%s" % c)
+def test_mvu_pack(case, rtl_cache, tmp_path):
+    _run_mvu_pack(case, MVU_PACK_CASES.index(case) + 611, rtl_cache, tmp_path)
+
+
+@pytest.mark.rtl
+@pytest.mark.slow
+@pytest.mark.parametrize("case", MVU_PACK_SLOW, ids=lambda c: "mvu-pack-%dx%d-pe%d-simd%d-%s-%s" % c)
+def test_mvu_pack_sweep(case, rtl_cache, tmp_path):
+    _run_mvu_pack(case, MVU_PACK_SLOW.index(case) + 631, rtl_cache, tmp_path)
+
+
+def test_mvu_pack_arithmetic_is_exact():
+    """The packed split (mvu_bench.pack_pair, bit for bit the RTL's) equals both products:
+    exhaustively up to 5 bits, over the extremes up to 8 bits."""
+    for ib in range(2, 9):
+        for wb in range(2, 9):
+            for isg in (0, 1):
+                for wsg in (0, 1):
+                    ik, wk = IntKind(ib, bool(isg)), IntKind(wb, bool(wsg))
+                    prm = {"IN_BITS": ib, "IN_SIGNED": isg, "W_BITS": wb, "W_SIGNED": wsg}
+                    full = ib <= 5 and wb <= 5
+                    xs = range(ik.min, ik.max + 1) if full else sorted({ik.min, ik.min + 1, -1, 0, 1, ik.max - 1, ik.max} & set(range(ik.min, ik.max + 1)))
+                    ws = range(wk.min, wk.max + 1) if full else sorted({wk.min, wk.min + 1, -1, 0, 1, wk.max - 1, wk.max} & set(range(wk.min, wk.max + 1)))
+                    for x in xs:
+                        for a in ws:
+                            for b in ws:
+                                assert mvu_bench.pack_pair(x, a, b, prm) == (a * x, b * x), (prm, x, a, b)
+
+
 MVU_LINT = [mvu_params(*c) for c in MVU_CASES] + [
     {**mvu_params(4, 4, 4, 4, "s4", "s4"), "ACC_BITS": 3},      # accumulator narrower than a product
     {**mvu_params(1, 1, 1, 1, "bipolar", "bipolar")},
     {**mvu_params(32, 16, 16, 32, "u8", "s8")},
+] + [{**mvu_params(*c), "MUL_STYLE": "pack"} for c in MVU_PACK_CASES] + [
+    {**mvu_params(4, 3, 3, 2, "bipolar", "s8"), "MUL_STYLE": "pack"},   # no multiplier: pack changes nothing
 ]
 
 

@@ -66,6 +66,25 @@ def acc_bits_for(mw: int, in_kind: IntKind, w_kind: IntKind) -> int:
     return bits
 
 
+def pack_pair(x: int, w0: int, w1: int, params: dict) -> tuple[int, int]:
+    """``MUL_STYLE = "pack"`` bit for bit: one product ``P = {w1 - borrow, w0} * x`` of the
+    packed weight operand, split into ``(w0*x, w1*x)`` as ``gs_mvu.v``'s ``g_pack`` does
+    (``PS = XE + WE``; low PS bits sign-extended, the rest plus the low part's sign)."""
+    xe = params["IN_BITS"] + (0 if params["IN_SIGNED"] else 1)
+    we = params["W_BITS"] + (0 if params["W_SIGNED"] else 1)
+    ps, ph = xe + we, we + (1 if params["W_SIGNED"] else 0)
+    hi = (w1 - (w0 < 0)) & ((1 << ph) - 1)
+    wp = _signed((hi << ps) | (w0 & ((1 << ps) - 1)), ps + ph)
+    pp = (wp * x) & ((1 << (ps + ph + xe)) - 1)
+    p0 = _signed(pp & ((1 << ps) - 1), ps)
+    p1 = _signed(((pp >> ps) + (p0 < 0)) & ((1 << ps) - 1), ps)
+    return p0, p1
+
+
+def _signed(v: int, bits: int) -> int:
+    return v - (1 << bits) if v >> (bits - 1) & 1 else v
+
+
 # ----------------------------------------------------------------------------- memory layout
 
 def weight_words(weights: Sequence[Sequence[int]], params: dict) -> list[int]:
