@@ -168,7 +168,7 @@ def compile(model, example_input=None, *, out_dir=None, board: str = "pynq-z2", 
     formats to tensors the model leaves unquantized (``OUT/model_fixed.onnx``); ``budget`` (share of the board's
     resources) alone picks the fastest design that fits, and with ``target_fps``/``folding``
     fails if the design does not fit; ``mem_style`` (auto/lutram/bram) and ``mul_style``
-    (auto/dsp/lut) place every layer's weights and multipliers."""
+    (auto/dsp/lut/pack) place every layer's weights and multipliers."""
     from .flow import CompileOptions, FlowError, compile_model
 
     if out_dir is None:

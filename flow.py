@@ -58,7 +58,7 @@ class CompileOptions:
     calibration: object | None = None  # X.npy path or an array (N, *onnx_input_shape)
     budget: float | None = None  # share of the board's resources: alone, the fastest design that fits
     mem_style: str = "auto"  # weight/threshold memories: auto | lutram | bram (ir/schedule/impl.py)
-    mul_style: str = "auto"  # integer products: auto | dsp | lut
+    mul_style: str = "auto"  # integer products: auto | dsp | lut | pack (two per DSP)
 
 
 DEFAULT_TARGET_FPS = 100_000.0
@@ -94,11 +94,14 @@ def _choose_impl(graph, opts: CompileOptions, board):
     """Memory and multiplier style of every layer (``Node.impl``): the options, the config's
     layers (name > op kind > global), the board's LUT/DSP/BRAM18 for ``auto``."""
     from .ir.passes import run_passes
-    from .ir.schedule.impl import ChooseImpl
+    from .ir.schedule.impl import ChooseImpl, ImplError
 
     layers = opts.layers.impl_layers(graph) if opts.layers is not None else ()
-    return run_passes(graph, [ChooseImpl(mem=opts.mem_style, mul=opts.mul_style, layers=layers, lut=board.lut,
-                                         dsp=board.dsp, bram18=board.bram18)])
+    try:
+        return run_passes(graph, [ChooseImpl(mem=opts.mem_style, mul=opts.mul_style, layers=layers, lut=board.lut,
+                                             dsp=board.dsp, bram18=board.bram18)])
+    except ImplError as e:  # a choice the layer cannot take (mul_style "pack" on widths that do not fit)
+        raise FlowError(str(e)) from None
 
 
 def _rtl_cost(graph, top: str) -> dict:

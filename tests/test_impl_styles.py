@@ -201,6 +201,32 @@ def test_yosys_mvu_multiplier_style(tmp_path, mul, dsp):
     assert 0.5 * r["lut"] <= e["lut"] <= 2.0 * r["lut"], (e["lut"], r["lut"])
 
 
+def _pack_mvu(pe, mul):
+    # u4 inputs x s4 weights: a 5 x 4-bit product, which Yosys maps to a DSP48E1 on its own (an s4 x s4
+    # product is too narrow: plain, it goes to LUTs, so "pack" would add DSPs there)
+    return {"MW": 8, "MH": 2 * pe, "PE": pe, "SIMD": 2, "IN_BITS": 4, "IN_SIGNED": 0, "IN_BIPOLAR": 0, "W_BITS": 4,
+            "W_SIGNED": 1, "W_BIPOLAR": 0, "ACC_BITS": 24, "WEIGHT_FILE": "w.mem", "MEM_STYLE": "auto", "MUL_STYLE": mul}
+
+
+@pytest.mark.parametrize("mul,dsp", [("dsp", 8), ("pack", 4)])
+def test_yosys_mvu_pack_halves_the_dsp48e1s(tmp_path, mul, dsp):
+    # PE 4 x SIMD 2 products on a 7-series part: one DSP48E1 each, or one per pair of rows
+    p = _pack_mvu(4, mul)
+    r = _synth(tmp_path, "gs_mvu", p, 8, 32, family="xc7")
+    assert (r["dsp"], r["bram18"]) == (dsp, 0)
+    e = _estimate("gs_mvu", p)
+    assert (e["dsp"], e["bram18"]) == (r["dsp"], r["bram18"])
+    assert 0.7 * r["lut"] <= e["lut"] <= 1.4 * r["lut"], (e["lut"], r["lut"])  # pack: 284 vs 298 here
+
+
+@pytest.mark.slow
+def test_yosys_mvu_pack_odd_pe(tmp_path):
+    # PE 3: one packed pair and a row alone per SIMD lane (6 DSP48E1s as "dsp")
+    p = _pack_mvu(3, "pack")
+    r = _synth(tmp_path, "gs_mvu", p, 8, 24, family="xc7")
+    assert (r["dsp"], _estimate("gs_mvu", p)["dsp"]) == (4, 4)
+
+
 @pytest.mark.parametrize("mem,mul,bram18,dsp", [("distributed", "dsp", 0, 2), ("block", "lut", 1, 0)])
 def test_yosys_vvu_styles(tmp_path, mem, mul, bram18, dsp):
     p = {"POS": 9, "C": 64, "PE": 2, "IN_BITS": 8, "IN_SIGNED": 1, "IN_BIPOLAR": 0, "W_BITS": 8, "W_SIGNED": 1,
@@ -237,15 +263,9 @@ def _impls(g):
 
 
 def _dsp_total(g):
-    from gatesmith.ir.schedule import cost
-    from gatesmith.ir.schedule.impl import node_product
+    from gatesmith.ir.schedule.impl import mul_dsps, node_pack, node_product
 
-    tot = 0
-    for n in g.nodes:
-        p = node_product(g, n)
-        if p is not None and n.impl.mul == "dsp":
-            tot += p[2] * cost._mult_dsps(p[0], p[1])
-    return tot
+    return sum(mul_dsps(node_product(g, n), node_pack(g, n), n.impl.mul) for n in g.nodes if n.impl is not None)
 
 
 def test_choose_impl_auto_is_what_synthesis_infers_and_renders_as_before(jet):
@@ -304,9 +324,65 @@ def test_choose_impl_fits_the_board(jet):
                                               or full.node(n.name).impl.mem == "bram"), n.name
 
 
+def test_choose_impl_packs_before_moving_products_to_luts(jet):
+    from gatesmith.ir.schedule.impl import ChooseImpl
+
+    _, _, g = jet
+    need = _dsp_total(ChooseImpl().run(g))  # mvu0: PE 2 x SIMD 16 s8 x s6 products, 32 DSPs; 132 in all
+    out = ChooseImpl(dsp=need - 16).run(g)
+    assert _impls(out)["mvu0"][1] == "pack" and _dsp_total(out) == need - 16
+    assert all(mul != "lut" for _, mul in _impls(out).values())  # packing was enough
+    assert _impls(ChooseImpl(dsp=need).run(g))["mvu0"][1] == "dsp"  # nothing to save: no packing
+    # PE 1 layers have no pairs: their products move to LUTs after mvu0 is packed
+    tight = _impls(ChooseImpl(dsp=need - 17).run(g))
+    assert tight["mvu0"][1] == "pack" and "lut" in {mul for _, mul in tight.values()}
+    # a global pack packs every matrix-vector layer
+    assert {mul for _, mul in _impls(ChooseImpl(mul="pack").run(g)).values()} == {"pack", None}
+
+
+def _u8_x_s8_graph():
+    import numpy as np
+
+    from gatesmith.ir import Fold, Graph, InputQuant, IntType, MatVec, Node, OutputKind, OutputMap, Rounding, Value
+    from gatesmith.ir.ops import frozen_array
+
+    u8, s8 = IntType(bits=8, signed=False), IntType(bits=8, signed=True)
+    acc = IntType(bits=19, signed=True)
+    w = np.arange(16).reshape(4, 4) - 8
+    one = frozen_array(1.0, np.float32)
+    zero = frozen_array(0.0, np.float32)
+    return Graph(name="g", values=(Value(name="x", shape=(4,), dtype=u8), Value(name="y", shape=(4,), dtype=acc)),
+                 nodes=(Node(name="fc0", op=MatVec(weights=frozen_array(w), wtype=s8, acc=acc), inputs=("x",),
+                             outputs=("y",), fold=Fold(pe=2, simd=2)),),
+                 inputs=("x",), outputs=("y",),
+                 input_quant=InputQuant(onnx_shape=(4,), pre=(), scale=one, zero_point=zero, dtype=u8, narrow=False,
+                                        rounding=Rounding.ROUND),
+                 output_map=OutputMap(kind=OutputKind.QUANT, onnx_shape=(4,), scale=one, zero_point=zero))
+
+
+@pytest.mark.parametrize("kw", [{"mul": "pack"}, {"layers": (("fc0", "auto", "pack"),)}])
+def test_choose_impl_pack_that_does_not_fit_names_the_layer_and_widths(kw):
+    from gatesmith.ir.schedule.impl import ChooseImpl, ImplError
+
+    with pytest.raises(ImplError) as e:
+        ChooseImpl(**kw).run(_u8_x_s8_graph())
+    assert str(e.value) == ("layer 'fc0' mul_style 'pack': u8 inputs x s8 weights need a 26 x 9-bit multiplier, "
+                            "expected at most 25 x 18 (DSP48E1)")
+    # the scheduler never packs it: short of DSPs, its products go to LUTs
+    assert ChooseImpl(dsp=0).run(_u8_x_s8_graph()).node("fc0").impl.mul == "lut"
+
+
+def test_flow_reports_a_pack_that_does_not_fit_as_a_user_error():
+    from gatesmith.boards import load_board
+    from gatesmith.flow import CompileOptions, FlowError, _choose_impl
+
+    with pytest.raises(FlowError, match=r"^layer 'fc0' mul_style 'pack': u8 inputs x s8 weights need a 26 x 9-bit"):
+        _choose_impl(_u8_x_s8_graph(), CompileOptions(mul_style="pack"), load_board("pynq-z2"))
+
+
 @pytest.mark.parametrize("kw,msg", [
     ({"mem": "uram"}, "--mem-style 'uram': expected one of auto, lutram, bram"),
-    ({"mul": "fabric"}, "--mul-style 'fabric': expected one of auto, dsp, lut"),
+    ({"mul": "fabric"}, "--mul-style 'fabric': expected one of auto, dsp, lut, pack"),
     ({"layers": (("mvu0", "distributed", "auto"),)}, "layer 'mvu0' mem_style 'distributed': expected one of auto, lutram, bram"),
 ])
 def test_choose_impl_rejects_unknown_styles(jet, kw, msg):
@@ -337,9 +413,9 @@ def test_impl_prints_and_round_trips(jet):
 
 @pytest.mark.parametrize("text,message", [
     ("mem_style = 'uram'", "mem_style: 'uram' is not a memory style (expected one of auto, lutram, bram)"),
-    ("mul_style = 'fabric'", "mul_style: 'fabric' is not a multiplier style (expected one of auto, dsp, lut)"),
+    ("mul_style = 'fabric'", "mul_style: 'fabric' is not a multiplier style (expected one of auto, dsp, lut, pack)"),
     ("[op.matvec]\nmem_style = 'block'", "op.matvec.mem_style: 'block' is not a memory style (expected one of auto, lutram, bram)"),
-    ("[layer.mvu0]\nmul_style = 'DSP'", "layer.mvu0.mul_style: 'DSP' is not a multiplier style (expected one of auto, dsp, lut)"),
+    ("[layer.mvu0]\nmul_style = 'DSP'", "layer.mvu0.mul_style: 'DSP' is not a multiplier style (expected one of auto, dsp, lut, pack)"),
     ("[op.pool]\nmem_style = 'bram'", "op.pool.mem_style: a pool layer has no constant memory (mem_style applies to op kinds matvec, vvu, threshold, requantize)"),
     ("[op.threshold]\nmul_style = 'lut'", "op.threshold.mul_style: a threshold layer has no multipliers (mul_style applies to op kinds matvec, vvu)"),
     ("[layer.mvu0]\nmem_style = 3", "layer.mvu0.mem_style: expected a string, got 3"),
@@ -392,7 +468,7 @@ def test_cli_style_options(jet, tmp_path, capsys):
     assert main(["compile", str(path), "-o", str(tmp_path / "a"), "--mem-style", "fancy"]) == 2
     assert capsys.readouterr().err == "gatesmith: error: --mem-style 'fancy': expected one of auto, lutram, bram\n"
     assert main(["compile", str(path), "-o", str(tmp_path / "a"), "--mul-style", "dsp48"]) == 2
-    assert capsys.readouterr().err == "gatesmith: error: --mul-style 'dsp48': expected one of auto, dsp, lut\n"
+    assert capsys.readouterr().err == "gatesmith: error: --mul-style 'dsp48': expected one of auto, dsp, lut, pack\n"
     # config init lists today's choice per layer
     assert main(["config", "init", str(path), "-o", str(tmp_path / "g.toml"), "--target-fps", "2e6"]) == 0
     text = (tmp_path / "g.toml").read_text()
@@ -422,6 +498,36 @@ def test_e2e_mlp_bram_weights_lut_multipliers_equal_reference(jet, tmp_path):
     x = model.sample_with_extremes(24, seed=5)
     expect = zoo.onnx_forward(path, x)
     y, rep = simulate(out, x, engine="rtl", backpressure=True, seed=3, expect=expect)
+    assert rep["mismatches"] == 0 and y.shape == expect.shape
+
+
+@pytest.mark.rtl
+def test_e2e_mlp_pack_multipliers_equal_reference(jet, tmp_path):
+    """``--mul-style pack`` and ``mul_style = "pack"`` compile the same design; Verilator runs it
+    with random backpressure, bit-exact against ONNX; mvu0 takes half its DSPs."""
+    import json
+
+    from gatesmith.cli import main
+    from gatesmith.flow import simulate
+    from gatesmith.verify import zoo
+    from gatesmith.verify.rtl_sim import lint_design
+
+    model, path, _ = jet
+    args = ["compile", str(path), "--board", "pynq-z2", "--clock-mhz", "100", "--target-fps", "2e6"]
+    assert main([*args, "-o", str(tmp_path / "a"), "--mul-style", "pack"]) == 0
+    cfg = tmp_path / "g.toml"
+    cfg.write_text('mul_style = "pack"\n')
+    assert main([*args, "-o", str(tmp_path / "b"), "--config", str(cfg)]) == 0
+    out = tmp_path / "a"
+    top = (out / "rtl" / "gatesmith_top.v").read_text()
+    assert top == (tmp_path / "b" / "rtl" / "gatesmith_top.v").read_text()
+    assert set(_ir_impls(out).values()) >= {"mem=lutram, mul=pack"} and top.count('.MUL_STYLE   ("pack")') == 4
+    lint_design(out / "rtl", "gatesmith_top")
+    layers = {l["name"]: l for l in json.loads((out / "reports" / "estimate.json").read_text())["layers"]}
+    assert layers["mvu0"]["dsp"] == 16  # PE 2 x SIMD 16 s8 x s6 products: 32 DSPs as "dsp"
+    x = model.sample_with_extremes(24, seed=6)
+    expect = zoo.onnx_forward(path, x)
+    y, rep = simulate(out, x, engine="rtl", backpressure=True, seed=4, expect=expect)
     assert rep["mismatches"] == 0 and y.shape == expect.shape
 
 

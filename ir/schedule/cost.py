@@ -19,7 +19,10 @@ file).  DSP and BRAM18 follow the mapping rules Yosys applies:
   constant high bits that random sweep contents lack.
 
 A core's ``MEM_STYLE`` ("distributed" / "block") and ``MUL_STYLE`` ("lut") parameters
-override these rules the way Yosys honours them (``tests/test_impl_styles.py``).  URAM is
+override these rules the way Yosys honours them (``tests/test_impl_styles.py``); ``MUL_STYLE =
+"pack"`` on gs_mvu takes one DSP per pair of rows (:func:`pack_dsps`), and its extra fabric
+(the paired rows' adder trees and registers, which Yosys otherwise folds into the DSPs) has
+coefficients measured from ``synth_xilinx`` runs, not fitted by the sweep.  URAM is
 never used (0): URAM288 has no initial contents on UltraScale+, so a ROM cannot live there.  :func:`design_cost` applies the model to a
 rendered :class:`~gatesmith.hls_templates.rtl.RtlDesign` (every instance of its top: cores,
 FIFOs, width converters, duplicators); :func:`annotate_estimate` adds the result to
@@ -72,7 +75,32 @@ def _in_bram(depth: int, width: int, model: dict, mem: str = "rom") -> bool:
 #: ``MEM_STYLE`` of a core's ROM -> block RAM or not (None: Yosys' own rule, :func:`_in_bram`)
 _MEM_STYLES = {"auto": None, "distributed": False, "block": True}
 #: ``MUL_STYLE`` of a core's products -> may they map to DSPs
-_MUL_STYLES = {"auto": True, "dsp": True, "lut": False}
+_MUL_STYLES = {"auto": True, "dsp": True, "lut": False, "pack": True}
+#: ``MUL_STYLE = "pack"`` (gs_mvu.v ``g_pack``): the packed weight operand and the input must fit
+#: one DSP48E1 (7-series) 25 x 18 signed multiplier; DSP48E2's 27 x 18 is not assumed, since the
+#: core does not know the family
+PACK_PORTS = (25, 18)
+
+
+def pack_widths(in_bits: int, in_signed: int, w_bits: int, w_signed: int) -> tuple[int, int]:
+    """(packed weight operand, input) widths of gs_mvu's "pack" multiplier: PS = XE + WE (the
+    exact product width, operands as signed values) plus the high weight's W_BITS + 1 bits, and XE."""
+    xe, we = _sbits(in_bits, in_signed), _sbits(w_bits, w_signed)
+    return xe + we + w_bits + 1, xe
+
+
+def pack_fits(in_bits: int, in_signed: int, w_bits: int, w_signed: int) -> bool:
+    """Whether gs_mvu's "pack" multiplier fits :data:`PACK_PORTS` (else the core fails elaboration)."""
+    pw, xe = pack_widths(in_bits, in_signed, w_bits, w_signed)
+    return pw <= PACK_PORTS[0] and xe <= PACK_PORTS[1]
+
+
+def pack_dsps(in_bits: int, in_signed: int, w_bits: int, w_signed: int, pe: int, simd: int) -> int:
+    """DSP tiles of a gs_mvu under "pack": per SIMD lane, one packed multiplier per pair of
+    rows, and the last row of an odd PE multiplied alone."""
+    pw, xe = pack_widths(in_bits, in_signed, w_bits, w_signed)
+    alone = _mult_dsps(xe, _sbits(w_bits, w_signed))
+    return simd * (pe // 2 * _mult_dsps(pw, xe) + pe % 2 * alone)
 
 
 def _rom_bram(depth: int, width: int, p: dict, model: dict) -> int:
@@ -137,6 +165,12 @@ def _f_matvec(p: dict, model: dict):
         mode, prod = ("dsp" if dsp_per else "lutmul"), a + b
         if p.get("MUL_STYLE") == "lut":  # the core's shift-and-add product, not Yosys' own LUT multiplier
             mode = "shiftadd"
+    # "pack" (gs_mvu.v g_pack): one DSP per pair of rows; the paired rows' sums and registers stay
+    # in fabric (Yosys keeps a plain product's adder tree in the DSP cascade)
+    pack = p.get("MUL_STYLE") == "pack" and not (ibip or wbip)
+    paired = 2 * (pe // 2) if pack else 0
+    if pack:
+        mode = "dsp"
     sum_bits = prod + _clog2(simd)
     lut = {
         "xnor_lanes": lanes if mode == "xnor" else 0,
@@ -150,6 +184,8 @@ def _f_matvec(p: dict, model: dict):
         "rom_deep": rom if depth > 64 else 0.0,
         "dsp_sum_bits": lanes * sum_bits if mode == "dsp" else 0,
         "buf_bits": simd * ib * math.ceil(sf / 32),
+        "pack_tree_bits": paired * (simd - 1) * acc,
+        "pack_rows": paired,
         "one": 1,
     }
     ff = {
@@ -159,8 +195,11 @@ def _f_matvec(p: dict, model: dict):
         "rom_width": live if not bram else 0,
         "in_bits": simd * ib,
         "addr": _clog2(depth) + _clog2(sf),
+        "pack_acc_bits": paired * acc,
         "one": 1,
     }
+    if pack:
+        return lut, ff, pack_dsps(ib, p.get("IN_SIGNED", 1), wb, p.get("W_SIGNED", 1), pe, simd), bram
     return lut, ff, lanes * dsp_per, bram
 
 

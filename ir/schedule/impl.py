@@ -1,6 +1,8 @@
 """Per-layer implementation choices (``Node.impl``): where a layer's constant memory lives
 (``lutram``: LUT logic / distributed ROM, ``bram``: block RAM) and where its integer products
-are computed (``dsp`` slices or ``lut`` fabric).
+are computed (``dsp`` slices, ``lut`` fabric, or ``pack``: DSP slices, each computing the
+products of two rows that share an input -- matrix-vector layers whose packed operands fit a
+DSP48E1, :func:`~gatesmith.ir.schedule.cost.pack_fits`).
 
 :class:`ChooseImpl` runs after the folding (the memory's shape depends on PE/SIMD).  For a
 layer left at ``auto`` it starts from what synthesis would infer on its own (Yosys' rules as
@@ -10,12 +12,15 @@ layer left at ``auto`` it starts from what synthesis would infer on its own (Yos
   at the board's exchange rate (LUTs per RAMB18 of the board);
 * moves the least-used block-RAM ROMs back to LUTs while the ROMs alone need more RAMB18s
   than the board has;
-* moves the narrowest DSP products to LUTs while the multipliers need more DSPs than the
-  board has.
+* while the multipliers need more DSPs than the board has, packs two products per DSP in
+  the matrix-vector layers that allow it (the largest saving first), then moves the
+  narrowest DSP products to LUTs.
 
 A choice the user made (``--mem-style`` / ``--mul-style`` or a layer of ``gatesmith.toml``)
-is kept as given.  No ``uram``: URAM288 has no initial contents on UltraScale+, so a ROM
-cannot live there (Yosys: "no valid mapping"); weights in URAM would need a load path.
+is kept as given; ``pack`` on a layer whose widths do not fit is an :class:`ImplError` (a
+global ``pack`` leaves depthwise layers, whose products share no input, at ``dsp``).  No
+``uram``: URAM288 has no initial contents on UltraScale+, so a ROM cannot live there (Yosys:
+"no valid mapping"); weights in URAM would need a load path.
 
 :func:`rtl_style_params` turns a choice into the cores' ``MEM_STYLE`` / ``MUL_STYLE``
 parameters, given only where the choice differs from what synthesis infers anyway.
@@ -32,16 +37,16 @@ from ..graph import Graph, Impl, Node
 from ..types import BipolarType
 from . import cost
 
-__all__ = ["MEM_STYLES", "MUL_STYLES", "ChooseImpl", "ImplError", "node_memory", "node_product",
-           "rtl_style_params", "inferred_impl", "forced_impl"]
+__all__ = ["MEM_STYLES", "MUL_STYLES", "ChooseImpl", "ImplError", "node_memory", "node_product", "node_pack",
+           "mul_dsps", "rtl_style_params", "inferred_impl", "forced_impl"]
 
 MEM_STYLES = ("auto", "lutram", "bram")
-MUL_STYLES = ("auto", "dsp", "lut")
+MUL_STYLES = ("auto", "dsp", "lut", "pack")
 
 #: IR memory style -> the cores' MEM_STYLE
 _RTL_MEM = {"lutram": "distributed", "bram": "block"}
 #: IR multiplier style -> the cores' MUL_STYLE
-_RTL_MUL = {"dsp": "dsp", "lut": "lut"}
+_RTL_MUL = {"dsp": "dsp", "lut": "lut", "pack": "pack"}
 
 
 class ImplError(ValueError):
@@ -98,6 +103,34 @@ def _product(in_t, wt, lanes: int) -> tuple[int, int, int] | None:
     return cost._sbits(in_t.bits, int(in_t.signed)), cost._sbits(wt.bits, int(wt.signed)), lanes
 
 
+def node_pack(graph: Graph, node: Node) -> tuple[int, int, int, int, int, int] | None:
+    """(IN_BITS, IN_SIGNED, W_BITS, W_SIGNED, PE, SIMD) of a matrix-vector layer with integer
+    products, the operands of ``MUL_STYLE = "pack"``; None for any other node."""
+    if node.kind != "matvec" or node.fold is None or node_product(graph, node) is None:
+        return None
+    in_t, wt = graph.value(node.inputs[0]).dtype, node.op.wtype
+    return in_t.bits, int(in_t.signed), wt.bits, int(wt.signed), node.fold.pe, node.fold.simd
+
+
+def mul_dsps(product, pack, mul: str) -> int:
+    """DSPs of a node's products (``node_product``, ``node_pack``) under the style ``mul``."""
+    if product is None or mul == "lut":
+        return 0
+    if mul == "pack" and pack is not None:
+        return cost.pack_dsps(*pack)
+    return product[2] * cost._mult_dsps(product[0], product[1])
+
+
+def _pack_error(name: str, graph: Graph, node: Node, pack) -> ImplError:
+    if pack is None:
+        return ImplError(f"layer {name!r} mul_style 'pack': a {node.kind} layer has no two rows sharing an input; "
+                         "expected a matvec layer with integer inputs and weights")
+    pw, xe = cost.pack_widths(*pack[:4])
+    in_t, wt = graph.value(node.inputs[0]).dtype, node.op.wtype
+    return ImplError(f"layer {name!r} mul_style 'pack': {in_t} inputs x {wt} weights need a {pw} x {xe}-bit "
+                     f"multiplier, expected at most {cost.PACK_PORTS[0]} x {cost.PACK_PORTS[1]} (DSP48E1)")
+
+
 def inferred_impl(depth_width, product, model: dict | None = None) -> Impl:
     """What synthesis picks on its own for this memory shape and product (cost.py's rules)."""
     model = cost.load_model() if model is None else model
@@ -141,11 +174,11 @@ class ChooseImpl:
             per[name] = (_check(mem, MEM_STYLES, f"layer {name!r} mem_style"),
                          _check(mul, MUL_STYLES, f"layer {name!r} mul_style"))
         model = cost.load_model()
-        shapes = {n.name: (node_memory(graph, n), node_product(graph, n)) for n in graph.nodes}
+        shapes = {n.name: (node_memory(graph, n), node_product(graph, n), node_pack(graph, n)) for n in graph.nodes}
         chosen: dict[str, list] = {}
         auto_mem, auto_mul = set(), set()
         for n in graph.nodes:
-            mem_shape, prod = shapes[n.name]
+            mem_shape, prod, pack = shapes[n.name]
             if mem_shape is None and prod is None:
                 continue
             want_mem, want_mul = per.get(n.name, ("auto", "auto"))
@@ -159,6 +192,10 @@ class ChooseImpl:
                 else:
                     mem = want_mem
             if prod is not None:
+                if want_mul == "pack" and (pack is None or not cost.pack_fits(*pack[:4])):
+                    if per.get(n.name, ("", ""))[1] == "pack" or pack is not None:  # a global pack: vvu at dsp
+                        raise _pack_error(n.name, graph, n, pack)
+                    want_mul = "dsp"
                 if want_mul == "auto":
                     auto_mul.add(n.name)
                 else:
@@ -191,17 +228,24 @@ class ChooseImpl:
                 chosen[n][0] = "lutram"
                 total -= brams(n)
         if self.dsp is not None:
-            def dsps(n):
-                a, b, lanes = shapes[n][1]
-                return lanes * cost._mult_dsps(a, b)
-            total = sum(dsps(n) for n in order if chosen[n][1] == "dsp")
-            # narrowest products first: the cheapest in LUTs
-            for n in sorted((n for n in order if n in auto_mul and chosen[n][1] == "dsp" and dsps(n)),
+            def dsps(n, mul=None):
+                return mul_dsps(shapes[n][1], shapes[n][2], mul or chosen[n][1])
+            total = sum(dsps(n) for n in order)
+            # two products per DSP where the widths allow it, the largest saving first
+            packable = [n for n in order if n in auto_mul and chosen[n][1] == "dsp" and shapes[n][2] is not None
+                        and cost.pack_fits(*shapes[n][2][:4]) and dsps(n, "pack") < dsps(n)]
+            for n in sorted(packable, key=lambda n: (dsps(n, "pack") - dsps(n), order.index(n))):
+                if total <= self.dsp:
+                    break
+                total -= dsps(n) - dsps(n, "pack")
+                chosen[n][1] = "pack"
+            # then the narrowest products to LUTs: the cheapest there
+            for n in sorted((n for n in order if n in auto_mul and chosen[n][1] in ("dsp", "pack") and dsps(n)),
                             key=lambda n: (shapes[n][1][0] * shapes[n][1][1], order.index(n))):
                 if total <= self.dsp:
                     break
-                chosen[n][1] = "lut"
                 total -= dsps(n)
+                chosen[n][1] = "lut"
 
 
 def forced_impl(graph: Graph, node: Node) -> Impl:
