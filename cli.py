@@ -94,6 +94,20 @@ def build_parser() -> argparse.ArgumentParser:
     y.add_argument("--timeout", type=float, default=None, help="seconds before Yosys is stopped")
     _add_output_flags(y)
 
+    w = sub.add_parser("sweep", help="compile (and synthesise / place and route / simulate) every point of a grid "
+                                      "as Dask tasks")
+    w.add_argument("model", type=Path, help="QONNX or QCDQ ONNX file")
+    w.add_argument("--grid", type=Path, required=True,
+                   help="sweep.toml: option values to combine, the depth of evaluation (estimate/synth/pnr/sim)")
+    w.add_argument("-o", "--output", type=Path, required=True,
+                   help="sweep directory: results.jsonl/.csv/.parquet, pareto.html, points/KEY/ (reruns resume)")
+    w.add_argument("--scheduler", default=None,
+                   help="address of a running Dask scheduler (e.g. tcp://10.0.0.5:8786); default: a local cluster")
+    w.add_argument("--workers", type=int, default=None,
+                   help="worker processes of the local cluster (default: one per core)")
+    w.add_argument("--retry-failed", action="store_true", help="run points that failed before again")
+    _add_output_flags(w)
+
     e = sub.add_parser("export", help="export a compiled design to a vendor tool flow")
     e.add_argument("target", choices=("vivado",), help="vivado: build.tcl, IP, block design and PYNQ driver")
     e.add_argument("design", type=Path, help="output directory of 'gatesmith compile'")
@@ -328,6 +342,25 @@ def _cmd_synth(a) -> int:
     return 0
 
 
+def _cmd_sweep(a) -> int:
+    from .sweep import read_journal, run_sweep
+
+    with _progress(a, f"gatesmith sweep {a.model.name} -> {a.output}"):
+        res = run_sweep(a.model, a.grid, a.output, scheduler=a.scheduler, workers=a.workers,
+                        retry_failed=a.retry_failed)
+    rows = read_journal(res.out / "results.jsonl")
+    ok = sum(r.get("status") == "ok" for r in rows.values())
+    summary = {"command": "sweep", "model": str(a.model), "output": str(res.out), "points": res.total,
+               "skipped": res.skipped, "ran": res.ran, "failed": res.failed, "ok_in_directory": ok,
+               "failed_in_directory": len(rows) - ok, "seconds": res.seconds, "workers": res.workers,
+               "results": str(res.out / "results.parquet"), "pareto": str(res.out / "pareto.html")}
+    _emit(a, summary,
+          f"swept {a.model.name}: {res.total} points, {res.ran} run ({res.failed} failed), {res.skipped} already done; "
+          f"{res.seconds:.1f} s on {res.workers} worker{'s' if res.workers != 1 else ''}; "
+          f"results {res.out / 'results.parquet'}, Pareto plot {res.out / 'pareto.html'}")
+    return 0
+
+
 def _cmd_export(a) -> int:
     from .export import export_vivado
 
@@ -342,7 +375,7 @@ def _cmd_export(a) -> int:
 
 
 _COMMANDS = {"compile": _cmd_compile, "sim": _cmd_sim, "boards": _cmd_boards, "pnr": _cmd_pnr, "synth": _cmd_synth,
-             "export": _cmd_export, "report": _cmd_report,
+             "export": _cmd_export, "report": _cmd_report, "sweep": _cmd_sweep,
              "config": _cmd_config}
 
 

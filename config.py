@@ -167,16 +167,22 @@ def parse_config(data: dict, source: str = "config") -> Config:
     return Config(**out)
 
 
+def read_toml(p: Path, source: str, error=None) -> dict:
+    """The TOML document at ``p``; a missing or malformed file is ``error`` (ConfigError)
+    naming ``source`` (e.g. ``--config 'x.toml'``)."""
+    error = error or ConfigError
+    if not p.is_file():
+        raise error(f"{source}: no such file")
+    try:
+        return tomllib.loads(p.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise error(f"{source}: not valid TOML ({e})") from None
+
+
 def load_config(path) -> Config:
     p = Path(path)
     source = f"--config {str(p)!r}"
-    if not p.is_file():
-        raise ConfigError(f"{source}: no such file")
-    try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise ConfigError(f"{source}: not valid TOML ({e})") from None
-    return parse_config(data, source)
+    return parse_config(read_toml(p, source), source)
 
 
 @dataclass(frozen=True, kw_only=True)
