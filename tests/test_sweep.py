@@ -309,3 +309,21 @@ def test_sweep_cli_errors(model, tmp_path, capsys):
     # a sweep directory of another model
     other_model = _write(tmp_path / "m2.onnx", "not the same model")
     assert "holds a sweep of another model" in err(other_model, "--grid", grid, "-o", out)
+
+
+def test_pareto_page_is_deterministic_and_escapes_text(tmp_path):
+    """The same rows in any order give the same bytes; an error text is HTML-escaped."""
+    from gatesmith.sweep import write_pareto
+
+    rows = [{"key": f"{i:016x}", "status": "ok", "design": f"points/{i:016x}", "board": "pynq-z2",
+             "target_fps": 1e5 * (i + 1), "inferences_per_second": 1e5 * (i + 1), "cycles_per_inference": 1000 // (i + 1),
+             "est_lut": 1000 * (i + 1) + (300 if i == 1 else 0), "est_dsp": i, "est_bram18": 2, "synth_lut": None}
+            for i in range(4)]
+    rows.append({"key": "f" * 16, "status": "failed", "design": "points/" + "f" * 16, "board": "pynq-z2",
+                 "failed_step": "compile", "error": "layer '<script>x</script>' does not fit"})
+    a = write_pareto(tmp_path, rows, model="m<1>.onnx").read_bytes()
+    b = write_pareto(tmp_path, rows[::-1], model="m<1>.onnx").read_bytes()
+    assert a == b
+    page = a.decode()
+    assert "<script>" not in page and "&lt;script&gt;" in page and "m&lt;1&gt;.onnx" in page
+    assert page.count('xlink:href="points/') == 4 * 3  # every ok point in the LUT, DSP and BRAM18 plots
