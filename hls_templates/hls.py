@@ -120,7 +120,7 @@ def _c_int_bits(name: str, lo: int, hi: int, signed: bool) -> int:
 
 #: Node.impl memory style -> BIND_STORAGE impl; multiplier style -> gs_mul_op (gs_mvu.h)
 _HLS_MEM = {"lutram": "lutram", "bram": "bram"}
-_HLS_MUL = {"dsp": 1, "lut": 2}
+_HLS_MUL = {"dsp": 1, "lut": 2, "pack": 3}
 
 
 def _rom(name: str, values: np.ndarray, *, bits: int, signed: bool) -> dict[str, Any]:

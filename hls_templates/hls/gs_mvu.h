@@ -17,7 +17,10 @@
 //   bipolar x bipolar : XNOR (+1 when the bits are equal, -1 otherwise)
 //   bipolar x integer : conditional negation, no multiplier
 //   integer x integer : multiplication; MUL_STYLE 0 leaves the operator to the
-//                       tool, 1 binds it to DSP slices, 2 to fabric (LUTs)
+//                       tool, 1 binds it to DSP slices, 2 to fabric (LUTs), 3
+//                       ("pack", as rtl/gs_mvu.v) computes rows p and p+1 (p even)
+//                       of a SIMD lane, which share x, with one DSP multiplier
+//                       (gs_mul_pack); the last row of an odd PE multiplies alone
 //
 // Streams: input beat s holds x[s*SIMD + k] in lane k (IN_BITS each); output
 // beat n holds out[n*PE + p] in lane p (ACC_BITS, signed). REPS vectors a call
@@ -52,6 +55,32 @@ template <> struct gs_mul_op<2> {
         return p;
     }
 };
+
+template <> struct gs_mul_op<3> : gs_mul_op<1> {};  // pack: a row multiplying alone
+
+// MUL_STYLE 3: p0 = w0 * x and p1 = w1 * x from one product P = (w1 * 2^PS + w0) * x,
+// PS = XE + WE the exact product width (operands as signed values, an unsigned one a
+// bit wider). The weight operand is {w1 - (w0 < 0), w0 in PS bits}; the low PS bits of
+// P are p0, P >> PS plus (p0 < 0) is p1. Exact for every signed/unsigned combination.
+template <int IN_BITS, int IN_SIGNED, int W_BITS, int W_SIGNED, typename WT>
+void gs_mul_pack(ap_int<IN_BITS + 1> x, WT w0r, WT w1r,
+                 ap_int<IN_BITS + W_BITS + 2> &p0, ap_int<IN_BITS + W_BITS + 2> &p1) {
+#pragma HLS INLINE
+    const int XE = IN_BITS + (IN_SIGNED ? 0 : 1);
+    const int PS = XE + W_BITS + (W_SIGNED ? 0 : 1);
+    const int PW = PS + W_BITS + 1;
+    ap_int<W_BITS + 1> w0 = w0r;
+    ap_int<W_BITS + 1> w1 = w1r;
+    ap_int<PW> wp;
+    wp.range(PS - 1, 0) = ap_int<PS>(w0).range(PS - 1, 0);
+    wp.range(PW - 1, PS) = ap_int<W_BITS + 1>(w1 - (w0 < 0 ? 1 : 0)).range(W_BITS, 0);
+    ap_int<PW + XE> pp = wp * ap_int<XE>(x);
+#pragma HLS BIND_OP variable=pp op=mul impl=dsp
+    ap_int<PS> lo = pp;
+    ap_int<PW + XE - PS> up = pp >> PS;
+    p0 = lo;
+    p1 = ap_int<PS>(up + (lo < 0 ? 1 : 0));
+}
 
 // one product: x is the decoded input (bipolar: +-1), wr the stored weight
 template <int IN_BITS, int IN_BIPOLAR, int W_BITS, int W_BIPOLAR, typename WT, int MUL_STYLE = 0>
@@ -104,6 +133,26 @@ fold:
             }
         }
         ap_uint<PE * ACC_BITS> word = 0;
+        // the slice's products; MUL_STYLE 3 (pack): one multiplier for rows p and p + 1
+        const bool pack = MUL_STYLE == 3 && !IN_BIPOLAR && !W_BIPOLAR;
+        ap_int<IN_BITS + W_BITS + 2> prod[PE][SIMD];
+#pragma HLS ARRAY_PARTITION variable=prod complete dim=0
+    products:
+        for (int p = 0; p < PE; p++) {
+#pragma HLS UNROLL
+        lanes:
+            for (int k = 0; k < SIMD; k++) {
+#pragma HLS UNROLL
+                if (pack && p % 2 == 0 && p + 1 < PE) {
+                    gs_mul_pack<IN_BITS, IN_SIGNED, W_BITS, W_SIGNED, WT>(
+                        buf[sf][k], weights[p][k][nf * SF + sf], weights[p + 1][k][nf * SF + sf],
+                        prod[p][k], prod[p + 1][k]);
+                } else if (!(pack && p % 2 == 1)) {
+                    prod[p][k] = gs_mul<IN_BITS, IN_BIPOLAR, W_BITS, W_BIPOLAR, WT, MUL_STYLE>(
+                        buf[sf][k], weights[p][k][nf * SF + sf]);
+                }
+            }
+        }
     rows:
         for (int p = 0; p < PE; p++) {
 #pragma HLS UNROLL
@@ -111,7 +160,7 @@ fold:
         columns:
             for (int k = 0; k < SIMD; k++) {
 #pragma HLS UNROLL
-                a += gs_mul<IN_BITS, IN_BIPOLAR, W_BITS, W_BIPOLAR, WT, MUL_STYLE>(buf[sf][k], weights[p][k][nf * SF + sf]);
+                a += prod[p][k];
             }
             acc[p] = a;
             word.range((p + 1) * ACC_BITS - 1, p * ACC_BITS) = a;
