@@ -91,7 +91,10 @@ def configs() -> list[dict]:
                                                (1, 8, 64, 8, 4, 4, "auto", "lut"), (4, 4, 16, 16, 8, 4, "auto", "lut"),
                                                (2, 8, 32, 8, 3, 6, "auto", "lut"),
                                                (2, 4, 128, 32, 4, 4, "distributed", "auto"),
-                                               (2, 2, 32, 16, 4, 4, "block", "auto")):
+                                               (2, 2, 32, 16, 4, 4, "block", "auto"),
+                                               # two rows per DSP (pack): their adder trees in fabric
+                                               (4, 2, 16, 16, 8, 8, "auto", "pack"), (4, 4, 16, 8, 4, 6, "auto", "pack"),
+                                               (3, 2, 16, 6, 6, 4, "auto", "pack"), (2, 8, 32, 8, 4, 4, "auto", "pack")):
         p = {"MW": mw, "MH": mh, "PE": pe, "SIMD": simd, "IN_BITS": ib, "IN_SIGNED": 1, "IN_BIPOLAR": 0,
              "W_BITS": wb, "W_SIGNED": 1, "W_BIPOLAR": 0, "ACC_BITS": max(8, ib + wb + (mw - 1).bit_length()),
              "MEM_STYLE": mem, "MUL_STYLE": mul}
