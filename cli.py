@@ -40,7 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="weight/threshold memories: auto (default: by size and the board), lutram (LUTs) or "
                         "bram (block RAM)")
     c.add_argument("--mul-style", default=None,
-                   help="integer multipliers: auto (default: DSPs while the board has them), dsp or lut")
+                   help="integer multipliers: auto (default: DSPs while the board has them, two products per DSP "
+                        "in matrix-vector layers before any go to LUTs), dsp, lut or pack (two rows' products per "
+                        "DSP48E1; an error on a layer whose packed operands exceed 25 x 18 bits)")
     c.add_argument("--force", action="store_true", help="replace an existing output directory")
     c.add_argument("--backend", default=None, help="code to generate: rtl (Verilog), hls (HLS C++) or all (default)")
     c.add_argument("--config", type=Path, default=None,

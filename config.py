@@ -58,7 +58,7 @@ class LayerSettings:
     simd: int | None = None
     requant: str | None = None
     mem_style: str | None = None  # lutram | bram | auto (ir/schedule/impl.py)
-    mul_style: str | None = None  # dsp | lut | auto
+    mul_style: str | None = None  # dsp | lut | pack | auto
     fixed_bits: int | None = None  # width of this layer's fixed-point format (weights / produced activation)
 
 
@@ -358,7 +358,7 @@ def config_template(model_path, *, board: str = "pynq-z2", target_fps: float | N
         'backend = "all"          # rtl | hls | all',
         'requant = "auto"         # auto | threshold | shift | dyadic',
         'mem_style = "auto"       # weights/thresholds: auto | lutram | bram',
-        'mul_style = "auto"       # multipliers: auto | dsp | lut',
+        'mul_style = "auto"       # multipliers: auto | dsp | lut | pack',
         "# fixed_bits = 8         # unquantized tensors' fixed point (also per layer)",
         "",
         f"# Op kinds in this model: {', '.join(kinds)}. Example:",
