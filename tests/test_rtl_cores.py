@@ -87,9 +87,9 @@ MVU_PACK_CASES = [
     (8, 8, 4, 2, "s4", "s4"),
     (12, 10, 5, 3, "s8", "s8"),     # odd PE; the widest pack: 25-bit weight operand
     (6, 6, 3, 2, "u3", "u8"),       # odd PE, NF = 2
-    (4, 8, 2, 4, "u2", "s2"),       # SF = 1
 ]
 MVU_PACK_SLOW = [
+    (4, 8, 2, 4, "u2", "s2"),       # SF = 1
     (6, 4, 4, 3, "s5", "u6"),
     (8, 6, 6, 4, "u7", "s5"),
     (6, 3, 3, 3, "s2", "u2"),       # NF = 1
