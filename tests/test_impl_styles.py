@@ -340,24 +340,48 @@ def test_choose_impl_packs_before_moving_products_to_luts(jet):
     assert {mul for _, mul in _impls(ChooseImpl(mul="pack").run(g)).values()} == {"pack", None}
 
 
+def _one_layer(kind: str, in_t, wt, w, fold):
+    """A graph of one matvec (``w``: MH x MW) or vvu (``w``: C x positions) layer named fc0."""
+    import numpy as np
+
+    from gatesmith.ir import Graph, InputQuant, IntType, MatVec, Node, OutputKind, OutputMap, Rounding, Value
+    from gatesmith.ir.ops import DepthwiseMatVec, frozen_array
+
+    acc = IntType(bits=20, signed=True)
+    op = (MatVec if kind == "matvec" else DepthwiseMatVec)(weights=frozen_array(w), wtype=wt, acc=acc)
+    n_in = w.shape[1] * (1 if kind == "matvec" else w.shape[0])
+    one, zero = frozen_array(1.0, np.float32), frozen_array(0.0, np.float32)
+    return Graph(name="g", values=(Value(name="x", shape=(n_in,), dtype=in_t),
+                                   Value(name="y", shape=(w.shape[0],), dtype=acc)),
+                 nodes=(Node(name="fc0", op=op, inputs=("x",), outputs=("y",), fold=fold),),
+                 inputs=("x",), outputs=("y",),
+                 input_quant=InputQuant(onnx_shape=(n_in,), pre=(), scale=one, zero_point=zero, dtype=in_t,
+                                        narrow=False, rounding=Rounding.ROUND),
+                 output_map=OutputMap(kind=OutputKind.QUANT, onnx_shape=(w.shape[0],), scale=one, zero_point=zero))
+
+
 def _u8_x_s8_graph():
     import numpy as np
 
-    from gatesmith.ir import Fold, Graph, InputQuant, IntType, MatVec, Node, OutputKind, OutputMap, Rounding, Value
-    from gatesmith.ir.ops import frozen_array
+    from gatesmith.ir import Fold, IntType
 
-    u8, s8 = IntType(bits=8, signed=False), IntType(bits=8, signed=True)
-    acc = IntType(bits=19, signed=True)
     w = np.arange(16).reshape(4, 4) - 8
-    one = frozen_array(1.0, np.float32)
-    zero = frozen_array(0.0, np.float32)
-    return Graph(name="g", values=(Value(name="x", shape=(4,), dtype=u8), Value(name="y", shape=(4,), dtype=acc)),
-                 nodes=(Node(name="fc0", op=MatVec(weights=frozen_array(w), wtype=s8, acc=acc), inputs=("x",),
-                             outputs=("y",), fold=Fold(pe=2, simd=2)),),
-                 inputs=("x",), outputs=("y",),
-                 input_quant=InputQuant(onnx_shape=(4,), pre=(), scale=one, zero_point=zero, dtype=u8, narrow=False,
-                                        rounding=Rounding.ROUND),
-                 output_map=OutputMap(kind=OutputKind.QUANT, onnx_shape=(4,), scale=one, zero_point=zero))
+    return _one_layer("matvec", IntType(bits=8, signed=False), IntType(bits=8, signed=True), w, Fold(pe=2, simd=2))
+
+
+def test_pack_leaves_depthwise_layers_at_dsp_and_refuses_them_by_name():
+    import numpy as np
+
+    from gatesmith.ir import Fold, IntType
+    from gatesmith.ir.schedule.impl import ChooseImpl, ImplError
+
+    g = _one_layer("vvu", IntType(bits=8, signed=True), IntType(bits=8, signed=True),
+                   np.arange(36).reshape(4, 9) - 18, Fold(pe=2))
+    assert ChooseImpl(mul="pack").run(g).node("fc0").impl.mul == "dsp"  # its products share no input
+    with pytest.raises(ImplError) as e:
+        ChooseImpl(layers=(("fc0", "auto", "pack"),)).run(g)
+    assert str(e.value) == ("layer 'fc0' mul_style 'pack': a vvu layer has no two rows sharing an input; "
+                            "expected a matvec layer with integer inputs and weights")
 
 
 @pytest.mark.parametrize("kw", [{"mul": "pack"}, {"layers": (("fc0", "auto", "pack"),)}])
