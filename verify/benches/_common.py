@@ -253,6 +253,7 @@ async def stream_through(
     out_pause: float,
     timeout_cycles: int | None = None,
     idle_cycles: int = 20,
+    after_reset=None,
 ) -> StreamResult:
     """Drive *in_beats* into ``s_axis`` and collect *n_out* beats from ``m_axis``.
 
@@ -261,6 +262,8 @@ async def stream_through(
     expected beats, waits *idle_cycles* more and fails if any extra beat
     appeared, an input beat was not consumed, or ``m_axis`` broke the
     hold-while-stalled rule. Returns the raw output words and handshake cycles.
+    ``after_reset``: a coroutine function awaited with ``dut`` after reset, before any input
+    (e.g. a weight load); handshake cycles count from its end.
     """
     import logging
 
@@ -284,6 +287,8 @@ async def stream_through(
     if out_pause > 0:
         sink.set_pause_generator(pauses(seed * 2 + 2, out_pause))
     await start(dut)
+    if after_reset is not None:
+        await after_reset(dut)
     result = StreamResult([], [], [])
     errors: list[str] = []
     watcher = cocotb.start_soon(_watch(dut, result, errors))

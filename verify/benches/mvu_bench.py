@@ -12,6 +12,11 @@ Tests:
   cycles ``c0 + v*NF*SF + s`` and output beat n of vector v is taken in cycle
   ``c0 + v*NF*SF + n*SF + SF-1 + LATENCY`` (so NF*SF cycles per vector).
 
+``MEM_STYLE = "ultra"`` (top ``gs_mvu_wl``): the weight RAM has no initial
+contents (and the simulator starts it random), so both tests first write every
+word of the weight file through the load port (``wl_valid``/``wl_addr``/
+``wl_data``) in address order with random gaps (:func:`load_weights`).
+
 Configuration (``GATESMITH_BENCH`` JSON): ``params`` (the HDL parameters),
 ``seed``, ``vectors``, ``in_pause``, ``out_pause``.
 """
@@ -133,6 +138,36 @@ def write_weight_file(path: str | Path, params: dict, seed: int) -> list[list[in
 
 # ----------------------------------------------------------------------------- driving
 
+def _loader(cfg: dict):
+    """``after_reset`` of :func:`stream_through`: None, or (MEM_STYLE "ultra") the weight load."""
+    params = cfg["params"]
+    if params.get("MEM_STYLE") != "ultra":
+        return None
+    words = read_memh(params["WEIGHT_FILE"], params["PE"] * params["SIMD"] * params["W_BITS"])
+
+    async def load(dut):
+        await load_weights(dut, words, random.Random(cfg["seed"] * 7 + 3), cfg.get("in_pause", 0.0))
+    return load
+
+
+async def load_weights(dut, words: list[int], rng: random.Random, pause: float) -> None:
+    """Write ``words`` to addresses 0.. through ``gs_mvu_wl``'s load port, one a cycle, with an
+    idle cycle before a word with probability ``pause``; ``wl_valid`` low afterwards."""
+    from cocotb.triggers import RisingEdge
+
+    dut.wl_valid.value = 0
+    for addr, w in enumerate(words):
+        while pause > 0 and rng.random() < pause:
+            dut.wl_valid.value = 0
+            await RisingEdge(dut.clk)
+        dut.wl_valid.value = 1
+        dut.wl_addr.value = addr
+        dut.wl_data.value = w
+        await RisingEdge(dut.clk)
+    dut.wl_valid.value = 0
+    await RisingEdge(dut.clk)
+
+
 def _vectors(cfg: dict, count: int, salt: int) -> list[list[int]]:
     params = cfg["params"]
     in_kind, _ = kinds(params)
@@ -186,7 +221,7 @@ async def random_stalls(dut):
     nf = params["MH"] // params["PE"]
     res = await stream_through(
         dut, _in_beats(vectors, params), len(vectors) * nf,
-        seed=cfg["seed"], in_pause=cfg["in_pause"], out_pause=cfg["out_pause"],
+        seed=cfg["seed"], in_pause=cfg["in_pause"], out_pause=cfg["out_pause"], after_reset=_loader(cfg),
     )
     _check(res.words, model(weights, vectors), params)
 
@@ -199,7 +234,8 @@ async def unstalled_timing(dut):
     vectors = _vectors(cfg, 4, 2)
     sf = params["MW"] // params["SIMD"]
     nf = params["MH"] // params["PE"]
-    res = await stream_through(dut, _in_beats(vectors, params), len(vectors) * nf, seed=cfg["seed"], in_pause=0.0, out_pause=0.0)
+    res = await stream_through(dut, _in_beats(vectors, params), len(vectors) * nf, seed=cfg["seed"], in_pause=0.0,
+                               out_pause=0.0, after_reset=_loader(cfg))
     _check(res.words, model(weights, vectors), params)
     c0 = res.in_cycles[0]
     want_in = [c0 + v * nf * sf + s for v in range(len(vectors)) for s in range(sf)]
