@@ -7,7 +7,7 @@ from math import prod
 from ..graph import Fold, Graph
 from ..ops import Add, Concat, DepthwiseMatVec, LabelSelect, MatVec, Reshape, SlidingWindow, WindowReduce
 from .fifos import fifo_analysis
-from .folding import layer_cycles
+from .folding import divisors, layer_cycles
 
 __all__ = ["estimate"]
 
@@ -142,6 +142,23 @@ def _latency(graph: Graph) -> int:
     return beats[alias.get(graph.outputs[0], graph.outputs[0])][0][-1]
 
 
+def _fewest_multipliers(e: dict, cycles: int) -> int:
+    """The fewest multipliers a layer (``estimate`` entry) can have within ``cycles``: PE | MH and
+    SIMD | MW for a matrix-vector unit, PE | channels for a depthwise one."""
+    if "mh" in e:
+        v, mh, mw = e["vectors"], e["mh"], e["mw"]
+        fits = [pe * simd for pe in divisors(mh) for simd in divisors(mw) if v * (mh // pe) * (mw // simd) <= cycles]
+        return min(fits) if fits else mh * mw
+    per_lane = e["vectors"] * e["positions"]  # depthwise: pe channels a beat, positions serial
+    fits = [pe for pe in divisors(e["channels"]) if per_lane * (e["channels"] // pe) <= cycles]
+    return min(fits) if fits else e["channels"]
+
+
+def _efficiency_bound(layers: list[dict], macs: int, ii: int) -> float | None:
+    mults = sum(_fewest_multipliers(e, ii) for e in layers if "multipliers" in e)
+    return round(macs / mults / ii, 4) if mults and ii else None
+
+
 def estimate(graph: Graph, *, clock_mhz: float) -> dict:
     layers = []
     for n in graph.nodes:
@@ -181,6 +198,9 @@ def estimate(graph: Graph, *, clock_mhz: float) -> dict:
         "multipliers": mults,
         # (MACs / multipliers) / cycles: the share of multiplier-cycles doing work
         "folding_efficiency": round(macs / mults / ii, 4) if mults and ii else None,
+        # the same with every layer at the fewest multipliers any PE x SIMD folding (divisors of
+        # its dimensions) has within these cycles: what folding can reach at this rate
+        "folding_efficiency_bound": _efficiency_bound(layers, macs, ii),
         "layers": layers,
         "branch_fifos": fifo_analysis(graph),
     }

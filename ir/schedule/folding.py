@@ -218,6 +218,20 @@ class ChooseFolding:
                     f"expected one of {sorted(known)!r}"
                 )
         budget = self.budget()
+        folded = self._fold(graph, user, budget)
+        if budget is not None:
+            # A layer that cannot meet the budget (a window generator at one pixel a cycle, a
+            # matrix already fully parallel) sets the rate; the others were folded for the
+            # tighter budget. Folded again for the rate actually reached, each takes the fewest
+            # lanes that keep up: the same cycles per inference from fewer multipliers.
+            ii = max((layer_cycles(n, folded) for n in folded.nodes), default=0)
+            if ii > budget:
+                relaxed = self._fold(graph, user, ii)
+                if max((layer_cycles(n, relaxed) for n in relaxed.nodes), default=0) <= ii:
+                    folded = relaxed
+        return folded
+
+    def _fold(self, graph: Graph, user: dict, budget: int | None) -> Graph:
         nodes = []
         chosen: dict[str, Fold] = {}
         producer = {o: n for n in graph.nodes for o in n.outputs}
