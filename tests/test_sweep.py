@@ -327,3 +327,10 @@ def test_pareto_page_is_deterministic_and_escapes_text(tmp_path):
     page = a.decode()
     assert "<script>" not in page and "&lt;script&gt;" in page and "m&lt;1&gt;.onnx" in page
     assert page.count('xlink:href="points/') == 4 * 3  # every ok point in the LUT, DSP and BRAM18 plots
+
+
+def test_example_grid_is_valid():
+    from gatesmith.sweep import load_grid
+
+    g = load_grid(Path(__file__).resolve().parents[1] / "examples" / "sweep.toml")
+    assert len(g.points) == 13 and g.depth == ("estimate", "synth")
