@@ -37,8 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "with --target-fps or --folding, fail if the design does not fit")
     c.add_argument("--requant", default=None, help="requantization style: auto (default), threshold, shift, dyadic")
     c.add_argument("--mem-style", default=None,
-                   help="weight/threshold memories: auto (default: by size and the board), lutram (LUTs) or "
-                        "bram (block RAM)")
+                   help="weight/threshold memories: auto (default: by size and the board), lutram (LUTs), "
+                        "bram (block RAM) or uram (matrix-vector weights in UltraRAM, boards with URAM only; "
+                        "the top then takes the weights on a load stream after reset: manifest weight_load)")
     c.add_argument("--mul-style", default=None,
                    help="integer multipliers: auto (default: DSPs while the board has them, two products per DSP "
                         "in matrix-vector layers before any go to LUTs), dsp, lut or pack (two rows' products per "

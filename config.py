@@ -57,7 +57,7 @@ class LayerSettings:
     pe: int | None = None
     simd: int | None = None
     requant: str | None = None
-    mem_style: str | None = None  # lutram | bram | auto (ir/schedule/impl.py)
+    mem_style: str | None = None  # lutram | bram | uram | auto (ir/schedule/impl.py)
     mul_style: str | None = None  # dsp | lut | pack | auto
     fixed_bits: int | None = None  # width of this layer's fixed-point format (weights / produced activation)
 
@@ -357,7 +357,7 @@ def config_template(model_path, *, board: str = "pynq-z2", target_fps: float | N
         f"target_fps = {fps:g}    # folding left unset below is chosen to meet this",
         'backend = "all"          # rtl | hls | all',
         'requant = "auto"         # auto | threshold | shift | dyadic',
-        'mem_style = "auto"       # weights/thresholds: auto | lutram | bram',
+        'mem_style = "auto"       # weights/thresholds: auto | lutram | bram | uram (URAM boards)',
         'mul_style = "auto"       # multipliers: auto | dsp | lut | pack',
         "# fixed_bits = 8         # unquantized tensors' fixed point (also per layer)",
         "",

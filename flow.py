@@ -99,7 +99,8 @@ def _choose_impl(graph, opts: CompileOptions, board):
     layers = opts.layers.impl_layers(graph) if opts.layers is not None else ()
     try:
         return run_passes(graph, [ChooseImpl(mem=opts.mem_style, mul=opts.mul_style, layers=layers, lut=board.lut,
-                                             dsp=board.dsp, bram18=board.bram18)])
+                                             dsp=board.dsp, bram18=board.bram18, uram=board.uram,
+                                             board=board.name)])
     except ImplError as e:  # a choice the layer cannot take (mul_style "pack" on widths that do not fit)
         raise FlowError(str(e)) from None
 
@@ -154,6 +155,14 @@ def _fastest_within_budget(graph, folding: dict | None, opts: CompileOptions, cl
 
 def _stream_json(s) -> dict:
     return dataclasses.asdict(s)
+
+
+def _weight_load_json(wl) -> dict:
+    """The manifest's ``weight_load``: the URAM layers' words a host streams into ``s_axis_wl``
+    after reset, before any input (files relative to the output directory)."""
+    return {**wl, "layers": [{**x, "file": f"rtl/{x['file']}"} for x in wl["layers"]],
+            "order": "layer by layer, address 0 first, one word a beat, right-aligned in tdata; "
+                     "inputs are taken once the top's weights_loaded is high"}
 
 
 def _plan(model_path: Path, opts: CompileOptions) -> dict[str, str]:
@@ -246,6 +255,7 @@ def _plan(model_path: Path, opts: CompileOptions) -> dict[str, str]:
         "backend": opts.backend,
         "hls_files": sorted(f"hls/{p}" for p in (hls.files if hls else ())),
         **({"hls_skipped": hls_skipped} if hls_skipped else {}),
+        **({"weight_load": _weight_load_json(rtl.weight_load)} if rtl is not None and rtl.weight_load else {}),
     }
     plan = {
         "manifest.json": json.dumps(manifest, indent=2, sort_keys=True) + "\n",
@@ -364,6 +374,12 @@ def _render_hls(graph, top: str, board, clock: float, *, required: bool):
     from .verify.csim import reference_vectors
 
     why = unsupported(graph)
+    uram = [n.name for n in graph.nodes if n.impl is not None and n.impl.mem == "uram"]
+    if uram:  # a const array cannot be URAM (no initial contents): the weights would need a load port
+        why = (f"layer {uram[0]!r} mem_style 'uram': the HLS backend keeps weights in constant arrays, "
+               "which cannot live in URAM; expected --backend rtl (or another mem_style) for HLS")
+        if required:
+            raise FlowError(why)
     if why and not required:
         return None, why
     try:  # (with ``why`` render_hls raises it, naming the node)
@@ -494,6 +510,7 @@ def _engine_rtl(design: Design, q: np.ndarray, *, backpressure: bool, seed: int)
         out_stream=StreamSpec(**m["output"]["stream"]),
         x_int=q.reshape(len(q), -1),
         streams=m.get("streams", []),
+        weight_load=m.get("weight_load"),
         backpressure=backpressure,
         seed=seed,
         build_dir=rtl_cache_dir(),

@@ -57,6 +57,8 @@ _PORT_NAMES = (
     "m_axis_tdata", "m_axis_tvalid", "m_axis_tready",
 )
 _STREAM_SUFFIXES = ("_tdata", "_tvalid", "_tready")
+#: the top's extra ports when weights live in URAM (gs_wload.v)
+_WLOAD_PORTS = ("s_axis_wl_tdata", "s_axis_wl_tvalid", "s_axis_wl_tready", "weights_loaded")
 _TOP_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _CORE_REF_RE = re.compile(r"\b(gs_[A-Za-z0-9_]+)\b")
 
@@ -164,6 +166,10 @@ class RtlDesign:
     #: every internal stream of the top: {"name", "from", "to"} (block labels: a stage's
     #: name, or the instance of a FIFO / width converter / duplicator / adapter)
     streams: tuple[Mapping[str, str], ...] = ()
+    #: None, or (weights in URAM) how to load them: {"stream", "tdata_bits", "words", "done",
+    #: "layers": [{"node", "stage", "file", "depth", "width"}]} -- the words of every layer's
+    #: ``file`` in this order, address 0 first, one a beat right-aligned (see ``gs_wload.v``)
+    weight_load: Mapping[str, Any] | None = None
 
     def write(self, rtl_dir) -> None:
         """Write every file under ``rtl_dir`` (not atomic; the flow owns atomicity)."""
@@ -643,6 +649,13 @@ def render_rtl(
     for node in hw_nodes:
         blk = stage_block(graph, node)
         staged.append((node, blk, RTL_STAGES[node.kind].signed_input, graph.value(node.outputs[0]).dtype))
+    # weights in URAM (MEM_STYLE "ultra"): loaded through a stream before inputs are taken
+    uram = [blk for _, blk, _, _ in staged if blk.params.get("MEM_STYLE") == "ultra"]
+    if uram:
+        namer.reserve(*_WLOAD_PORTS)
+        wl = {"gate": namer.claim("s_axis_gated", _STREAM_SUFFIXES), "valid": namer.claim("wl_valid"),
+              "addr": namer.claim("wl_addr"), "data": namer.claim("wl_data"), "inst": namer.claim("u_wload"),
+              "gate_label": namer.claim("weight_load_gate")}
 
     branch = fifo_depths(graph)
 
@@ -694,7 +707,8 @@ def render_rtl(
                        "p": {"WIDTH": elems * t.bits, "N": len(outs)}})
 
     first_in: list[int | None] = [None]
-    fan_out(graph.inputs[0], "s_axis", None, graph.value(graph.inputs[0]).dtype)
+    fan_out(graph.inputs[0], wl["gate"] if uram else "s_axis", None, graph.value(graph.inputs[0]).dtype)
+    wl_layers: list[dict[str, Any]] = []
     for node, blk, signed_input, out_t in staged:
         nm = namer.claim(node.name, _STREAM_SUFFIXES)
         inst = namer.claim("u_" + nm)
@@ -745,8 +759,15 @@ def render_rtl(
             params_file_key = {"mvu": "WEIGHT_FILE", "vvu": "WEIGHT_FILE", "thresholds": "THRESH_FILE",
                                "requant": "PARAM_FILE"}[blk.kind]
             params[params_file_key] = mem_name
-        blocks.append({"kind": blk.kind, "inst": inst, "src": srcs[0], "srcs": srcs, "dst": out_stream,
-                       "p": params, "stage": nm})
+        block = {"kind": blk.kind, "inst": inst, "src": srcs[0], "srcs": srcs, "dst": out_stream, "p": params,
+                 "stage": nm}
+        if blk in uram:
+            depth = len(blk.mem_words)
+            block["wl"] = {"index": len(wl_layers), "aw": max(1, (depth - 1).bit_length()), "width": blk.mem_width,
+                           "valid": wl["valid"], "addr": wl["addr"], "data": wl["data"]}
+            wl_layers.append({"node": node.name, "stage": nm, "file": mem_name, "depth": depth,
+                              "width": blk.mem_width})
+        blocks.append(block)
         stages.append(
             Stage(
                 name=nm,
@@ -766,6 +787,19 @@ def render_rtl(
     out_v = graph.value(graph.outputs[0])
     last_blk = next(b for n, b, _, _ in staged if n.outputs[0] == graph.outputs[0])
     out_spec = _stream_spec(out_v.dtype, last_blk.out_elems, int(np.prod(out_v.shape)))
+    weight_load = None
+    if uram:
+        dw = max(x["width"] for x in wl_layers)
+        aw = max(max(1, (x["depth"] - 1).bit_length()) for x in wl_layers)
+        wires.append({"name": wl["gate"], "bits": in_spec.tdata_bits})
+        blocks[:0] = [
+            {"kind": "wload", "inst": wl["inst"], "src": "s_axis_wl", "dst": None, "wl": wl,
+             "p": {"LAYERS": len(wl_layers), "LAST_ADDRS": [x["depth"] - 1 for x in reversed(wl_layers)],
+                   "AW": aw, "DW": dw}},
+            {"kind": "gate", "label": wl["gate_label"], "inst": wl["gate_label"], "src": "s_axis", "dst": wl["gate"]},
+        ]
+        weight_load = {"stream": "s_axis_wl", "tdata_bits": dw, "words": sum(x["depth"] for x in wl_layers),
+                       "done": "weights_loaded", "layers": wl_layers}
 
     used = {b["kind"] for b in blocks}
     modules = [blk.core for _, blk, _, _ in staged]
@@ -775,6 +809,8 @@ def render_rtl(
         modules.append("gs_dwc")
     if "dup" in used:
         modules.append("gs_dup")
+    if "wload" in used:
+        modules.append("gs_wload")
     cores = _core_closure(sorted(set(modules)))
 
     top_text = render(
@@ -788,6 +824,7 @@ def render_rtl(
         wires=wires,
         blocks=blocks,
         cores=cores,
+        weight_load=weight_load,
     )
     streams = _stream_table(wires, blocks)
     files: dict[str, str] = {f"{top}.v": top_text}
@@ -804,6 +841,7 @@ def render_rtl(
         stages=tuple(stages),
         sources=sources,
         streams=streams,
+        weight_load=weight_load,
     )
 
 

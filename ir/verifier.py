@@ -78,7 +78,7 @@ def verify(graph: Graph) -> Graph:
                 if f < 1 or dim % f:
                     raise IRError(f"{where}: {key.upper()}={f} must divide {dim}")
         if node.impl is not None:
-            for key, allowed in (("mem", (None, "lutram", "bram")), ("mul", (None, "dsp", "lut", "pack"))):
+            for key, allowed in (("mem", (None, "lutram", "bram", "uram")), ("mul", (None, "dsp", "lut", "pack"))):
                 v = getattr(node.impl, key)
                 if v not in allowed:
                     raise IRError(f"{where}: impl {key}={v!r}, expected one of {', '.join(map(str, allowed[1:]))}")

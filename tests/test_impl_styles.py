@@ -452,10 +452,44 @@ def test_flow_reports_a_pack_that_does_not_fit_as_a_user_error():
         _choose_impl(_u8_x_s8_graph(), CompileOptions(mul_style="pack"), load_board("pynq-z2"))
 
 
+def test_choose_impl_uram_only_for_matvec_weights_on_boards_with_uram(jet):
+    from gatesmith.ir.schedule.impl import ChooseImpl, ImplError
+
+    g = ChooseImpl(mem="uram", uram=96, board="zcu104").run(jet[2])
+    auto = ChooseImpl(uram=96, board="zcu104").run(jet[2])
+    for n in g.nodes:  # a global uram: matrix-vector weights; thresholds keep auto's choice
+        if n.impl is not None:
+            assert n.impl.mem == ("uram" if n.kind == "matvec" else auto.node(n.name).impl.mem), n.name
+    assert "uram" not in {n.impl.mem for n in auto.nodes if n.impl is not None}  # auto never picks URAM
+    with pytest.raises(ImplError) as e:
+        ChooseImpl(mem="uram", uram=0, board="pynq-z2").run(jet[2])
+    assert str(e.value) == ("layer 'mvu0' mem_style 'uram': board 'pynq-z2' has no URAM; "
+                            "expected a board with uram > 0 (UltraScale+, e.g. zcu104)")
+    with pytest.raises(ImplError) as e:
+        ChooseImpl(layers=(("rq0", "uram", "auto"),), uram=96, board="zcu104").run(jet[2])
+    assert str(e.value) == ("layer 'rq0' mem_style 'uram': a threshold layer's memory is a ROM; "
+                            "expected a matvec layer (weights in URAM are loaded at run time)")
+
+
+def test_flow_uram_on_a_board_without_uram_is_a_user_error(jet, tmp_path, capsys):
+    from gatesmith.cli import main
+
+    _, path, _ = jet
+    assert main(["compile", str(path), "-o", str(tmp_path / "a"), "--board", "pynq-z2", "--mem-style", "uram"]) == 2
+    assert capsys.readouterr().err == ("gatesmith: error: layer 'mvu0' mem_style 'uram': board 'pynq-z2' has no URAM; "
+                                       "expected a board with uram > 0 (UltraScale+, e.g. zcu104)\n")
+    # HLS keeps weights in constant arrays: --backend hls refuses, all leaves hls/ out and says why
+    assert main(["compile", str(path), "-o", str(tmp_path / "b"), "--board", "zcu104", "--mem-style", "uram",
+                 "--backend", "hls"]) == 2
+    assert capsys.readouterr().err == ("gatesmith: error: layer 'mvu0' mem_style 'uram': the HLS backend keeps "
+                                       "weights in constant arrays, which cannot live in URAM; expected --backend "
+                                       "rtl (or another mem_style) for HLS\n")
+
+
 @pytest.mark.parametrize("kw,msg", [
-    ({"mem": "uram"}, "--mem-style 'uram': expected one of auto, lutram, bram"),
+    ({"mem": "ultra"}, "--mem-style 'ultra': expected one of auto, lutram, bram, uram"),
     ({"mul": "fabric"}, "--mul-style 'fabric': expected one of auto, dsp, lut, pack"),
-    ({"layers": (("mvu0", "distributed", "auto"),)}, "layer 'mvu0' mem_style 'distributed': expected one of auto, lutram, bram"),
+    ({"layers": (("mvu0", "distributed", "auto"),)}, "layer 'mvu0' mem_style 'distributed': expected one of auto, lutram, bram, uram"),
 ])
 def test_choose_impl_rejects_unknown_styles(jet, kw, msg):
     from gatesmith.ir.schedule.impl import ChooseImpl, ImplError
@@ -484,9 +518,9 @@ def test_impl_prints_and_round_trips(jet):
 # ============================================================================ user control: config, CLI
 
 @pytest.mark.parametrize("text,message", [
-    ("mem_style = 'uram'", "mem_style: 'uram' is not a memory style (expected one of auto, lutram, bram)"),
+    ("mem_style = 'ultra'", "mem_style: 'ultra' is not a memory style (expected one of auto, lutram, bram, uram)"),
     ("mul_style = 'fabric'", "mul_style: 'fabric' is not a multiplier style (expected one of auto, dsp, lut, pack)"),
-    ("[op.matvec]\nmem_style = 'block'", "op.matvec.mem_style: 'block' is not a memory style (expected one of auto, lutram, bram)"),
+    ("[op.matvec]\nmem_style = 'block'", "op.matvec.mem_style: 'block' is not a memory style (expected one of auto, lutram, bram, uram)"),
     ("[layer.mvu0]\nmul_style = 'DSP'", "layer.mvu0.mul_style: 'DSP' is not a multiplier style (expected one of auto, dsp, lut, pack)"),
     ("[op.pool]\nmem_style = 'bram'", "op.pool.mem_style: a pool layer has no constant memory (mem_style applies to op kinds matvec, vvu, threshold, requantize)"),
     ("[op.threshold]\nmul_style = 'lut'", "op.threshold.mul_style: a threshold layer has no multipliers (mul_style applies to op kinds matvec, vvu)"),
@@ -538,7 +572,7 @@ def test_cli_style_options(jet, tmp_path, capsys):
 
     _, path, _ = jet
     assert main(["compile", str(path), "-o", str(tmp_path / "a"), "--mem-style", "fancy"]) == 2
-    assert capsys.readouterr().err == "gatesmith: error: --mem-style 'fancy': expected one of auto, lutram, bram\n"
+    assert capsys.readouterr().err == "gatesmith: error: --mem-style 'fancy': expected one of auto, lutram, bram, uram\n"
     assert main(["compile", str(path), "-o", str(tmp_path / "a"), "--mul-style", "dsp48"]) == 2
     assert capsys.readouterr().err == "gatesmith: error: --mul-style 'dsp48': expected one of auto, dsp, lut, pack\n"
     # config init lists today's choice per layer
@@ -567,6 +601,46 @@ def test_e2e_mlp_bram_weights_lut_multipliers_equal_reference(jet, tmp_path):
     est = json.loads((out / "reports" / "estimate.json").read_text())
     layers = {l["name"]: l for l in est["layers"]}
     assert layers["mvu0"]["dsp"] == 0 and layers["mvu0"]["bram18"] > 0
+    x = model.sample_with_extremes(24, seed=5)
+    expect = zoo.onnx_forward(path, x)
+    y, rep = simulate(out, x, engine="rtl", backpressure=True, seed=3, expect=expect)
+    assert rep["mismatches"] == 0 and y.shape == expect.shape
+
+
+@pytest.mark.rtl
+def test_e2e_mlp_uram_weights_loaded_then_equal_reference(jet, tmp_path):
+    """``--mem-style uram`` on zcu104 (and ``mem_style = "uram"``): every matrix-vector layer a
+    gs_mvu_wl with its weights in URAM, loaded by the harness through s_axis_wl in the
+    manifest's order before the inputs; Verilator with backpressure, bit-exact against ONNX."""
+    import json
+
+    from gatesmith.cli import main
+    from gatesmith.flow import simulate
+    from gatesmith.verify import zoo
+    from gatesmith.verify.rtl_sim import lint_design
+
+    model, path, _ = jet
+    args = ["compile", str(path), "--board", "zcu104", "--clock-mhz", "100", "--target-fps", "1e5"]
+    assert main([*args, "-o", str(tmp_path / "a"), "--mem-style", "uram"]) == 0
+    cfg = tmp_path / "g.toml"
+    cfg.write_text('mem_style = "uram"\n')
+    assert main([*args, "-o", str(tmp_path / "b"), "--config", str(cfg), "--backend", "rtl"]) == 0
+    out = tmp_path / "a"
+    top = (out / "rtl" / "gatesmith_top.v").read_text()
+    assert top == (tmp_path / "b" / "rtl" / "gatesmith_top.v").read_text()
+    assert top.count("gs_mvu_wl #(") == 4 and top.count('.MEM_STYLE   ("ultra")') == 4 and "gs_wload #(" in top
+    lint_design(out / "rtl", "gatesmith_top")
+    m = json.loads((out / "manifest.json").read_text())
+    wl = m["weight_load"]
+    assert [x["node"] for x in wl["layers"]] == ["mvu0", "mvu1", "mvu2", "mvu3"]
+    assert wl["words"] == sum(x["depth"] for x in wl["layers"]) and wl["stream"] == "s_axis_wl"
+    assert all((out / x["file"]).is_file() for x in wl["layers"])
+    assert "URAM" in m["hls_skipped"] and not (out / "hls").exists()
+    est = json.loads((out / "reports" / "estimate.json").read_text())
+    layers = {l["name"]: l for l in est["layers"]}
+    for x in wl["layers"]:  # ceil(width/72) x ceil(depth/4096) URAM288s, no RAMB18
+        assert (layers[x["node"]]["uram"], layers[x["node"]]["bram18"]) == (-(-x["width"] // 72) * -(-x["depth"] // 4096), 0)
+    assert est["resources"]["uram"] == sum(layers[x["node"]]["uram"] for x in wl["layers"]) == 4
     x = model.sample_with_extremes(24, seed=5)
     expect = zoo.onnx_forward(path, x)
     y, rep = simulate(out, x, engine="rtl", backpressure=True, seed=3, expect=expect)
@@ -653,6 +727,6 @@ def test_verifier_rejects_unknown_impl(jet):
     from gatesmith.ir.verifier import IRError, verify
 
     g = jet[2]
-    bad = g.replace_nodes([n.with_(impl=Impl(mem="uram")) if n.name == "mvu0" else n for n in g.nodes])
-    with pytest.raises(IRError, match=r"impl mem='uram', expected one of lutram, bram"):
+    bad = g.replace_nodes([n.with_(impl=Impl(mem="ultra")) if n.name == "mvu0" else n for n in g.nodes])
+    with pytest.raises(IRError, match=r"impl mem='ultra', expected one of lutram, bram, uram"):
         verify(bad)

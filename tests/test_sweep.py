@@ -58,7 +58,7 @@ def test_grid_cross_product_base_and_points():
     ({"grid": {"budget": [0.5, 2.0]}}, "g: grid point 2 (budget=2.0): budget: expected a fraction of the board's "
                                        "resources in (0, 1], got 2.0"),
     ({"grid": {"mem_style": ["bram", "ultra"]}}, "g: grid point 2 (mem_style=ultra): mem_style: 'ultra' is not a memory "
-                                                 "style (expected one of auto, lutram, bram)"),
+                                                 "style (expected one of auto, lutram, bram, uram)"),
     ({"point": [{"board": "nosuch"}]}, "g: point[0]: unknown board 'nosuch'; expected one of"),
     ({"depth": "sim"}, "g: depth sim needs inputs = \"X.npy\" (float inputs shaped like the model's input)"),
     ({"depth": "pnr", "grid": {"board": ["pynq-z2", "zcu104"]}},

@@ -97,6 +97,7 @@ HARNESS_FILES = {
     "in_stamps": "gs_in_stamps.memh",
     "summary": "gs_summary.memh",
     "streams": "gs_streams.memh",
+    "wload": "gs_wload.memh",
 }
 
 _TIMING_ARGS = ["--timing", "-CFLAGS", "-std=c++20 -fcoroutines"]
@@ -158,9 +159,10 @@ def _max_n(n: int) -> int:
 
 def render_harness(
     *, top: str, in_stream: StreamSpec, out_stream: StreamSpec, max_n: int, clock: str = "verilog",
-    streams=(),
+    streams=(), weight_load=None,
 ) -> tuple[str, str]:
-    """(module name, text) of the harness around ``top``."""
+    """(module name, text) of the harness around ``top`` (``weight_load``: the manifest's, when
+    the top has a weight-load port)."""
     if clock not in ("verilog", "cocotb"):
         raise ValueError(f"expected clock 'verilog' or 'cocotb', got {clock!r}")
     name = _HARNESS if top != _HARNESS else _HARNESS + "_1"
@@ -176,8 +178,21 @@ def render_harness(
         internal_clock=clock == "verilog",
         files=HARNESS_FILES,
         streams=[_checked_ident(s) for s in streams],
+        wload={"bits": int(weight_load["tdata_bits"]), "words": int(weight_load["words"])} if weight_load else None,
     )
     return name, text
+
+
+def weight_load_words(rtl_dir, weight_load) -> list[int]:
+    """The words a host streams into ``s_axis_wl``: every layer's memory file (by bare name in
+    ``rtl_dir``) in the manifest's order, address 0 first."""
+    words: list[int] = []
+    for layer in weight_load["layers"]:
+        w = read_memh(Path(rtl_dir) / Path(layer["file"]).name, int(layer["width"]))
+        if len(w) != int(layer["depth"]):
+            raise RtlSimError(f"{layer['file']!r}: {len(w)} words, expected {layer['depth']} (layer {layer['node']!r})")
+        words += w
+    return words
 
 
 def _checked_ident(name: str) -> str:
@@ -223,6 +238,7 @@ def simulate_rtl(
     opt: str = SIM_OPT,
     keep_run_dir: bool | None = None,
     streams=(),
+    weight_load=None,
 ) -> SimResult:
     """Simulate the design in ``rtl_dir`` on integer inputs ``x_int`` ``(N, C_in)``.
 
@@ -245,7 +261,9 @@ def simulate_rtl(
     (default: kept only when the run fails; its path is in the error).
     ``streams`` (the manifest's ``streams``: ``{"name", "from", "to"}`` of every
     internal stream of the top) makes the harness count the beats on each; a
-    deadlock report then names the stage where the data stopped.
+    deadlock report then names the stage where the data stopped.  ``weight_load`` (the
+    manifest's, for weights in URAM): the harness streams those words into ``s_axis_wl``
+    first (with the input stalls); the design takes inputs once they are loaded.
     """
     rtl_dir = Path(rtl_dir).resolve()
     x = np.asarray(x_int)
@@ -275,7 +293,7 @@ def simulate_rtl(
     streams = [dict(s) for s in streams]
     hname, htext = render_harness(
         top=top, in_stream=in_stream, out_stream=out_stream, max_n=max_n, clock=clock,
-        streams=[s["name"] for s in streams],
+        streams=[s["name"] for s in streams], weight_load=weight_load,
     )
     t0 = time.perf_counter()
     bdir, built = _build(build_root, rtl_dir, hname, htext, clock, opt)
@@ -287,6 +305,10 @@ def simulate_rtl(
     try:
         for mem in sorted(rtl_dir.glob("*.mem")):
             shutil.copyfile(mem, run_dir / mem.name)
+        if weight_load:
+            (run_dir / HARNESS_FILES["wload"]).write_text(
+                format_memh(weight_load_words(rtl_dir, weight_load), int(weight_load["tdata_bits"])),
+                encoding="ascii")
         words = in_stream.pack(x)
         (run_dir / HARNESS_FILES["input"]).write_text(
             format_memh(words, in_stream.tdata_bits), encoding="ascii"

@@ -1,5 +1,6 @@
 """Per-layer implementation choices (``Node.impl``): where a layer's constant memory lives
-(``lutram``: LUT logic / distributed ROM, ``bram``: block RAM) and where its integer products
+(``lutram``: LUT logic / distributed ROM, ``bram``: block RAM, ``uram``: UltraRAM, loaded at
+run time) and where its integer products
 are computed (``dsp`` slices, ``lut`` fabric, or ``pack``: DSP slices, each computing the
 products of two rows that share an input -- matrix-vector layers whose packed operands fit a
 DSP48E1, :func:`~gatesmith.ir.schedule.cost.pack_fits`).
@@ -18,9 +19,14 @@ layer left at ``auto`` it starts from what synthesis would infer on its own (Yos
 
 A choice the user made (``--mem-style`` / ``--mul-style`` or a layer of ``gatesmith.toml``)
 is kept as given; ``pack`` on a layer whose widths do not fit is an :class:`ImplError` (a
-global ``pack`` leaves depthwise layers, whose products share no input, at ``dsp``).  No
-``uram``: URAM288 has no initial contents on UltraScale+, so a ROM cannot live there (Yosys:
-"no valid mapping"); weights in URAM would need a load path.
+global ``pack`` leaves depthwise layers, whose products share no input, at ``dsp``).
+
+``uram``: matrix-vector weights in URAM288 (UltraScale+). URAM has no initial contents, so
+the weights are a RAM written through a load port (``gs_mvu_wl``, ``MEM_STYLE "ultra"``) from
+the top's weight-load stream (``hls_templates/rtl.py``). Only on boards with URAM (an
+:class:`ImplError` naming the layer and the board elsewhere); a global ``uram`` leaves
+threshold and depthwise memories at ``auto``, a layer's ``uram`` on them is an error. ``auto``
+never picks URAM: a design nobody asks for URAM needs no weight load.
 
 :func:`rtl_style_params` turns a choice into the cores' ``MEM_STYLE`` / ``MUL_STYLE``
 parameters, given only where the choice differs from what synthesis infers anyway.
@@ -40,11 +46,11 @@ from . import cost
 __all__ = ["MEM_STYLES", "MUL_STYLES", "ChooseImpl", "ImplError", "node_memory", "node_product", "node_pack",
            "mul_dsps", "rtl_style_params", "inferred_impl", "forced_impl"]
 
-MEM_STYLES = ("auto", "lutram", "bram")
+MEM_STYLES = ("auto", "lutram", "bram", "uram")
 MUL_STYLES = ("auto", "dsp", "lut", "pack")
 
 #: IR memory style -> the cores' MEM_STYLE
-_RTL_MEM = {"lutram": "distributed", "bram": "block"}
+_RTL_MEM = {"lutram": "distributed", "bram": "block", "uram": "ultra"}
 #: IR multiplier style -> the cores' MUL_STYLE
 _RTL_MUL = {"dsp": "dsp", "lut": "lut", "pack": "pack"}
 
@@ -154,7 +160,9 @@ class ChooseImpl:
 
     ``mem`` / ``mul``: the global choice (``auto``: decided here); ``layers``: per-node
     choices ``(node name, mem, mul)`` that win over the global one (``auto`` there: the
-    global one).  ``lut`` / ``dsp`` / ``bram18``: the board's resources (None: unlimited).
+    global one).  ``lut`` / ``dsp`` / ``bram18``: the board's resources (None: unlimited);
+    ``uram``: the board's URAM288s (None: unlimited, 0: a ``uram`` choice is an error naming
+    ``board``).
     """
 
     name: ClassVar[str] = "choose_impl"
@@ -164,6 +172,8 @@ class ChooseImpl:
     lut: int | None = None
     dsp: int | None = None
     bram18: int | None = None
+    uram: int | None = None
+    board: str = ""
 
     def run(self, graph: Graph) -> Graph:
         _check(self.mem, MEM_STYLES, "--mem-style")
@@ -186,6 +196,14 @@ class ChooseImpl:
             want_mul = self.mul if want_mul == "auto" else want_mul
             base = inferred_impl(mem_shape, prod, model)
             mem, mul = base.mem, base.mul
+            if want_mem == "uram" and n.kind != "matvec":
+                if per.get(n.name, ("", ""))[0] == "uram":
+                    raise ImplError(f"layer {n.name!r} mem_style 'uram': a {n.kind} layer's memory is a ROM; "
+                                    "expected a matvec layer (weights in URAM are loaded at run time)")
+                want_mem = "auto"  # a global uram: matrix-vector weights only
+            if want_mem == "uram" and mem_shape is not None and self.uram == 0:
+                raise ImplError(f"layer {n.name!r} mem_style 'uram': board {self.board or '?'!r} has no URAM; "
+                                "expected a board with uram > 0 (UltraScale+, e.g. zcu104)")
             if mem_shape is not None:
                 if want_mem == "auto":
                     auto_mem.add(n.name)
