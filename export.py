@@ -37,6 +37,10 @@ def export_vivado(design_dir, *, board: str | None = None) -> Path:
     except FlowError as e:
         raise ExportError(str(e)) from None
     m = design.manifest
+    if m.get("weight_load"):
+        raise ExportError(f"{str(root)!r}: weights in URAM (manifest weight_load): the Vivado AXI-Stream wrapper and "
+                          "PYNQ driver do not drive the s_axis_wl weight load yet; expected a design compiled "
+                          "without mem_style 'uram' for export")
     b = load_board(board if board is not None else str(m.get("board", "")))
     with progress.task(f"export to Vivado ({b.name})", total=2, unit="stages", eta="none") as t:
         t.step("rendering build.tcl, wrapper, driver")

@@ -645,6 +645,13 @@ def test_e2e_mlp_uram_weights_loaded_then_equal_reference(jet, tmp_path):
     expect = zoo.onnx_forward(path, x)
     y, rep = simulate(out, x, engine="rtl", backpressure=True, seed=3, expect=expect)
     assert rep["mismatches"] == 0 and y.shape == expect.shape
+    # the Vivado wrapper / PYNQ driver have no weight load: export says so instead of building a dead design
+    from gatesmith.export import ExportError, export_vivado
+
+    with pytest.raises(ExportError, match=r"weights in URAM \(manifest weight_load\): the Vivado AXI-Stream wrapper "
+                                          r"and PYNQ driver do not drive the s_axis_wl weight load yet; expected a "
+                                          r"design compiled without mem_style 'uram' for export$"):
+        export_vivado(out)
 
 
 @pytest.mark.rtl
