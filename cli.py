@@ -93,8 +93,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     y = sub.add_parser("synth", help="synthesise a compiled design with Yosys synth_xilinx (reports/synth.json)")
     y.add_argument("design", type=Path, help="output directory of 'gatesmith compile'")
-    y.add_argument("--jobs", type=int, default=1, help="Yosys processes (the design is one run today)")
-    y.add_argument("--timeout", type=float, default=None, help="seconds before Yosys is stopped")
+    y.add_argument("--jobs", type=int, default=1,
+                   help="Yosys processes at a time when the design is split (results do not depend on it)")
+    y.add_argument("--split", action=argparse.BooleanOptionalAction, default=None,
+                   help="one Yosys run per layer core instance plus one for the rest (default: only when a layer "
+                        "is huge; --no-split: always one run)")
+    y.add_argument("--timeout", type=float, default=None, help="seconds before a Yosys run is stopped")
     _add_output_flags(y)
 
     w = sub.add_parser("sweep", help="compile (and synthesise / place and route / simulate) every point of a grid "
@@ -334,7 +338,7 @@ def _cmd_synth(a) -> int:
     from .implement import RESOURCE_KEYS, synthesize
 
     with _progress(a, f"synthesis of {str(a.design)!r}"):
-        rep = synthesize(a.design, jobs=a.jobs, timeout=a.timeout)
+        rep = synthesize(a.design, jobs=a.jobs, timeout=a.timeout, split=a.split)
     used = ", ".join(f"{k} {rep[k]}" for k in RESOURCE_KEYS)
     path = str(Path(a.design) / "reports" / "synth.json")
     summary = {"command": "synth", "design": str(a.design), "report": path,

