@@ -7,12 +7,14 @@ synthesised design is within the budget, simulated vs estimated cycles per infer
 folding efficiency.  Writes benchmarks/results/budget_flow.json.
 
     python benchmarks/budget_flow.py [--models tfc_2w2a,cnv_1w1a,cnv_2w2a] [--boards pynq-z2]
-        [--budget 0.8] [--inferences 3] [--work DIR] [--no-synth]
+        [--budget 0.8] [--inferences 3] [--work DIR] [--no-synth] [--jobs N]
     python benchmarks/budget_flow.py --efficiency   # folding efficiency of the whole zoo at a few
         targets and budgets (no synthesis): benchmarks/results/budget_efficiency.json
 
 A design directory under ``--work`` whose RTL is unchanged keeps its ``reports/synth.json``
-(Yosys on CNV takes minutes), so a rerun only synthesises what changed.
+(Yosys on CNV takes minutes), so a rerun only synthesises what changed.  Rows of models,
+boards and budgets not run this time are kept in the results file (a run of one model
+replaces only its own rows).
 """
 
 from __future__ import annotations
@@ -40,7 +42,8 @@ def _rtl_sha(root: Path) -> str | None:
     return h.hexdigest()
 
 
-def run_one(name: str, board: str, budget: float, work: Path, *, inferences: int, synth: bool) -> dict:
+def run_one(name: str, board: str, budget: float, work: Path, *, inferences: int, synth: bool,
+            jobs: int = 1) -> dict:
     from gatesmith.boards import load_board
     from gatesmith.flow import CompileOptions, compile_model, simulate
     from gatesmith.implement import synthesize
@@ -76,9 +79,14 @@ def run_one(name: str, board: str, budget: float, work: Path, *, inferences: int
             rep = json.loads(old_synth)
             row["synth_reused"] = True
         else:
-            rep = synthesize(out)
+            rep = synthesize(out, jobs=jobs)
+            run = json.loads((out / "reports" / "synth_run.json").read_text())
+            row["synth_seconds"] = run["seconds"]
+            row["synth_jobs"] = run["jobs"]
+            row["synth_run_seconds"] = {r["tag"]: r["seconds"] for r in run["runs"]}
         row["synth"] = {k: rep[k] for k in KEYS}
-        row["synth_seconds"] = rep.get("seconds")
+        row["synth_split"] = rep.get("split", [])
+        row["synth_lut_mapper"] = {t: m for t, m in rep.get("lut_mapper", {}).items() if m != "abc9"}
         row["synth_fits"] = all(rep[k] <= limits[k] for k in KEYS)
     x = model.sample_inputs(inferences, seed=11)
     y_ref, _ = simulate(out, x, engine="reference")
@@ -90,6 +98,28 @@ def run_one(name: str, board: str, budget: float, work: Path, *, inferences: int
     row["sim_vs_estimate"] = round(sim["cycles_per_inference"] / est["cycles_per_inference"] - 1, 4)
     row["bit_exact"] = bool((y_rtl == y_ref).all())
     return row
+
+
+NOTE = ("gatesmith compile --budget F: fastest design whose estimated resources fit F x the board; "
+        "synth = Yosys synth_xilinx (gatesmith synth); sim = Verilator RTL vs the numpy reference; "
+        "folding efficiency = (MACs / multipliers) / cycles per inference")
+
+
+def _load(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def merge_results(old: dict, rows: list[dict]) -> dict:
+    """``old`` (a results file's contents) with ``rows`` in place of its rows of the same model,
+    board and budget (in their place; new ones at the end); other rows and keys are kept."""
+    key = lambda r: (r["model"], r["board"], r["budget"])  # noqa: E731
+    new = {key(r): r for r in rows}
+    kept = [new.pop(key(r), r) for r in old.get("rows", [])]
+    return {**old, "date": time.strftime("%Y-%m-%d"), "note": old.get("note", NOTE),
+            "rows": kept + [r for r in rows if key(r) in new]}
 
 
 def _fmt_res(r: dict | None) -> str:
@@ -156,6 +186,7 @@ def main(argv=None) -> int:
     ap.add_argument("--inferences", type=int, default=3)
     ap.add_argument("--work", type=Path, default=Path("build") / "budget_flow")
     ap.add_argument("--no-synth", action="store_true")
+    ap.add_argument("--jobs", type=int, default=1, help="Yosys processes at a time (gatesmith synth --jobs)")
     ap.add_argument("--results", type=Path, default=None)
     ap.add_argument("--efficiency", action="store_true", help="folding efficiency sweep over the zoo instead")
     a = ap.parse_args(argv)
@@ -176,15 +207,11 @@ def main(argv=None) -> int:
     for board in a.boards.split(","):
         for name in a.models.split(","):
             print(f"{name} on {board} at --budget {a.budget:g} ...", file=sys.stderr, flush=True)
-            rows.append(run_one(name, board, a.budget, a.work, inferences=a.inferences, synth=not a.no_synth))
+            rows.append(run_one(name, board, a.budget, a.work, inferences=a.inferences, synth=not a.no_synth,
+                                jobs=a.jobs))
     print(table(rows))
     a.results.parent.mkdir(parents=True, exist_ok=True)
-    a.results.write_text(json.dumps({
-        "date": time.strftime("%Y-%m-%d"),
-        "note": "gatesmith compile --budget F: fastest design whose estimated resources fit F x the board; "
-                "synth = Yosys synth_xilinx (gatesmith synth); sim = Verilator RTL vs the numpy reference; "
-                "folding efficiency = (MACs / multipliers) / cycles per inference",
-        "rows": rows}, indent=2, sort_keys=True) + "\n")
+    a.results.write_text(json.dumps(merge_results(_load(a.results), rows), indent=2, sort_keys=True) + "\n")
     return 0 if all(r["bit_exact"] and r.get("synth_fits", True) and abs(r["sim_vs_estimate"]) <= 0.05
                     for r in rows) else 1
 
