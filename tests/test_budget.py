@@ -212,3 +212,23 @@ def test_budget_design_simulates_bit_exact_at_the_estimated_rate(zoo_export, tmp
     y_rtl, rep = simulate(out, x, engine="rtl")
     assert np.array_equal(y_rtl, y_ref)
     assert abs(rep["cycles_per_inference"] - est["cycles_per_inference"]) <= 0.05 * est["cycles_per_inference"]
+
+
+def test_budget_flow_results_keep_the_rows_not_run():
+    """benchmarks/budget_flow.py --models X replaces X's rows only (CNV rows survive a TFC run)."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location(
+        "gatesmith_bench_budget_flow", Path(__file__).resolve().parents[1] / "benchmarks" / "budget_flow.py")
+    bf = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bf)
+    old = {"note": "kept", "extra": 1, "rows": [{"model": "cnv", "board": "b", "budget": 0.8, "v": 1},
+                                                 {"model": "tfc", "board": "b", "budget": 0.8, "v": 1},
+                                                 {"model": "tfc", "board": "b", "budget": 0.3, "v": 1}]}
+    new = [{"model": "tfc", "board": "b", "budget": 0.8, "v": 2}, {"model": "sfc", "board": "b", "budget": 0.8, "v": 2}]
+    m = bf.merge_results(old, new)
+    assert (m["note"], m["extra"]) == ("kept", 1)
+    assert [(r["model"], r["budget"], r["v"]) for r in m["rows"]] == [("cnv", 0.8, 1), ("tfc", 0.8, 2), ("tfc", 0.3, 1),
+                                                                     ("sfc", 0.8, 2)]
+    assert bf.merge_results({}, new)["rows"] == new and bf.merge_results({}, new)["note"] == bf.NOTE
