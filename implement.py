@@ -418,8 +418,10 @@ def synth_xilinx(rtl_dir, sources: list[str], top: str, *, family: str, part: st
         (out / names[k]).unlink(missing_ok=True)
     chp = [(k, (f'"{v}"' if isinstance(v, str) else str(int(v)))) for k, v in (chparams or {}).items()]
     for k, v in chp:
-        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", k) or not re.fullmatch(r'-?\d+|"[A-Za-z0-9_.-]*"', v):
-            raise SynthError(f"parameter {k}={v}: expected an identifier and an integer or a file name")
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", k) or not re.fullmatch(r'\d+|"[A-Za-z0-9_.-]*"', v):
+            # no negative integers: Yosys' chparam cannot decode "-1", and reads a sized
+            # constant (32'shffffffff) as unsigned, which a core's range checks then reject
+            raise SynthError(f"parameter {k}={v}: expected an identifier and a non-negative integer or a file name")
     (out / names["ys"]).write_text(render(
         "synth_xilinx.ys.j2", family=family, part=part or family, top=top, sources=list(sources),
         drop=list(drop), keep=keep, lut_mapper=lut_mapper, chparams=chp, uram=family == "xcup", stat_out=str(rel / names["stat"]),

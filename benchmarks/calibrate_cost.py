@@ -6,7 +6,7 @@ shape), stores the raw counts in benchmarks/results/cost_sweep.json (resumable: 
 already there are not run again), fits the coefficients of :mod:`gatesmith.ir.schedule.cost` on
 a training split and prints the held-out error (median / p90 per resource and core kind).
 
-    python benchmarks/calibrate_cost.py [--jobs 2] [--family xc7] [--fit-only] [--limit N]
+    python benchmarks/calibrate_cost.py [--jobs 2] [--family xc7] [--fit-only | --no-fit] [--limit N]
 """
 
 from __future__ import annotations
@@ -108,12 +108,33 @@ def configs() -> list[dict]:
         add("threshold", "gs_thresholds",
             {"C": c, "PE": pe, "IN_BITS": ib, "N": n, "T_BITS": tb, "OUT_BITS": ob, "OUT_SIGNED": 0, "BASE": 0},
             {"param": "THRESH_FILE", "thresholds": (c, pe, n, ib, tb)})
+    # shapes the MLP zoo has and the points above miss: shallow memories (C/PE <= 4, wide words),
+    # a few thresholds per channel. Unsigned outputs only: chparam cannot set a negative BASE
+    # (gatesmith.implement.synth_xilinx), and BASE enters the netlist only as its low OUT_BITS
+    for c, pe, ib, n in ((64, 32, 11, 2), (64, 16, 11, 2), (64, 64, 11, 2), (32, 32, 10, 3), (64, 32, 11, 1),
+                         (128, 32, 12, 2), (16, 8, 11, 2), (32, 1, 10, 7), (32, 2, 9, 7), (256, 1, 12, 2),
+                         (256, 2, 10, 2), (64, 8, 9, 3), (32, 16, 17, 63)):
+        add("threshold", "gs_thresholds",
+            {"C": c, "PE": pe, "IN_BITS": ib, "N": n, "T_BITS": ib, "OUT_BITS": max(1, n.bit_length()),
+             "OUT_SIGNED": 0, "BASE": 0},
+            {"param": "THRESH_FILE", "thresholds": (c, pe, n, ib, ib)})
     for c, pe, ib, mb, bb, use in ((16, 1, 12, 8, 12, 1), (64, 4, 16, 8, 16, 1), (32, 2, 10, 1, 10, 0),
                                    (128, 8, 14, 12, 14, 1), (256, 1, 16, 16, 16, 1), (64, 16, 12, 2, 8, 0),
                                    (512, 2, 18, 10, 18, 1)):
         add("requant", "gs_requant",
             {"C": c, "PE": pe, "IN_BITS": ib, "M_BITS": mb, "B_BITS": bb, "SHIFT": 6, "ROUNDING": 0, "LO": 0,
              "HI": 15, "OUT_BITS": 4, "OUT_SIGNED": 0, "USE_MULT": use},
+            {"param": "PARAM_FILE", "words": c // pe, "lanes": pe, "lane_bits": mb + bb})
+    # the zoo's requantizers: one lane, few channels, shift-only (M_BITS 2) or wide multipliers,
+    # outputs of 4 to 8 bits (LO >= 0: chparam cannot set a negative LO)
+    for c, pe, ib, mb, bb, use, hi, ob, sh in (
+            (32, 1, 13, 2, 7, 0, 15, 4, 5), (16, 1, 12, 2, 7, 0, 15, 4, 4), (32, 1, 16, 23, 33, 1, 63, 6, 27),
+            (64, 2, 12, 2, 10, 0, 15, 4, 4), (16, 2, 10, 8, 12, 1, 63, 6, 6), (32, 8, 12, 6, 14, 1, 15, 4, 8),
+            (10, 1, 11, 2, 8, 0, 63, 6, 3), (10, 1, 8, 14, 13, 1, 255, 8, 11), (8, 1, 9, 15, 19, 1, 255, 8, 12),
+            (64, 4, 16, 12, 20, 1, 255, 8, 10), (8, 1, 20, 20, 28, 1, 255, 8, 20)):
+        add("requant", "gs_requant",
+            {"C": c, "PE": pe, "IN_BITS": ib, "M_BITS": mb, "B_BITS": bb, "SHIFT": sh, "ROUNDING": 0, "LO": 0,
+             "HI": hi, "OUT_BITS": ob, "OUT_SIGNED": 0, "USE_MULT": use},
             {"param": "PARAM_FILE", "words": c // pe, "lanes": pe, "lane_bits": mb + bb})
     for w, d in ((8, 2), (32, 16), (64, 32), (16, 64), (128, 8), (256, 2), (24, 256), (8, 1024)):
         add("fifo", "gs_fifo", {"WIDTH": w, "DEPTH": d})
@@ -264,10 +285,14 @@ def main(argv=None) -> int:
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--family", default="xc7", choices=("xc7", "xcup"))
     ap.add_argument("--fit-only", action="store_true", help="fit from the stored sweep, run nothing")
+    ap.add_argument("--no-fit", action="store_true",
+                    help="only add new configurations to the sweep; leave cost_model.json as it is")
     ap.add_argument("--limit", type=int, default=None, help="run at most N new configurations")
     ap.add_argument("--timeout", type=float, default=300.0, help="seconds per Yosys run")
     a = ap.parse_args(argv)
     data = _load() if a.fit_only else sweep(a.family, a.jobs, a.limit, a.timeout)
+    if a.no_fit:
+        return 0
     from gatesmith.ir.schedule import cost
 
     rows = [r for r in data["rows"] if r["family"] == a.family]

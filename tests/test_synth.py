@@ -264,3 +264,16 @@ def test_run_all_order_and_failure():
     with pytest.raises(SynthError, match="b failed"):
         _run_all(runs, fail_b, 2, family="xc7")
     assert seen == ["a"]  # the running one ends; no run starts after a failure
+
+
+
+def test_chparam_negative_integer_is_a_clear_error(tmp_path):
+    """Yosys' chparam cannot decode "-1" and reads a sized constant as unsigned: a negative
+    parameter is refused before Yosys runs, with the parameter named."""
+    from gatesmith.implement import SynthError, synth_xilinx
+
+    shutil.copy(Path(__file__).resolve().parents[1] / "rtl" / "gs_thresholds.v", tmp_path / "gs_thresholds.v")
+    with pytest.raises(SynthError) as e:
+        synth_xilinx(tmp_path, ["gs_thresholds.v"], "gs_thresholds", family="xc7", chparams={"BASE": -1},
+                     out_dir=tmp_path / "r")
+    assert str(e.value) == "parameter BASE=-1: expected an identifier and a non-negative integer or a file name"
