@@ -431,12 +431,17 @@ def test_sigint_during_a_real_compile_leaves_nothing(zoo_export, tmp_path):
     import time
 
     _, path = zoo_export("cnv_1w1a", None)
+    argv = [sys.executable, "-m", "gatesmith.cli", "compile", str(path), "--target-fps", "2000", "-o"]
+    # the moments are shares of an uninterrupted run on this machine now (a fixed delay can
+    # outlast the whole compile on a fast or idle machine); imports take the first ~10%
+    t0 = time.perf_counter()
+    subprocess.run([*argv, str(tmp_path / "whole")], capture_output=True, check=True, timeout=300)
+    whole = time.perf_counter() - t0
     interrupted = 0
-    for k, delay in enumerate((2.0, 3.0, 4.5, 7.0)):  # after start-up (imports take ~0.3 s)
+    for k, share in enumerate((0.35, 0.55, 0.75, 0.95)):
         out = tmp_path / f"o{k}"
-        p = subprocess.Popen([sys.executable, "-m", "gatesmith.cli", "compile", str(path), "-o", str(out),
-                              "--target-fps", "2000"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        time.sleep(delay)
+        p = subprocess.Popen([*argv, str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(share * whole)
         p.send_signal(signal.SIGINT)
         _, err = p.communicate(timeout=300)
         leftovers = [q.name for q in tmp_path.iterdir() if q.name.startswith(f".o{k}.")]
