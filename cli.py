@@ -387,15 +387,9 @@ _COMMANDS = {"compile": _cmd_compile, "sim": _cmd_sim, "boards": _cmd_boards, "p
 
 
 def _user_error_types():
-    from .boards import BoardError
-    from .export import ExportError
-    from .flow import FlowError
-    from .frontend import FrontendError
-    from .implement import PnrError
-    from .ir.schedule import FoldingError
-    from .ir.verifier import IRError
+    from .flow import user_error_types
 
-    return (FlowError, FrontendError, FoldingError, BoardError, IRError, PnrError, ExportError)
+    return user_error_types()
 
 
 def main(argv=None) -> int:

@@ -624,3 +624,15 @@ def simulate(out_dir, x: np.ndarray, *, engine: str = "rtl", backpressure: bool 
     rep.mkdir(exist_ok=True)
     (rep / "sim.json").write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
     return y, report
+
+
+def user_error_types() -> tuple:
+    """The exception types that are bad input (a one-line error, exit 2), not an internal error."""
+    from .boards import BoardError
+    from .export import ExportError
+    from .frontend import FrontendError
+    from .implement import PnrError
+    from .ir.schedule import FoldingError
+    from .ir.verifier import IRError
+
+    return (FlowError, FrontendError, FoldingError, BoardError, IRError, PnrError, ExportError)

@@ -249,10 +249,10 @@ def point_key(model_sha: str, settings: dict, depth: tuple[str, ...], *, inputs_
 
 
 def _one_line(e: BaseException) -> str:
-    from .cli import _user_error_types
+    from .flow import user_error_types
 
     msg = str(e).splitlines()[0] if str(e) else ""
-    if isinstance(e, _user_error_types()):
+    if isinstance(e, user_error_types()):
         return msg or type(e).__name__
     return f"{type(e).__name__}: {msg}" if msg else type(e).__name__
 
