@@ -1,8 +1,8 @@
 """Export a compiled design to vendor tools: ``gatesmith export vivado OUT``.
 
 :func:`export_vivado` renders ``OUT/vivado/`` (``build.tcl``, the clock
-constraint, the AXI-Stream wrapper and the PYNQ driver; see
-:mod:`gatesmith.hls_templates.vivado`) in memory and writes it in one step: a
+constraint, the AXI-Stream wrapper and the PYNQ driver, and for weights in URAM the
+words of the weight load; see :mod:`gatesmith.hls_templates.vivado`) in memory and writes it in one step: a
 temporary directory renamed into place, replacing a previous export.
 """
 
@@ -37,10 +37,6 @@ def export_vivado(design_dir, *, board: str | None = None) -> Path:
     except FlowError as e:
         raise ExportError(str(e)) from None
     m = design.manifest
-    if m.get("weight_load"):
-        raise ExportError(f"{str(root)!r}: weights in URAM (manifest weight_load): the Vivado AXI-Stream wrapper and "
-                          "PYNQ driver do not drive the s_axis_wl weight load yet; expected a design compiled "
-                          "without mem_style 'uram' for export")
     b = load_board(board if board is not None else str(m.get("board", "")))
     with progress.task(f"export to Vivado ({b.name})", total=2, unit="stages", eta="none") as t:
         t.step("rendering build.tcl, wrapper, driver")

@@ -14,7 +14,7 @@ from typing import Iterable
 
 import numpy as np
 
-__all__ = ["format_memh", "write_memh", "read_memh", "pack_lanes", "hex_digits"]
+__all__ = ["format_memh", "write_memh", "read_memh", "pack_lanes", "hex_digits", "weight_load_words"]
 
 
 def hex_digits(width: int) -> int:
@@ -86,6 +86,23 @@ def read_memh(path, width: int | None = None) -> list[int]:
                     f"of {hex_digits(width)} hex digits"
                 )
             words.append(word)
+    return words
+
+
+def weight_load_words(rtl_dir, layers) -> list[int]:
+    """The words a host streams into a top's ``s_axis_wl`` (``gs_wload.v``): every layer's
+    memory file (``file``: its bare name in ``rtl_dir``, ``width`` bits, ``depth`` words) in
+    order, address 0 first.  A missing file or a wrong word count raises ``ValueError``
+    naming the layer (``node``)."""
+    words: list[int] = []
+    for layer in layers:
+        path = Path(rtl_dir) / Path(str(layer["file"])).name
+        if not path.is_file():
+            raise ValueError(f"{str(layer['file'])!r}: no such memory file (layer {layer['node']!r})")
+        w = read_memh(path, int(layer["width"]))
+        if len(w) != int(layer["depth"]):
+            raise ValueError(f"{str(layer['file'])!r}: {len(w)} words, expected {layer['depth']} (layer {layer['node']!r})")
+        words += w
     return words
 
 

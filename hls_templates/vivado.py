@@ -11,6 +11,14 @@ The accelerator is packaged as a Vivado IP around a thin wrapper
 of at least 8 bits on Zynq boards, a byte multiple otherwise), names the
 clock and reset ``ap_clk``/``ap_rst_n`` and generates ``m_axis_tlast`` at the
 last beat of every inference (the DMA's S2MM channel needs it).
+
+Weights in URAM (manifest ``weight_load``): the wrapper also exposes the top's
+weight-load stream as a second slave ``s_axis_wl`` (padded like ``s_axis``)
+and ``weights_loaded``; on a Zynq board a second AXI DMA (MM2S only) feeds
+it and an AXI GPIO input reads ``weights_loaded``.  The words to stream (every
+layer's ``.mem`` file in load order, as the simulation harness streams them)
+ship as ``driver/weights.memh``; the driver's ``Accelerator.load_weights``
+sends them before the first inference.
 """
 
 from __future__ import annotations
@@ -19,7 +27,8 @@ import re
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-from .env import render
+from .env import banner, render
+from .memfile import format_memh, weight_load_words
 
 __all__ = ["VivadoPlanError", "vivado_plan", "DMA_MAX_TDATA_BITS", "padded_tdata_bits"]
 
@@ -36,6 +45,14 @@ BD_NAME = "gatesmith_bd"
 ACCEL_CELL = "gatesmith_accel"
 DMA_CELL = "axi_dma_0"
 PS_CELL = "ps"
+WL_DMA_CELL = "axi_dma_wl"
+WL_GPIO_CELL = "weights_loaded_gpio"
+#: the top's weight-load ports (``hls_templates/rtl.py``, ``gs_wload.v``) and the shipped words
+WL_STREAM = "s_axis_wl"
+WL_DONE = "weights_loaded"
+WL_FILE = "weights.memh"
+#: bytes one AXI DMA simple-mode transfer can move (``c_sg_length_width``)
+SG_LENGTH_WIDTH = 26
 
 
 class VivadoPlanError(ValueError):
@@ -79,6 +96,48 @@ def _stream(m: dict, side: str, *, dma: bool) -> _Stream:
         )
     return _Stream(bits=st.bits, padded=padded, elems_per_beat=st.elems_per_beat, elem_bits=st.elem_bits,
                    dtype=st.dtype, beats=st.beats)
+
+
+def _weight_load(m: dict, root, *, dma: bool) -> tuple[_Stream | None, str | None]:
+    """The weight-load stream of a design with weights in URAM and the words to send
+    (``$readmemh`` text, load order), or (None, None) without ``weight_load``."""
+    wl = m.get("weight_load")
+    if not wl:
+        return None, None
+    try:
+        bits, words = int(wl["tdata_bits"]), int(wl["words"])
+        stream, done = str(wl["stream"]), str(wl["done"])
+        layers = [{"node": str(x["node"]), "file": str(x["file"]), "width": int(x["width"]),
+                   "depth": int(x["depth"])} for x in wl["layers"]]
+    except (KeyError, TypeError, ValueError) as e:
+        raise VivadoPlanError(f"manifest weight_load: missing or malformed field ({e!s})") from None
+    if (stream, done) != (WL_STREAM, WL_DONE):
+        raise VivadoPlanError(f"manifest weight_load: stream {stream!r} and done {done!r}, expected "
+                              f"{WL_STREAM!r} and {WL_DONE!r}")
+    files = {str(f) for f in m.get("files", [])}
+    for x in layers:
+        if x["file"] not in files:
+            raise VivadoPlanError(f"manifest weight_load layer {x['node']!r}: file {x['file']!r} is not one of "
+                                  "the manifest's files")
+        if not 1 <= x["width"] <= bits or x["depth"] < 1:
+            raise VivadoPlanError(f"manifest weight_load layer {x['node']!r}: {x['depth']} words of {x['width']} "
+                                  f"bits, expected >= 1 words of 1..{bits} bits")
+    if not layers or bits < 1 or words != sum(x["depth"] for x in layers):
+        raise VivadoPlanError(f"manifest weight_load: {words} words of {bits} bits, expected >= 1 bit and the "
+                              "sum of the layers' depths")
+    padded = padded_tdata_bits(bits, dma=dma)
+    if dma and padded > DMA_MAX_TDATA_BITS:
+        widest = max(layers, key=lambda x: x["width"])
+        raise VivadoPlanError(f"weight load stream is {bits} bits wide (layer {widest['node']!r}); the AXI DMA "
+                              f"takes at most {DMA_MAX_TDATA_BITS} (fold the layer more, or use mem_style bram)")
+    if dma and words * (padded // 8) >= 1 << SG_LENGTH_WIDTH:
+        raise VivadoPlanError(f"weight load is {words * (padded // 8)} bytes; one AXI DMA transfer moves at most "
+                              f"{(1 << SG_LENGTH_WIDTH) - 1}")
+    try:
+        text = format_memh(weight_load_words(root / "rtl", layers), bits, header=banner("//"))
+    except ValueError as e:
+        raise VivadoPlanError(f"manifest weight_load: {e}") from None
+    return _Stream(bits=bits, padded=padded, elems_per_beat=1, elem_bits=bits, dtype=f"u{bits}", beats=words), text
 
 
 def _sources(m: dict, root) -> tuple[list[str], list[str]]:
@@ -165,6 +224,7 @@ def vivado_plan(root, manifest: dict, board, graph) -> dict[str, str]:
     dma = board.ps != "none"
     ins, outs = _stream(manifest, "input", dma=dma), _stream(manifest, "output", dma=dma)
     verilog, mem = _sources(manifest, root)
+    wl, wl_words = _weight_load(manifest, root, dma=dma)
     model = manifest.get("model", {})
     model_file = str(model.get("file", "")) if isinstance(model, dict) else ""
     wrapper = f"{top}_axis"
@@ -189,7 +249,11 @@ def vivado_plan(root, manifest: dict, board, graph) -> dict[str, str]:
         accel_cell=ACCEL_CELL,
         dma_cell=DMA_CELL,
         ps_cell=PS_CELL,
-        sg_length_width=26,
+        sg_length_width=SG_LENGTH_WIDTH,
+        wl=wl,
+        wl_dma_cell=WL_DMA_CELL,
+        wl_gpio_cell=WL_GPIO_CELL,
+        wl_file=WL_FILE,
     )
     plan = {
         "build.tcl": render("vivado_build.tcl.j2", **ctx),
@@ -200,4 +264,6 @@ def vivado_plan(root, manifest: dict, board, graph) -> dict[str, str]:
             manifest_input_shape=[int(d) for d in manifest["input"].get("onnx_shape", [])],
         ),
     }
+    if wl_words is not None:
+        plan[f"driver/{WL_FILE}"] = wl_words
     return plan

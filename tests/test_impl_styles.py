@@ -645,13 +645,14 @@ def test_e2e_mlp_uram_weights_loaded_then_equal_reference(jet, tmp_path):
     expect = zoo.onnx_forward(path, x)
     y, rep = simulate(out, x, engine="rtl", backpressure=True, seed=3, expect=expect)
     assert rep["mismatches"] == 0 and y.shape == expect.shape
-    # the Vivado wrapper / PYNQ driver have no weight load: export says so instead of building a dead design
-    from gatesmith.export import ExportError, export_vivado
+    # the Vivado export ships the words the harness streamed, for the PYNQ driver's load_weights
+    from gatesmith.export import export_vivado
+    from gatesmith.hls_templates.memfile import read_memh
+    from gatesmith.verify.rtl_sim import weight_load_words
 
-    with pytest.raises(ExportError, match=r"weights in URAM \(manifest weight_load\): the Vivado AXI-Stream wrapper "
-                                          r"and PYNQ driver do not drive the s_axis_wl weight load yet; expected a "
-                                          r"design compiled without mem_style 'uram' for export$"):
-        export_vivado(out)
+    viv = export_vivado(out)
+    assert read_memh(viv / "driver" / "weights.memh", wl["tdata_bits"]) == weight_load_words(out / "rtl", wl)
+    assert "s_axis_wl_tdata" in (viv / "hdl" / "gatesmith_top_axis.v").read_text()
 
 
 @pytest.mark.rtl

@@ -3,7 +3,8 @@
 Every Vivado command the script calls is a stub (defined in ``_PRELUDE``)
 that records its name and arguments; the test then checks what the script
 asked Vivado to do: the part and board part, the files it adds (all exist),
-the clock constraint, the AXI DMA <-> accelerator stream connections.
+the clock constraint, the AXI DMA <-> accelerator stream connections (and for
+weights in URAM, ``-uram`` designs: the weight-load DMA and the weights_loaded GPIO).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from gatesmith.cli import main
 from gatesmith.export import ExportError, export_vivado
 
 BOARDS = ("pynq-z2", "zcu104", "alveo-u250")
+#: designs with every matrix-vector layer's weights in URAM (the boards with URAM)
+URAM = ("zcu104-uram", "alveo-u250-uram")
 
 TCLSH = shutil.which("tclsh")
 needs_tclsh = pytest.mark.skipif(TCLSH is None, reason="tclsh not installed: cannot run build.tcl under stubs")
@@ -33,7 +36,7 @@ _STUBS = {
     "get_runs": "@last", "launch_runs": "", "wait_on_run": "", "get_property": "100%", "open_run": "",
     "report_utilization": "", "report_timing_summary": "", "update_ip_catalog": "",
     "create_bd_design": "", "create_bd_cell": "@last", "apply_bd_automation": "", "get_bd_cells": "@last",
-    "get_bd_intf_pins": "@last", "get_bd_pins": "@last", "connect_bd_intf_net": "", "assign_bd_address": "",
+    "get_bd_intf_pins": "@last", "get_bd_pins": "@last", "connect_bd_intf_net": "", "connect_bd_net": "", "assign_bd_address": "",
     "validate_bd_design": "", "save_bd_design": "", "generate_target": "", "make_wrapper": "",
     "write_bitstream": "",
     "ipx::package_project": "", "ipx::current_core": "core_1", "ipx::get_bus_interfaces": "@last",
@@ -135,7 +138,12 @@ def designs(tmp_path_factory) -> dict[str, Path]:
 
     base = tmp_path_factory.mktemp("vivado")
     p = zoo.build("pot_mlp").export(base / "m.onnx")
-    return {b: flow.compile_model(p, base / b, flow.CompileOptions(board=b, target_fps=1e6)) for b in BOARDS}
+    out = {b: flow.compile_model(p, base / b, flow.CompileOptions(board=b, target_fps=1e6)) for b in BOARDS}
+    for d in URAM:
+        b = d.removesuffix("-uram")
+        out[d] = flow.compile_model(p, base / d, flow.CompileOptions(board=b, target_fps=1e6, mem_style="uram",
+                                                                     backend="rtl"))
+    return out
 
 
 @pytest.fixture
@@ -147,7 +155,7 @@ def design(designs, tmp_path, request):
 
 
 @needs_tclsh
-@pytest.mark.parametrize("design", BOARDS, indirect=True)
+@pytest.mark.parametrize("design", BOARDS + URAM, indirect=True)
 def test_build_tcl_under_stubs(design, tmp_path):
     m = json.loads((design / "manifest.json").read_text())
     board = load_board(m["board"])
@@ -177,7 +185,10 @@ def test_build_tcl_under_stubs(design, tmp_path):
 
     assert "ipx::package_project" in names
     busifs = [a for a in _named(calls, "ipx::associate_bus_interfaces") if "-busif" in a]
-    assert {(_opt(a, "-busif"), _opt(a, "-clock")) for a in busifs} == {("s_axis", "ap_clk"), ("m_axis", "ap_clk")}
+    wl = m.get("weight_load")
+    assert {(_opt(a, "-busif"), _opt(a, "-clock")) for a in busifs} == {
+        ("s_axis", "ap_clk"), ("m_axis", "ap_clk"), *([("s_axis_wl", "ap_clk")] if wl else [])}
+    _check_weight_load_export(design, out, m)
 
     nets = _named(calls, "connect_bd_intf_net")
     if board.ps == "none":
@@ -192,6 +203,23 @@ def test_build_tcl_under_stubs(design, tmp_path):
     assert cells["gatesmith_accel"] == f"gatesmith.org:user:{m['top']}_axis:1.0"
     assert ["axi_dma_0/M_AXIS_MM2S", "gatesmith_accel/s_axis"] in nets
     assert ["gatesmith_accel/m_axis", "axi_dma_0/S_AXIS_S2MM"] in nets
+    auto = [a[-1] for a in _named(calls, "apply_bd_automation")]
+    if wl:  # a second DMA, MM2S only, into s_axis_wl; weights_loaded on an AXI GPIO input
+        assert cells["axi_dma_wl"] == "xilinx.com:ip:axi_dma" and cells["weights_loaded_gpio"] == "xilinx.com:ip:axi_gpio"
+        assert ["axi_dma_wl/M_AXIS_MM2S", "gatesmith_accel/s_axis_wl"] in nets and len(nets) == 3
+        assert _named(calls, "connect_bd_net") == [["gatesmith_accel/weights_loaded", "weights_loaded_gpio/gpio_io_i"]]
+        wl_cfg = [a for a in _named(calls, "set_property") if a[-1] == "axi_dma_wl"]
+        wcfg = dict(zip(*[iter(wl_cfg[0][1].split())] * 2))
+        assert (wcfg["CONFIG.c_include_sg"], wcfg["CONFIG.c_include_s2mm"]) == ("0", "0")
+        w = int(wcfg["CONFIG.c_m_axis_mm2s_tdata_width"])
+        assert w >= max(8, wl["tdata_bits"]) and w & (w - 1) == 0
+        assert int(wcfg["CONFIG.c_m_axi_mm2s_data_width"]) >= max(32, w)
+        gpio = [a for a in _named(calls, "set_property") if a[-1] == "weights_loaded_gpio"]
+        gcfg = dict(zip(*[iter(gpio[0][1].split())] * 2))
+        assert (gcfg["CONFIG.C_GPIO_WIDTH"], gcfg["CONFIG.C_ALL_INPUTS"]) == ("1", "1")
+        assert {"axi_dma_wl/S_AXI_LITE", "axi_dma_wl/M_AXI_MM2S", "weights_loaded_gpio/S_AXI"} <= set(auto)
+    else:
+        assert "axi_dma_wl" not in cells and not _named(calls, "connect_bd_net") and len(nets) == 2
     dma_cfg = [a for a in _named(calls, "set_property") if a[-1] == "axi_dma_0"]
     cfg = dict(zip(*[iter(dma_cfg[0][1].split())] * 2))
     assert cfg["CONFIG.c_include_sg"] == "0"  # simple mode
@@ -205,7 +233,7 @@ def test_build_tcl_under_stubs(design, tmp_path):
     assert (out / "overlay" / "gatesmith.hwh").is_file()  # copied next to the bitstream for PYNQ
 
 
-@pytest.mark.parametrize("design", ["pynq-z2"], indirect=True)
+@pytest.mark.parametrize("design", ["pynq-z2", "zcu104-uram"], indirect=True)
 def test_export_is_deterministic_and_bannered(design):
     first = {p.relative_to(design): p.read_bytes() for p in sorted((export_vivado(design)).rglob("*")) if p.is_file()}
     second = {p.relative_to(design): p.read_bytes() for p in sorted((export_vivado(design)).rglob("*")) if p.is_file()}
@@ -241,7 +269,7 @@ def test_hostile_manifest_strings_run_no_command(design, tmp_path):
 
 
 @pytest.mark.rtl
-@pytest.mark.parametrize("design", BOARDS, indirect=True)
+@pytest.mark.parametrize("design", BOARDS + URAM, indirect=True)
 def test_wrapper_lints(design, tmp_path):
     from gatesmith.verify.rtl_sim import lint_design
     from gatesmith.verify.tools import ensure_verilator
@@ -253,6 +281,55 @@ def test_wrapper_lints(design, tmp_path):
     shutil.copytree(design / "rtl", lint_dir)
     shutil.copy(out / "hdl" / f"{m['top']}_axis.v", lint_dir)
     lint_design(lint_dir, f"{m['top']}_axis")
+
+
+def _check_weight_load_export(design, out, m):
+    """Weights in URAM: the wrapper passes s_axis_wl (padded like s_axis) and weights_loaded
+    through, and driver/weights.memh holds the words the simulation harness streams."""
+    from gatesmith.hls_templates.memfile import read_memh
+    from gatesmith.hls_templates.vivado import padded_tdata_bits
+    from gatesmith.verify.rtl_sim import weight_load_words
+
+    wrapper = (out / "hdl" / f"{m['top']}_axis.v").read_text()
+    wl = m.get("weight_load")
+    if not wl:
+        assert "s_axis_wl" not in wrapper and "weights_loaded" not in wrapper
+        assert not (out / "driver" / "weights.memh").exists()
+        return
+    dma = load_board(m["board"]).ps != "none"
+    padded = padded_tdata_bits(wl["tdata_bits"], dma=dma)
+    assert f"input  wire [{padded - 1}:0] s_axis_wl_tdata," in wrapper
+    assert f".s_axis_wl_tdata  (s_axis_wl_tdata[{wl['tdata_bits'] - 1}:0])," in wrapper
+    assert "output wire weights_loaded," in wrapper and ".weights_loaded   (weights_loaded)" in wrapper
+    words = read_memh(out / "driver" / "weights.memh", wl["tdata_bits"])
+    assert words == weight_load_words(design / "rtl", wl) and len(words) == wl["words"]
+
+
+@pytest.mark.parametrize("design", ["zcu104-uram"], indirect=True)
+def test_weight_load_manifest_errors_are_one_line(design, capsys):
+    m = json.loads((design / "manifest.json").read_text())
+    good = json.dumps(m)
+    m["weight_load"]["layers"][0]["file"] = "rtl/nope.mem"
+    m["weight_load"]["layers"][0]["node"] = 'x"; [exit 1]'
+    (design / "manifest.json").write_text(json.dumps(m))
+    with pytest.raises(ExportError) as e:
+        export_vivado(design)
+    assert str(e.value) == ("manifest weight_load layer 'x\"; [exit 1]': file 'rtl/nope.mem' is not one of the "
+                            "manifest's files")
+    m = json.loads(good)
+    m["weight_load"]["words"] += 1
+    (design / "manifest.json").write_text(json.dumps(m))
+    rc, err = _cli(capsys, "export", "vivado", str(design))
+    assert rc == 2 and err.count("\n") == 1 and "sum of the layers' depths" in err
+    m = json.loads(good)
+    m["weight_load"]["tdata_bits"] = 2000
+    for x in m["weight_load"]["layers"]:
+        x["width"] = 2000 if x is m["weight_load"]["layers"][1] else x["width"]
+    (design / "manifest.json").write_text(json.dumps(m))
+    with pytest.raises(ExportError, match=r"^weight load stream is 2000 bits wide \(layer 'mvu1'\); the AXI DMA takes "
+                                          r"at most 1024 \(fold the layer more, or use mem_style bram\)$"):
+        export_vivado(design)
+    assert not (design / "vivado").exists()
 
 
 # ---------------------------------------------------------------------------- errors and CLI

@@ -64,6 +64,7 @@ import numpy as np
 from gatesmith import progress
 from gatesmith.hls_templates.env import render
 from gatesmith.hls_templates.memfile import format_memh, read_memh
+from gatesmith.hls_templates.memfile import weight_load_words as _weight_load_words
 from gatesmith.hls_templates.rtl import StreamSpec
 from gatesmith.verify import rtl_runner
 from gatesmith.verify.tools import VERILATOR_MAKE_FIXES, ensure_verilator
@@ -186,13 +187,10 @@ def render_harness(
 def weight_load_words(rtl_dir, weight_load) -> list[int]:
     """The words a host streams into ``s_axis_wl``: every layer's memory file (by bare name in
     ``rtl_dir``) in the manifest's order, address 0 first."""
-    words: list[int] = []
-    for layer in weight_load["layers"]:
-        w = read_memh(Path(rtl_dir) / Path(layer["file"]).name, int(layer["width"]))
-        if len(w) != int(layer["depth"]):
-            raise RtlSimError(f"{layer['file']!r}: {len(w)} words, expected {layer['depth']} (layer {layer['node']!r})")
-        words += w
-    return words
+    try:
+        return _weight_load_words(rtl_dir, weight_load["layers"])
+    except ValueError as e:
+        raise RtlSimError(str(e)) from None
 
 
 def _checked_ident(name: str) -> str:
