@@ -22,8 +22,10 @@ A core's ``MEM_STYLE`` ("distributed" / "block") and ``MUL_STYLE`` ("lut") param
 override these rules the way Yosys honours them (``tests/test_impl_styles.py``); ``MUL_STYLE =
 "pack"`` on gs_mvu takes one DSP per pair of rows (:func:`pack_dsps`), and its extra fabric
 (the paired rows' adder trees and registers, which Yosys otherwise folds into the DSPs) has
-coefficients measured from ``synth_xilinx`` runs, not fitted by the sweep.  URAM is
-never used (0): URAM288 has no initial contents on UltraScale+, so a ROM cannot live there.  :func:`design_cost` applies the model to a
+coefficients measured from ``synth_xilinx`` runs, not fitted by the sweep.  URAM288 has no
+initial contents on UltraScale+, so a ROM cannot live there: URAM counts only gs_mvu_wl's
+``MEM_STYLE "ultra"`` weights (:func:`uram_blocks`), and their loader ``gs_wload`` has a fixed
+measured table (:func:`_f_wload`), not fitted either.  :func:`design_cost` applies the model to a
 rendered :class:`~gatesmith.hls_templates.rtl.RtlDesign` (every instance of its top: cores,
 FIFOs, width converters, duplicators); :func:`annotate_estimate` adds the result to
 ``reports/estimate.json`` with the keys of ``reports/synth.json``.
@@ -47,7 +49,7 @@ MODEL_PATH = Path(__file__).with_name("cost_model.json")
 CORE_KINDS = {
     "gs_mvu": "matvec", "gs_thresholds": "threshold", "gs_requant": "requant", "gs_swg": "swg", "gs_pool": "pool",
     "gs_vvu": "vvu", "gs_add": "add", "gs_concat": "concat", "gs_dup": "dup", "gs_fifo": "fifo", "gs_dwc": "dwc",
-    "gs_labelselect": "labelselect",
+    "gs_labelselect": "labelselect", "gs_wload": "wload",
 }
 
 #: RAMB18 aspect ratios (depth, width) in simple dual-port / ROM use
@@ -335,10 +337,31 @@ def _f_labelselect(p: dict, model: dict):
     return lut, ff, 0, 0
 
 
+#: gs_wload (the weight loader of a top with weights in URAM): not in the sweep; a fixed table
+#: measured with Yosys 0.70 ``synth_xilinx -family xcup`` (four loaders, the last one by chparam):
+#:   LAYERS 3, AW  8, DW  32 (depths 128/128/160):                   LUT 14, FF 12
+#:   LAYERS 4, AW 10, DW  72 (512/1024/64/300):                      LUT 27, FF 15
+#:   LAYERS 8, AW 12, DW 144 (4096/2048/1000/777/64/10/4096/3000):   LUT 34, FF 21
+#:   LAYERS 1, AW 11, DW  16 (1235):                                 LUT 11, FF 12
+#: FF = AW + LAYERS + 1 exactly (address, one-hot layer, done; one layer: AW + 1); LUT = AW
+#: (the address counter) + AW x LAYERS / 4 (the current layer's last address, a mux over the
+#: layers, and its compare with the address): 14 / 20 / 36 / 14 (least squares over the four);
+#: DW costs nothing (the data only passes on to the memories)
+_WLOAD_LUT = {"addr": 1.0, "addr_x_layers": 0.25}
+
+
+def _f_wload(p: dict, model: dict):
+    # features already in LUTs / FFs: no coefficients in cost_model.json, so core_cost weighs them 1
+    aw, layers = p["AW"], p["LAYERS"]
+    lut = {"addr": _WLOAD_LUT["addr"] * aw, "addr_x_layers": _WLOAD_LUT["addr_x_layers"] * aw * layers}
+    ff = aw + (layers if layers > 1 else 0) + 1  # one layer: its one-hot register is a constant
+    return lut, {"addr_layers_done": ff}, 0, 0
+
+
 _FEATURES = {
     "matvec": _f_matvec, "vvu": _f_vvu, "threshold": _f_threshold, "requant": _f_requant, "fifo": _f_fifo,
     "dwc": _f_dwc, "dup": _f_dup, "swg": _f_swg, "pool": _f_pool, "add": _f_add, "concat": _f_concat,
-    "labelselect": _f_labelselect,
+    "labelselect": _f_labelselect, "wload": _f_wload,
 }
 
 
