@@ -100,7 +100,7 @@ def _choose_impl(graph, opts: CompileOptions, board):
     try:
         return run_passes(graph, [ChooseImpl(mem=opts.mem_style, mul=opts.mul_style, layers=layers, lut=board.lut,
                                              dsp=board.dsp, bram18=board.bram18, uram=board.uram,
-                                             board=board.name)])
+                                             board=board.name, family=board.family)])
     except ImplError as e:  # a choice the layer cannot take (mul_style "pack" on widths that do not fit)
         raise FlowError(str(e)) from None
 

@@ -47,11 +47,16 @@
 //                 that low product is negative is w[p+1]*x -- exact for every
 //                 signed/unsigned combination. The last row of an odd PE
 //                 multiplies alone. The packed operand, PW = PS+W_BITS+1
-//                 bits, must fit a DSP48E1 (7-series) 25 x 18 multiplier:
-//                 PW <= 25 and XE <= 18, else elaboration fails
-//                 (gs_mvu_error_MUL_STYLE_pack_...). (DSP48E2 takes 27 x 18;
-//                 the bound is kept at 25 for every family.) Bipolar operands
-//                 have no multiplier, so "pack" changes nothing there.
+//                 bits, must fit the DSP's multiplier: PW <= PACK_A_MAX and
+//                 XE <= 18, else elaboration fails
+//                 (gs_mvu_error_MUL_STYLE_pack_...). Bipolar operands have no
+//                 multiplier, so "pack" changes nothing there.
+//   PACK_A_MAX    the packed operand's port width under MUL_STYLE "pack": 25
+//                 (DSP48E1, 7-series: 25 x 18) or 27 (DSP48E2, UltraScale and
+//                 UltraScale+: 27 x 18); any other value fails elaboration.
+//                 The core cannot know the family: the caller states 27 only
+//                 for a DSP48E2 part (Yosys synth_xilinx -family xcup maps a
+//                 26- or 27-bit packed pair to one DSP48E2).
 //
 // Streams: input beat s of a vector holds x[s*SIMD+k] at [k*IN_BITS +: IN_BITS];
 // output beat n holds out[n*PE+p] at [p*ACC_BITS +: ACC_BITS] (signed).
@@ -76,7 +81,8 @@ module gs_mvu #(
     parameter ACC_BITS    = 16,
     parameter WEIGHT_FILE = "",
     parameter [8*11-1:0] MEM_STYLE = "auto",
-    parameter [8*4-1:0]  MUL_STYLE = "auto"
+    parameter [8*4-1:0]  MUL_STYLE = "auto",
+    parameter PACK_A_MAX  = 25
 ) (
     input  wire                     clk,
     input  wire                     rst_n,
@@ -127,7 +133,8 @@ module gs_mvu #(
         .ACC_BITS    (ACC_BITS),
         .WEIGHT_FILE (WEIGHT_FILE),
         .MEM_STYLE   (MEM_STYLE),
-        .MUL_STYLE   (MUL_STYLE)
+        .MUL_STYLE   (MUL_STYLE),
+        .PACK_A_MAX  (PACK_A_MAX)
     ) u_mvu (
         .clk           (clk),
         .rst_n         (rst_n),
@@ -160,7 +167,8 @@ module gs_mvu_wl #(
     parameter ACC_BITS    = 16,
     parameter WEIGHT_FILE = "",
     parameter [8*11-1:0] MEM_STYLE = "auto",
-    parameter [8*4-1:0]  MUL_STYLE = "auto"
+    parameter [8*4-1:0]  MUL_STYLE = "auto",
+    parameter PACK_A_MAX  = 25
 ) (
     input  wire                     clk,
     input  wire                     rst_n,
@@ -225,8 +233,8 @@ module gs_mvu_wl #(
     // MUL_STYLE "pack": operand widths as signed values (an unsigned operand takes one
     // bit more), PS = a product's exact width (the shift between the two packed
     // weights), PH = WV = the high weight's field (w[p+1] - 1 still fits), PW = the
-    // packed weight operand. It has to fit a DSP48E1's 25 x 18 signed multiplier:
-    // PW <= 25 on the 25-bit port, XE <= 18 on the 18-bit port.
+    // packed weight operand. It has to fit the DSP's signed multiplier: PW <= PACK_A_MAX
+    // on the wide port (DSP48E1 25, DSP48E2 27), XE <= 18 on the 18-bit port.
     localparam XE = IN_BITS + (IN_SIGNED ? 0 : 1);
     localparam WE = W_BITS + (W_SIGNED ? 0 : 1);
     localparam PS = XE + WE;
@@ -247,8 +255,11 @@ module gs_mvu_wl #(
         if (MUL_STYLE != X_AUTO && MUL_STYLE != X_DSP && MUL_STYLE != X_LUT && MUL_STYLE != X_PACK) begin : g_bad_mul
             gs_mvu_error_MUL_STYLE_auto_dsp_lut_or_pack u_error ();
         end
-        if (MUL_PACK && (PW > 25 || XE > 18)) begin : g_bad_pack
-            gs_mvu_error_MUL_STYLE_pack_operands_exceed_DSP48_25x18 u_error ();
+        if (PACK_A_MAX != 25 && PACK_A_MAX != 27) begin : g_bad_pack_a
+            gs_mvu_error_PACK_A_MAX_25_DSP48E1_or_27_DSP48E2 u_error ();
+        end
+        if (MUL_PACK && (PW > PACK_A_MAX || XE > 18)) begin : g_bad_pack
+            gs_mvu_error_MUL_STYLE_pack_operands_exceed_the_DSP_PACK_A_MAX_x18 u_error ();
         end
     endgenerate
 

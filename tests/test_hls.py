@@ -375,16 +375,16 @@ def test_hostile_names_give_compiling_cpp(tmp_path, zoo_export, csim_cache):
 # --------------------------------------------------------------------------- MUL_STYLE 3: two products per multiplier
 
 
-def test_pack_multipliers_csim_equals_reference(tmp_path, csim_cache):
-    """gs_mvu.h MUL_STYLE 3 (``mul=pack``): s4 x s4 (PE 4), u3 x u5 (PE 3: the last row alone),
-    s10 x s2 (PE 5), u3 x s8 (PE 2) -- signed and unsigned inputs and weights, SIMD > 1, extremes."""
+def _packed_chain(in_t, layers, seed: int) -> Graph:
+    """Matrix-vector layers under ``mul=pack`` on an 8-element ``in_t`` input: ``layers`` holds
+    ``("mv", name, rows, wtype, pe, simd)`` (the weights' extremes in rows 0 and 1) and
+    ``("rq", name, out_type)`` (a requantizer between them)."""
     from gatesmith.ir import MatVec, type_for_range
     from gatesmith.ir.graph import Impl
     from gatesmith.ir.intervals import matvec_range
 
-    rng = np.random.default_rng(8)
-    s4, u3 = IntType(bits=4, signed=True), IntType(bits=3, signed=False)
-    values, nodes, prev, shape, t = [Value(name="x", shape=(8,), dtype=s4)], [], "x", (8,), s4
+    rng = np.random.default_rng(seed)
+    values, nodes, prev, shape, t = [Value(name="x", shape=(8,), dtype=in_t)], [], "x", (8,), in_t
 
     def add(name, op, fold, impl=None):
         nonlocal prev, shape, t
@@ -394,35 +394,57 @@ def test_pack_multipliers_csim_equals_reference(tmp_path, csim_cache):
                           impl=impl))
         prev = values[-1].name
 
-    def mv(name, rows, wt, pe, simd):
-        w = rng.integers(wt.min, wt.max + 1, size=(rows, shape[0]))
-        w[0, :], w[1, :] = wt.min, wt.max  # the extremes pack too
-        lo, hi = matvec_range(w, t)
-        acc = type_for_range(min(int(lo.min()), -1), max(int(hi.max()), 1), signed=True)
-        add(name, MatVec(weights=frozen_array(w), wtype=wt, acc=acc), Fold(pe=pe, simd=simd), Impl(mul="pack"))
-
-    def rq(name, out):
-        add(name, Requant(mult=frozen_array(rng.integers(1, 4, size=shape[0])),
-                          bias=frozen_array(rng.integers(-8, 8, size=shape[0])), shift=4, rounding=Rounding.FLOOR,
-                          lo=out.min, hi=out.max, out=out), Fold(pe=shape[0]))
-
-    mv("m_s4", 8, s4, 4, 2)
-    rq("r_u3", u3)
-    mv("m_u5", 6, IntType(bits=5, signed=False), 3, 4)
-    mv("m_s2", 10, IntType(bits=2, signed=True), 5, 3)
-    rq("r_u3b", u3)
-    mv("m_s8", 4, IntType(bits=8, signed=True), 2, 5)
+    for kind, name, *a in layers:
+        if kind == "mv":
+            rows, wt, pe, simd = a
+            w = rng.integers(wt.min, wt.max + 1, size=(rows, shape[0]))
+            w[0, :], w[1, :] = wt.min, wt.max  # the extremes pack too
+            lo, hi = matvec_range(w, t)
+            acc = type_for_range(min(int(lo.min()), -1), max(int(hi.max()), 1), signed=True)
+            add(name, MatVec(weights=frozen_array(w), wtype=wt, acc=acc), Fold(pe=pe, simd=simd), Impl(mul="pack"))
+        else:
+            out = a[0]
+            add(name, Requant(mult=frozen_array(rng.integers(1, 4, size=shape[0])),
+                              bias=frozen_array(rng.integers(-8, 8, size=shape[0])), shift=4, rounding=Rounding.FLOOR,
+                              lo=out.min, hi=out.max, out=out), Fold(pe=shape[0]))
     iq = InputQuant(onnx_shape=(8,), pre=(), scale=frozen_array(1.0, np.float32),
-                    zero_point=frozen_array(0.0, np.float32), dtype=s4, narrow=False, rounding=Rounding.ROUND)
+                    zero_point=frozen_array(0.0, np.float32), dtype=in_t, narrow=False, rounding=Rounding.ROUND)
     om = OutputMap(kind=OutputKind.QUANT, onnx_shape=shape, scale=frozen_array(1.0, np.float32),
                    zero_point=frozen_array(0.0, np.float32))
-    g = Graph(name="packed", values=tuple(values), nodes=tuple(nodes), inputs=("x",), outputs=(prev,),
-              input_quant=iq, output_map=om)
+    return Graph(name="packed", values=tuple(values), nodes=tuple(nodes), inputs=("x",), outputs=(prev,),
+                 input_quant=iq, output_map=om)
+
+
+def _csim_packed(g: Graph, tmp_path, csim_cache, x) -> None:
+    """C-sim of ``g`` bit for bit against the integer reference, every matrix-vector layer at MUL_STYLE 3."""
     d = render_hls(g, vectors=reference_vectors(g))
     calls = re.findall(r"gs_mvu<([^>]*)>", d.files[f"{d.top}.cpp"])
-    assert len(calls) == 4 and all(c.replace(" ", "").replace("\n", "").endswith(",3") for c in calls)
+    assert len(calls) == sum(n.kind == "matvec" for n in g.nodes)
+    assert all(c.replace(" ", "").replace("\n", "").endswith(",3") for c in calls)
     out = tmp_path / "p"
     _write(d.files, out)
-    x = np.concatenate([np.full((1, 8), -8), np.full((1, 8), 7), np.random.default_rng(9).integers(-8, 8, size=(200, 8))])
-    y = run_csim(out, x, out_elems=shape[0], cache_dir=csim_cache).y_int
+    y = run_csim(out, x, out_elems=g.value(g.outputs[0]).shape[0], cache_dir=csim_cache).y_int
     np.testing.assert_array_equal(y, run_integer(g, x))
+
+
+def test_pack_multipliers_csim_equals_reference(tmp_path, csim_cache):
+    """gs_mvu.h MUL_STYLE 3 (``mul=pack``): s4 x s4 (PE 4), u3 x u5 (PE 3: the last row alone),
+    s10 x s2 (PE 5), u3 x s8 (PE 2) -- signed and unsigned inputs and weights, SIMD > 1, extremes."""
+    s4, u3 = IntType(bits=4, signed=True), IntType(bits=3, signed=False)
+    g = _packed_chain(s4, [("mv", "m_s4", 8, s4, 4, 2), ("rq", "r_u3", u3),
+                           ("mv", "m_u5", 6, IntType(bits=5, signed=False), 3, 4),
+                           ("mv", "m_s2", 10, IntType(bits=2, signed=True), 5, 3), ("rq", "r_u3b", u3),
+                           ("mv", "m_s8", 4, IntType(bits=8, signed=True), 2, 5)], seed=8)
+    x = np.concatenate([np.full((1, 8), -8), np.full((1, 8), 7), np.random.default_rng(9).integers(-8, 8, size=(200, 8))])
+    _csim_packed(g, tmp_path, csim_cache, x)
+
+
+def test_pack_multipliers_27_bits_csim_equals_reference(tmp_path, csim_cache):
+    """MUL_STYLE 3 at the packed widths a DSP48E2 allows (zcu104): u8 x s8 (26 bits, PE 2),
+    u8 x u8 (27 bits, PE 3: the last row alone), s8 x u8 (26 bits, PE 4); gs_mul_pack has no
+    width limit of its own (ChooseImpl applies the family's)."""
+    u8, s8 = IntType(bits=8, signed=False), IntType(bits=8, signed=True)
+    g = _packed_chain(u8, [("mv", "m_s8", 6, s8, 2, 4), ("rq", "r_u8", u8), ("mv", "m_u8", 6, u8, 3, 3),
+                           ("rq", "r_s8", s8), ("mv", "m_u8b", 4, u8, 4, 2)], seed=18)
+    x = np.concatenate([np.full((1, 8), 0), np.full((1, 8), 255), np.random.default_rng(19).integers(0, 256, size=(200, 8))])
+    _csim_packed(g, tmp_path, csim_cache, x)

@@ -5,6 +5,7 @@ gs_thresholds (cocotb benches with random stalls, lint, Yosys ``synth_xilinx`` p
 from __future__ import annotations
 
 import random
+import re
 import shutil
 from pathlib import Path
 
@@ -157,7 +158,11 @@ def test_ultra_lint():
     ("gs_mvu", {"MUL_STYLE": "fabric"}, "gs_mvu_error_MUL_STYLE_auto_dsp_lut_or_pack"),
     # u8 x s8: a 26-bit packed weight operand, one over a DSP48E1's 25
     ("gs_mvu", {"MUL_STYLE": "pack", "PE": 2, "MH": 2, "IN_BITS": 8, "IN_SIGNED": 0, "W_BITS": 8},
-     "gs_mvu_error_MUL_STYLE_pack_operands_exceed_DSP48_25x18"),
+     "gs_mvu_error_MUL_STYLE_pack_operands_exceed_the_DSP_PACK_A_MAX_x18"),
+    # s9 x s9: 28 bits, one over a DSP48E2's 27
+    ("gs_mvu", {"MUL_STYLE": "pack", "PE": 2, "MH": 2, "IN_BITS": 9, "W_BITS": 9, "PACK_A_MAX": 27},
+     "gs_mvu_error_MUL_STYLE_pack_operands_exceed_the_DSP_PACK_A_MAX_x18"),
+    ("gs_mvu", {"PACK_A_MAX": 26}, "gs_mvu_error_PACK_A_MAX_25_DSP48E1_or_27_DSP48E2"),
     ("gs_vvu", {"MEM_STYLE": "lutram"}, "gs_vvu_error_MEM_STYLE_auto_distributed_or_block"),
     ("gs_thresholds", {"MEM_STYLE": "uram"}, "gs_thresholds_error_MEM_STYLE_auto_distributed_or_block"),
 ])
@@ -267,6 +272,22 @@ def test_yosys_mvu_pack_halves_the_dsp48e1s(tmp_path, mul, dsp):
     assert 0.7 * r["lut"] <= e["lut"] <= 1.4 * r["lut"], (e["lut"], r["lut"])  # pack: 284 vs 298 here
 
 
+# PACK_A_MAX 27 on UltraScale+: Yosys 0.70 synth_xilinx -family xcup maps a 26- or 27-bit packed
+# operand to one DSP48E2 per pair. Measured (PE x SIMD, DSPs): u8 x s8 26 x 9 (2 x 2: 2), s8 x u8
+# 26 x 8 (2 x 1: 1), u8 x u8 27 x 9 (2 x 2: 2), u9 x s8 27 x 10 (4 x 2: 4), s18 x s4 27 x 18 (2 x 2: 2);
+# plain "dsp" u8 x s8 2 x 2: 4. The same u8 x s8 pack on xc7 (DSP48E1, 25 x 18) takes 2 per pair (4).
+@pytest.mark.parametrize("in_kind,w_kind", [("u8", "u8"), ("s18", "s4")])
+def test_yosys_mvu_pack_27_bits_one_dsp48e2_per_pair(tmp_path, in_kind, w_kind):
+    ib, wb = int(in_kind[1:]), int(w_kind[1:])
+    p = {**_pack_mvu(2, "pack"), "IN_BITS": ib, "IN_SIGNED": int(in_kind[0] == "s"), "W_BITS": wb,
+         "W_SIGNED": int(w_kind[0] == "s"), "ACC_BITS": 40, "PACK_A_MAX": 27}
+    from gatesmith.ir.schedule import cost
+
+    assert cost.pack_widths(ib, p["IN_SIGNED"], wb, p["W_SIGNED"])[0] == 27
+    r = _synth(tmp_path, "gs_mvu", p, 8, 2 * 2 * wb, family="xcup")
+    assert (r["dsp"], _estimate("gs_mvu", p)["dsp"]) == (2, 2)
+
+
 @pytest.mark.slow
 def test_yosys_mvu_pack_odd_pe(tmp_path):
     # PE 3: one packed pair and a row alone per SIMD lane (6 DSP48E1s as "dsp")
@@ -310,10 +331,10 @@ def _impls(g):
     return {n.name: (n.impl.mem, n.impl.mul) for n in g.nodes if n.impl is not None}
 
 
-def _dsp_total(g):
+def _dsp_total(g, family=None):
     from gatesmith.ir.schedule.impl import mul_dsps, node_pack, node_product
 
-    return sum(mul_dsps(node_product(g, n), node_pack(g, n), n.impl.mul) for n in g.nodes if n.impl is not None)
+    return sum(mul_dsps(node_product(g, n), node_pack(g, n), n.impl.mul, family) for n in g.nodes if n.impl is not None)
 
 
 def test_choose_impl_auto_is_what_synthesis_infers_and_renders_as_before(jet):
@@ -442,6 +463,60 @@ def test_choose_impl_pack_that_does_not_fit_names_the_layer_and_widths(kw):
                             "expected at most 25 x 18 (DSP48E1)")
     # the scheduler never packs it: short of DSPs, its products go to LUTs
     assert ChooseImpl(dsp=0).run(_u8_x_s8_graph()).node("fc0").impl.mul == "lut"
+
+
+def test_choose_impl_packs_26_and_27_bits_on_a_dsp48e2_family_only():
+    from gatesmith.boards import load_board
+    from gatesmith.flow import CompileOptions, _choose_impl
+    from gatesmith.hls_templates.rtl import render_rtl
+    from gatesmith.ir.schedule.cost import design_cost
+    from gatesmith.ir.schedule.impl import ChooseImpl
+
+    zcu, pynq = load_board("zcu104"), load_board("pynq-z2")
+    assert (zcu.family, pynq.family) == ("xcup", "xc7")
+    g = _u8_x_s8_graph()  # 26 x 9: 4 DSPs plain, 2 packed on a DSP48E2
+    assert _dsp_total(ChooseImpl(family=zcu.family).run(g)) == 4
+    # two DSPs for four products: zcu104 packs the layer, pynq-z2 cannot and moves it to LUTs
+    out = ChooseImpl(dsp=2, family=zcu.family).run(g)
+    assert out.node("fc0").impl.mul == "pack" and _dsp_total(out, zcu.family) == 2
+    assert ChooseImpl(dsp=2, family=pynq.family).run(g).node("fc0").impl.mul == "lut"
+    # forced: the core states the 27-bit port; the estimate counts one DSP48E2 per pair
+    forced = _choose_impl(g, CompileOptions(mul_style="pack"), zcu)
+    assert forced.node("fc0").impl.mul == "pack"
+    design = render_rtl(forced)
+    inst = design.files["gatesmith_top.v"]
+    assert design_cost(design)["layers"]["fc0"]["dsp"] == 2
+    assert re.search(r"\.MUL_STYLE\s*\(\s*\"pack\"\s*\)", inst) and re.search(r"\.PACK_A_MAX\s*\(\s*27\s*\)", inst)
+
+
+def test_pack_within_25_bits_renders_without_pack_a_max():
+    import numpy as np
+
+    from gatesmith.hls_templates.rtl import render_rtl
+    from gatesmith.ir import Fold, IntType
+    from gatesmith.ir.schedule.impl import ChooseImpl
+
+    # s8 x s8: 25 bits, a DSP48E1's port: the same RTL on every family
+    g = _one_layer("matvec", IntType(bits=8, signed=True), IntType(bits=8, signed=True),
+                   np.arange(16).reshape(4, 4) - 8, Fold(pe=2, simd=2))
+    tops = {fam: render_rtl(ChooseImpl(mul="pack", family=fam).run(g)).files["gatesmith_top.v"] for fam in ("xc7", "xcup")}
+    assert tops["xc7"] == tops["xcup"] and "PACK_A_MAX" not in tops["xcup"] and '"pack"' in tops["xcup"]
+
+
+def test_choose_impl_pack_error_names_the_dsp48e2_limit():
+    import numpy as np
+
+    from gatesmith.boards import load_board
+    from gatesmith.flow import CompileOptions, FlowError, _choose_impl
+    from gatesmith.ir import Fold, IntType
+
+    # s9 x s9: a 28 x 9-bit packed multiplier, one over a DSP48E2's 27
+    g = _one_layer("matvec", IntType(bits=9, signed=True), IntType(bits=9, signed=True),
+                   np.arange(16).reshape(4, 4) - 8, Fold(pe=2, simd=2))
+    with pytest.raises(FlowError) as e:
+        _choose_impl(g, CompileOptions(mul_style="pack"), load_board("zcu104"))
+    assert str(e.value) == ("layer 'fc0' mul_style 'pack': s9 inputs x s9 weights need a 28 x 9-bit multiplier, "
+                            "expected at most 27 x 18 (DSP48E2)")
 
 
 def test_flow_reports_a_pack_that_does_not_fit_as_a_user_error():

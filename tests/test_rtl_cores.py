@@ -99,8 +99,18 @@ MVU_PACK_SLOW = [
 ]
 
 
-def _run_mvu_pack(case, seed, rtl_cache, tmp_path):
-    params = {**mvu_params(*case), "MUL_STYLE": "pack"}
+# PACK_A_MAX 27 (DSP48E2, UltraScale/UltraScale+): a packed weight operand of 26 or 27 bits
+MVU_PACK27_CASES = [
+    (8, 6, 2, 2, "u8", "s8"),       # 26 x 9
+    (6, 6, 3, 3, "u8", "u8"),       # 27 x 9, odd PE
+    (4, 8, 4, 2, "s8", "u8"),       # 26 x 8
+    (6, 4, 2, 3, "s18", "s4"),      # 27 x 18: both ports full
+    (4, 4, 4, 2, "u9", "s8"),       # 27 x 10
+]
+
+
+def _run_mvu_pack(case, seed, rtl_cache, tmp_path, **extra):
+    params = {**mvu_params(*case), "MUL_STYLE": "pack", **extra}
     mvu_bench.write_weight_file(tmp_path / params["WEIGHT_FILE"], params, seed)
     pause = (0.3, 0.4) if seed % 2 else (0.6, 0.2)
     _run("mvu", ["gs_mvu.v", "gs_skid.v"], params, rtl_cache, tmp_path,
@@ -118,6 +128,12 @@ def test_mvu_pack(case, rtl_cache, tmp_path):
 @pytest.mark.parametrize("case", MVU_PACK_SLOW, ids=lambda c: "mvu-pack-%dx%d-pe%d-simd%d-%s-%s" % c)
 def test_mvu_pack_sweep(case, rtl_cache, tmp_path):
     _run_mvu_pack(case, MVU_PACK_SLOW.index(case) + 631, rtl_cache, tmp_path)
+
+
+@pytest.mark.rtl
+@pytest.mark.parametrize("case", MVU_PACK27_CASES, ids=lambda c: "mvu-pack27-%dx%d-pe%d-simd%d-%s-%s" % c)
+def test_mvu_pack_dsp48e2(case, rtl_cache, tmp_path):
+    _run_mvu_pack(case, MVU_PACK27_CASES.index(case) + 651, rtl_cache, tmp_path, PACK_A_MAX=27)
 
 
 def test_mvu_pack_arithmetic_is_exact():
@@ -144,7 +160,7 @@ MVU_LINT = [mvu_params(*c) for c in MVU_CASES] + [
     {**mvu_params(32, 16, 16, 32, "u8", "s8")},
 ] + [{**mvu_params(*c), "MUL_STYLE": "pack"} for c in MVU_PACK_CASES] + [
     {**mvu_params(4, 3, 3, 2, "bipolar", "s8"), "MUL_STYLE": "pack"},   # no multiplier: pack changes nothing
-]
+] + [{**mvu_params(*c), "MUL_STYLE": "pack", "PACK_A_MAX": 27} for c in MVU_PACK27_CASES]
 
 
 @pytest.mark.rtl

@@ -79,9 +79,22 @@ _MEM_STYLES = {"auto": None, "distributed": False, "block": True}
 #: ``MUL_STYLE`` of a core's products -> may they map to DSPs
 _MUL_STYLES = {"auto": True, "dsp": True, "lut": False, "pack": True}
 #: ``MUL_STYLE = "pack"`` (gs_mvu.v ``g_pack``): the packed weight operand and the input must fit
-#: one DSP48E1 (7-series) 25 x 18 signed multiplier; DSP48E2's 27 x 18 is not assumed, since the
-#: core does not know the family
+#: one DSP's signed multiplier: DSP48E1 (7-series) 25 x 18
 PACK_PORTS = (25, 18)
+#: Yosys ``synth_xilinx`` families whose DSP is a DSP48E2 (UltraScale, UltraScale+): 27 x 18.
+#: gs_mvu's ``PACK_A_MAX = 27`` lets a packed operand of 26 or 27 bits through there; Yosys
+#: 0.70 ``-family xcup`` maps each such pair to one DSP48E2 (measured, gs_mvu PE 2-4 x SIMD 1-2:
+#: u8 x s8 26 x 9, s8 x u8 26 x 8, u8 x u8 27 x 9, u9 x s8 27 x 10, s18 x s4 27 x 18;
+#: ``tests/test_impl_styles.py``; the same u8 x s8 pair on xc7 takes two DSP48E1s). Plain products
+#: there too: s26 x s4 and s27 x s9 one DSP48E2, s28 x s4 two (xc7: s26 x s4 two), while
+#: :func:`_mult_dsps` (25 x 18 tiles, no family) counts two for a 26- or 27-bit operand on xcup
+DSP48E2_FAMILIES = frozenset({"xcup", "xcu"})
+PACK_A_MAX_DSP48E2 = 27
+
+
+def pack_a_max(family: str | None = None) -> int:
+    """The packed operand's port width on ``family`` (None: any family, DSP48E1's 25)."""
+    return PACK_A_MAX_DSP48E2 if family in DSP48E2_FAMILIES else PACK_PORTS[0]
 
 
 def pack_widths(in_bits: int, in_signed: int, w_bits: int, w_signed: int) -> tuple[int, int]:
@@ -91,18 +104,21 @@ def pack_widths(in_bits: int, in_signed: int, w_bits: int, w_signed: int) -> tup
     return xe + we + w_bits + 1, xe
 
 
-def pack_fits(in_bits: int, in_signed: int, w_bits: int, w_signed: int) -> bool:
-    """Whether gs_mvu's "pack" multiplier fits :data:`PACK_PORTS` (else the core fails elaboration)."""
+def pack_fits(in_bits: int, in_signed: int, w_bits: int, w_signed: int, a_max: int = PACK_PORTS[0]) -> bool:
+    """Whether gs_mvu's "pack" multiplier fits an ``a_max`` x 18 port (:func:`pack_a_max`: 25 for
+    DSP48E1, 27 for DSP48E2; else the core fails elaboration)."""
     pw, xe = pack_widths(in_bits, in_signed, w_bits, w_signed)
-    return pw <= PACK_PORTS[0] and xe <= PACK_PORTS[1]
+    return pw <= a_max and xe <= PACK_PORTS[1]
 
 
-def pack_dsps(in_bits: int, in_signed: int, w_bits: int, w_signed: int, pe: int, simd: int) -> int:
-    """DSP tiles of a gs_mvu under "pack": per SIMD lane, one packed multiplier per pair of
-    rows, and the last row of an odd PE multiplied alone."""
+def pack_dsps(in_bits: int, in_signed: int, w_bits: int, w_signed: int, pe: int, simd: int,
+              a_max: int = PACK_PORTS[0]) -> int:
+    """DSP tiles of a gs_mvu under "pack" with an ``a_max``-bit packed port: per SIMD lane, one
+    packed multiplier per pair of rows, and the last row of an odd PE multiplied alone."""
     pw, xe = pack_widths(in_bits, in_signed, w_bits, w_signed)
     alone = _mult_dsps(xe, _sbits(w_bits, w_signed))
-    return simd * (pe // 2 * _mult_dsps(pw, xe) + pe % 2 * alone)
+    pair = 1 if pw <= a_max and xe <= PACK_PORTS[1] else _mult_dsps(pw, xe)
+    return simd * (pe // 2 * pair + pe % 2 * alone)
 
 
 def _rom_bram(depth: int, width: int, p: dict, model: dict) -> int:
@@ -201,7 +217,8 @@ def _f_matvec(p: dict, model: dict):
         "one": 1,
     }
     if pack:
-        return lut, ff, pack_dsps(ib, p.get("IN_SIGNED", 1), wb, p.get("W_SIGNED", 1), pe, simd), bram
+        return lut, ff, pack_dsps(ib, p.get("IN_SIGNED", 1), wb, p.get("W_SIGNED", 1), pe, simd,
+                                  p.get("PACK_A_MAX", PACK_PORTS[0])), bram
     return lut, ff, lanes * dsp_per, bram
 
 

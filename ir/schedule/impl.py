@@ -2,8 +2,9 @@
 (``lutram``: LUT logic / distributed ROM, ``bram``: block RAM, ``uram``: UltraRAM, loaded at
 run time) and where its integer products
 are computed (``dsp`` slices, ``lut`` fabric, or ``pack``: DSP slices, each computing the
-products of two rows that share an input -- matrix-vector layers whose packed operands fit a
-DSP48E1, :func:`~gatesmith.ir.schedule.cost.pack_fits`).
+products of two rows that share an input -- matrix-vector layers whose packed operands fit the
+board's DSP: 25 x 18 on a DSP48E1, 27 x 18 on a DSP48E2 (``family`` xcup / xcu),
+:func:`~gatesmith.ir.schedule.cost.pack_fits`).
 
 :class:`ChooseImpl` runs after the folding (the memory's shape depends on PE/SIMD).  For a
 layer left at ``auto`` it starts from what synthesis would infer on its own (Yosys' rules as
@@ -118,23 +119,26 @@ def node_pack(graph: Graph, node: Node) -> tuple[int, int, int, int, int, int] |
     return in_t.bits, int(in_t.signed), wt.bits, int(wt.signed), node.fold.pe, node.fold.simd
 
 
-def mul_dsps(product, pack, mul: str) -> int:
-    """DSPs of a node's products (``node_product``, ``node_pack``) under the style ``mul``."""
+def mul_dsps(product, pack, mul: str, family: str | None = None) -> int:
+    """DSPs of a node's products (``node_product``, ``node_pack``) under the style ``mul`` on a
+    board of ``family`` (the packed operand's port: :func:`~gatesmith.ir.schedule.cost.pack_a_max`)."""
     if product is None or mul == "lut":
         return 0
     if mul == "pack" and pack is not None:
-        return cost.pack_dsps(*pack)
+        return cost.pack_dsps(*pack, a_max=cost.pack_a_max(family))
     return product[2] * cost._mult_dsps(product[0], product[1])
 
 
-def _pack_error(name: str, graph: Graph, node: Node, pack) -> ImplError:
+def _pack_error(name: str, graph: Graph, node: Node, pack, family: str | None = None) -> ImplError:
     if pack is None:
         return ImplError(f"layer {name!r} mul_style 'pack': a {node.kind} layer has no two rows sharing an input; "
                          "expected a matvec layer with integer inputs and weights")
     pw, xe = cost.pack_widths(*pack[:4])
     in_t, wt = graph.value(node.inputs[0]).dtype, node.op.wtype
+    a_max = cost.pack_a_max(family)
+    dsp = "DSP48E2" if a_max == cost.PACK_A_MAX_DSP48E2 else "DSP48E1"
     return ImplError(f"layer {name!r} mul_style 'pack': {in_t} inputs x {wt} weights need a {pw} x {xe}-bit "
-                     f"multiplier, expected at most {cost.PACK_PORTS[0]} x {cost.PACK_PORTS[1]} (DSP48E1)")
+                     f"multiplier, expected at most {a_max} x {cost.PACK_PORTS[1]} ({dsp})")
 
 
 def inferred_impl(depth_width, product, model: dict | None = None) -> Impl:
@@ -162,7 +166,8 @@ class ChooseImpl:
     choices ``(node name, mem, mul)`` that win over the global one (``auto`` there: the
     global one).  ``lut`` / ``dsp`` / ``bram18``: the board's resources (None: unlimited);
     ``uram``: the board's URAM288s (None: unlimited, 0: a ``uram`` choice is an error naming
-    ``board``).
+    ``board``).  ``family``: the board's (``xcup`` / ``xcu``: DSP48E2, whose 27-bit port packs
+    wider pairs; anything else: DSP48E1's 25 bits).
     """
 
     name: ClassVar[str] = "choose_impl"
@@ -174,6 +179,7 @@ class ChooseImpl:
     bram18: int | None = None
     uram: int | None = None
     board: str = ""
+    family: str = ""
 
     def run(self, graph: Graph) -> Graph:
         _check(self.mem, MEM_STYLES, "--mem-style")
@@ -187,6 +193,7 @@ class ChooseImpl:
         shapes = {n.name: (node_memory(graph, n), node_product(graph, n), node_pack(graph, n)) for n in graph.nodes}
         chosen: dict[str, list] = {}
         auto_mem, auto_mul = set(), set()
+        a_max = cost.pack_a_max(self.family)
         for n in graph.nodes:
             mem_shape, prod, pack = shapes[n.name]
             if mem_shape is None and prod is None:
@@ -210,9 +217,9 @@ class ChooseImpl:
                 else:
                     mem = want_mem
             if prod is not None:
-                if want_mul == "pack" and (pack is None or not cost.pack_fits(*pack[:4])):
+                if want_mul == "pack" and (pack is None or not cost.pack_fits(*pack[:4], a_max)):
                     if per.get(n.name, ("", ""))[1] == "pack" or pack is not None:  # a global pack: vvu at dsp
-                        raise _pack_error(n.name, graph, n, pack)
+                        raise _pack_error(n.name, graph, n, pack, self.family)
                     want_mul = "dsp"
                 if want_mul == "auto":
                     auto_mul.add(n.name)
@@ -247,11 +254,12 @@ class ChooseImpl:
                 total -= brams(n)
         if self.dsp is not None:
             def dsps(n, mul=None):
-                return mul_dsps(shapes[n][1], shapes[n][2], mul or chosen[n][1])
+                return mul_dsps(shapes[n][1], shapes[n][2], mul or chosen[n][1], self.family)
             total = sum(dsps(n) for n in order)
             # two products per DSP where the widths allow it, the largest saving first
             packable = [n for n in order if n in auto_mul and chosen[n][1] == "dsp" and shapes[n][2] is not None
-                        and cost.pack_fits(*shapes[n][2][:4]) and dsps(n, "pack") < dsps(n)]
+                        and cost.pack_fits(*shapes[n][2][:4], cost.pack_a_max(self.family))
+                        and dsps(n, "pack") < dsps(n)]
             for n in sorted(packable, key=lambda n: (dsps(n, "pack") - dsps(n), order.index(n))):
                 if total <= self.dsp:
                     break
@@ -281,7 +289,9 @@ def rtl_style_params(node: Node, *, depth: int, width: int, operands=None) -> di
     """``MEM_STYLE`` / ``MUL_STYLE`` for the node's core, whose memory is ``depth`` x ``width``
     and whose products (``operands``: input type, weight type, lanes; None: no multiplier) the
     code generator knows: only where ``node.impl`` differs from what synthesis infers anyway
-    (so a design with default choices renders as before)."""
+    (so a design with default choices renders as before).  A matrix-vector ``pack`` whose
+    packed operand is wider than DSP48E1's 25 bits also gets ``PACK_A_MAX`` = 27: :class:`ChooseImpl`
+    lets such a pack through only on a DSP48E2 family, so the graph alone says the port is there."""
     if node.impl is None:
         return {}
     mem_shape, prod = (depth, width), (_product(*operands) if operands is not None else None)
@@ -291,4 +301,8 @@ def rtl_style_params(node: Node, *, depth: int, width: int, operands=None) -> di
         out["MEM_STYLE"] = _RTL_MEM[node.impl.mem]
     if prod is not None and node.impl.mul is not None and node.impl.mul != base.mul:
         out["MUL_STYLE"] = _RTL_MUL[node.impl.mul]
+        if node.impl.mul == "pack" and node.kind == "matvec":
+            in_t, wt = operands[0], operands[1]
+            if cost.pack_widths(in_t.bits, int(in_t.signed), wt.bits, int(wt.signed))[0] > cost.PACK_PORTS[0]:
+                out["PACK_A_MAX"] = cost.PACK_A_MAX_DSP48E2
     return out
