@@ -48,13 +48,38 @@ def _thresh_words(rng: random.Random, c: int, pe: int, n: int, in_bits: int, t_b
     return words
 
 
+def _affine_thresh_words(rng: random.Random, c: int, pe: int, n: int, in_bits: int, t_bits: int) -> list[int]:
+    """Thresholds shaped like trained ones: per channel an evenly spaced ladder (a quantizer's
+    levels through a BatchNorm / scale: T[k] = b + s (k + 1/2)) spanning a fraction of the input
+    range, around zero. Their constant and shared (sign) bit columns are what a design ships;
+    uniform random thresholds have almost none."""
+    half = 1 << (in_bits - 1)
+    span = rng.choice((0.05, 0.15, 0.4)) * half  # all N thresholds of a channel within this
+    words = []
+    for _w in range(c // pe):
+        word, j = 0, 0
+        for _p in range(pe):
+            step = span / n * rng.uniform(0.5, 1.5)
+            base = rng.uniform(-0.75, 0.25) * n * step
+            for k in range(n):
+                t = max(-half, min(half, round(base + step * (k + 0.5))))
+                word |= (t & ((1 << t_bits) - 1)) << (j * t_bits)
+                j += 1
+        words.append(word)
+    return words
+
+
+#: suffix of the ids of configurations whose memories are :func:`_affine_thresh_words`
+AFFINE = "@affine"
+
+
 def configs() -> list[dict]:
     """The sweep: (kind, core, parameters, memory) - deterministic, modest size."""
     out: list[dict] = []
     rng = random.Random(2026)
 
-    def add(kind, core, p, mem=None):
-        key = kind + ":" + ",".join(f"{k}={v}" for k, v in sorted(p.items()))
+    def add(kind, core, p, mem=None, tag=""):
+        key = kind + ":" + ",".join(f"{k}={v}" for k, v in sorted(p.items())) + tag
         out.append({"id": key, "kind": kind, "core": core, "params": p, "mem": mem})
 
     # matrix-vector unit: integer x integer, bipolar, bipolar x integer; small to BRAM-sized ROMs
@@ -118,6 +143,17 @@ def configs() -> list[dict]:
             {"C": c, "PE": pe, "IN_BITS": ib, "N": n, "T_BITS": ib, "OUT_BITS": max(1, n.bit_length()),
              "OUT_SIGNED": 0, "BASE": 0},
             {"param": "THRESH_FILE", "thresholds": (c, pe, n, ib, ib)})
+    # the same core with trained-like thresholds (evenly spaced per channel, a fraction of the
+    # input range): the zoo's shapes, N 1 to 63, C/PE 1 to 256
+    for c, pe, ib, n in ((64, 1, 11, 2), (64, 1, 8, 2), (64, 1, 8, 3), (64, 1, 11, 1), (64, 1, 8, 1),
+                         (32, 1, 9, 7), (32, 1, 10, 7), (32, 2, 9, 7), (256, 1, 10, 2), (256, 2, 12, 2),
+                         (64, 32, 11, 2), (64, 16, 11, 2), (64, 32, 11, 1), (64, 16, 11, 1), (64, 1, 17, 63),
+                         (32, 1, 17, 63), (128, 4, 9, 1), (256, 8, 12, 3), (64, 64, 10, 3), (32, 4, 12, 15),
+                         (128, 1, 13, 7), (16, 1, 14, 31), (512, 2, 11, 1), (64, 8, 8, 3)):
+        add("threshold", "gs_thresholds",
+            {"C": c, "PE": pe, "IN_BITS": ib, "N": n, "T_BITS": ib, "OUT_BITS": max(1, n.bit_length()),
+             "OUT_SIGNED": 0, "BASE": 0},
+            {"param": "THRESH_FILE", "thresholds": (c, pe, n, ib, ib), "affine": True}, tag=AFFINE)
     for c, pe, ib, mb, bb, use in ((16, 1, 12, 8, 12, 1), (64, 4, 16, 8, 16, 1), (32, 2, 10, 1, 10, 0),
                                    (128, 8, 14, 12, 14, 1), (256, 1, 16, 16, 16, 1), (64, 16, 12, 2, 8, 0),
                                    (512, 2, 18, 10, 18, 1)):
@@ -145,6 +181,17 @@ def configs() -> list[dict]:
     for h, c, k, simd, eb in ((8, 4, 3, 1, 4), (16, 16, 3, 4, 2), (28, 1, 3, 1, 8)):
         add("swg", "gs_swg", {"IFM_H": h, "IFM_W": h, "C": c, "K_H": k, "K_W": k, "S_H": 1, "S_W": 1, "PAD_T": 1,
                               "PAD_L": 1, "PAD_B": 1, "PAD_R": 1, "SIMD": simd, "ELEM_BITS": eb, "PAD_VALUE": 0})
+    # the windows of CNV-shaped designs: a ring of K_H + S_H + RING_EXTRA rows, SIMD 1 to C,
+    # parallel windows (KP kernel positions a beat, SIMD = C)
+    for h, c, k, s, simd, eb, kp, extra in ((32, 3, 3, 1, 1, 8, 1, 2), (30, 64, 3, 1, 64, 2, 1, 2),
+                                            (28, 64, 2, 2, 1, 2, 1, 1), (14, 64, 3, 1, 64, 2, 1, 2),
+                                            (12, 128, 3, 1, 4, 2, 1, 2), (5, 128, 3, 1, 64, 2, 1, 2),
+                                            (3, 256, 3, 1, 1, 2, 1, 2), (32, 3, 3, 1, 3, 8, 3, 2),
+                                            (32, 3, 3, 1, 3, 8, 9, 2), (30, 64, 3, 1, 64, 1, 3, 2),
+                                            (12, 128, 3, 1, 32, 1, 1, 2), (10, 128, 2, 2, 8, 2, 1, 1)):
+        add("swg", "gs_swg", {"IFM_H": h, "IFM_W": h, "C": c, "K_H": k, "K_W": k, "S_H": s, "S_W": s, "PAD_T": 0,
+                              "PAD_L": 0, "PAD_B": 0, "PAD_R": 0, "SIMD": simd, "ELEM_BITS": eb, "PAD_VALUE": 0,
+                              "KP": kp, "RING_EXTRA": extra})
     for pos, c, pe, ib, mode in ((4, 16, 1, 4, 0), (4, 64, 4, 8, 0), (9, 32, 8, 4, 1)):
         add("pool", "gs_pool", {"POS": pos, "C": c, "PE": pe, "IN_BITS": ib, "IN_SIGNED": 0,
                                 "OUT_BITS": ib if mode == 0 else ib + (pos - 1).bit_length(), "MODE": mode})
@@ -175,12 +222,14 @@ def _memory(cfg: dict, rng: random.Random) -> tuple[str, list[int], int] | None:
         return None
     if "thresholds" in mem:
         c, pe, n, ib, tb = mem["thresholds"]
-        return mem["param"], _thresh_words(rng, c, pe, n, ib, tb), pe * n * tb
+        gen = _affine_thresh_words if mem.get("affine") else _thresh_words
+        return mem["param"], gen(rng, c, pe, n, ib, tb), pe * n * tb
     return mem["param"], _rng_words(rng, mem["words"], mem["lanes"], mem["lane_bits"]), mem["lanes"] * mem["lane_bits"]
 
 
-def _mem_spec(kind: str, p: dict) -> dict | None:
-    """The memory of a core configuration (as :func:`configs` gives it), from its parameters."""
+def _mem_spec(kind: str, p: dict, key: str = "") -> dict | None:
+    """The memory of a core configuration (as :func:`configs` gives it), from its parameters
+    (and its id, which marks trained-like thresholds)."""
     if kind == "matvec":
         return {"param": "WEIGHT_FILE", "words": (p["MH"] // p["PE"]) * (p["MW"] // p["SIMD"]),
                 "lanes": p["PE"] * p["SIMD"], "lane_bits": p["W_BITS"]}
@@ -188,18 +237,20 @@ def _mem_spec(kind: str, p: dict) -> dict | None:
         return {"param": "WEIGHT_FILE", "words": p["POS"] * (p["C"] // p["PE"]), "lanes": p["PE"],
                 "lane_bits": p["W_BITS"]}
     if kind == "threshold":
-        return {"param": "THRESH_FILE", "thresholds": (p["C"], p["PE"], p["N"], p["IN_BITS"], p["T_BITS"])}
+        return {"param": "THRESH_FILE", "thresholds": (p["C"], p["PE"], p["N"], p["IN_BITS"], p["T_BITS"]),
+                "affine": key.endswith(AFFINE)}
     if kind == "requant":
         return {"param": "PARAM_FILE", "words": p["C"] // p["PE"], "lanes": p["PE"], "lane_bits": p["M_BITS"] + p["B_BITS"]}
     return None
 
 
-def _rom_live(row: dict) -> int | None:
-    """Live bit columns of the (deterministic, seeded by the id) memory a row was synthesised with."""
-    from gatesmith.ir.schedule.cost import rom_live_bits
+def _rom_stats(row: dict) -> dict:
+    """Live and distinct live bit columns of the (deterministic, seeded by the id) memory a row
+    was synthesised with ({} for a core without one)."""
+    from gatesmith.ir.schedule.cost import rom_columns, rom_live_bits
 
-    mem = _memory({"mem": _mem_spec(row["kind"], row["params"])}, random.Random(row["id"]))
-    return None if mem is None else rom_live_bits(mem[1], mem[2])
+    mem = _memory({"mem": _mem_spec(row["kind"], row["params"], row["id"])}, random.Random(row["id"]))
+    return {} if mem is None else {"rom_live": rom_live_bits(mem[1], mem[2]), "rom_cols": rom_columns(mem[1], mem[2])}
 
 
 def run_one(cfg: dict, family: str, timeout: float) -> dict:
@@ -226,9 +277,10 @@ def run_one(cfg: dict, family: str, timeout: float) -> dict:
         row = {**{k: cfg[k] for k in ("id", "kind", "core", "params")}, "family": family, "resources": res,
                "seconds": r["seconds"]}
         if mem is not None:
-            from gatesmith.ir.schedule.cost import rom_live_bits
+            from gatesmith.ir.schedule.cost import rom_columns, rom_live_bits
 
             row["rom_live"] = rom_live_bits(mem[1], mem[2])
+            row["rom_cols"] = rom_columns(mem[1], mem[2])
         return row
     finally:
         shutil.rmtree(d, ignore_errors=True)
@@ -236,11 +288,9 @@ def run_one(cfg: dict, family: str, timeout: float) -> dict:
 
 def _load() -> dict:
     data = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {"note": "", "rows": []}
-    for r in data["rows"]:  # rows from before rom_live was recorded: regenerate their memory
-        if "rom_live" not in r:
-            live = _rom_live(r)
-            if live is not None:
-                r["rom_live"] = live
+    for r in data["rows"]:  # rows from before rom_live / rom_cols were recorded: regenerate their memory
+        if "rom_live" not in r or "rom_cols" not in r:
+            r.update(_rom_stats(r))
     return data
 
 

@@ -6,7 +6,12 @@ error figures of issue 4 (median / p90 relative LUT and FF error, DSP exact, BRA
 per layer). Writes benchmarks/results/synth_vs_estimate.json (resumable with --resume).
 
     python benchmarks/synth_vs_estimate.py [--models tfc_2w2a,pot_mlp] [--boards pynq-z2,zcu104]
-        [--targets 100000,1000000] [--resume] [--reestimate]
+        [--targets 100000,1000000] [--resume] [--reestimate [--refresh-roms]]
+
+``--refresh-roms`` compiles every stored design again (no Yosys) and re-reads its ROM statistics
+(live and distinct bit columns) into the stored instances, after checking that the instances'
+parameters are unchanged, so a cost model feature computed from ROM contents can be re-applied
+to the synthesised rows.
 """
 
 from __future__ import annotations
@@ -82,6 +87,42 @@ def _write(path: Path, rows: list[dict]) -> None:
                                 "summary": summarise(rows), "rows": rows}, indent=1) + "\n")
 
 
+def _refresh_roms(rows: list[dict]) -> None:
+    """Compile each row's design again (rtl only) and store its instances with fresh ROM
+    statistics; the other parameters must be what was synthesised."""
+    from gatesmith.flow import CompileOptions, compile_model
+    from gatesmith.ir.schedule.cost import with_rom_live
+    from gatesmith.verify import zoo
+
+    stats = ("ROM_LIVE", "ROM_COLS")
+    with tempfile.TemporaryDirectory() as d:
+        d = Path(d)
+        exported = {}
+        for r in rows:
+            name = r["model"]
+            if name not in exported:
+                fmt = FORMATS.get(name)
+                exported[name] = zoo.build(name).export(d / f"{name}.onnx", **({"fmt": fmt} if fmt else {}))
+            out = compile_model(exported[name], d / "design", CompileOptions(
+                board=r["board"], target_fps=r["target_fps"], backend="rtl", force=True))
+            fresh = {i: [m, with_rom_live(m, p, lambda f: _read(out / "rtl" / f))]
+                     for i, (m, p) in _top(out).items()}
+            for i, (m, p) in r["instances"].items():
+                q = fresh[i][1]
+                if {k: v for k, v in p.items() if k not in stats} != {k: v for k, v in q.items() if k not in stats}:
+                    raise SystemExit(f"{name} {r['board']} {r['target_fps']:g}: instance {i} changed since it was "
+                                     "synthesised; run the benchmark again instead of --refresh-roms")
+            r["instances"] = fresh
+            print(f"refreshed {name} {r['board']} {r['target_fps']:g}", flush=True)
+
+
+def _top(out: Path) -> dict:
+    from gatesmith.ir.schedule.cost import top_instances
+
+    manifest = json.loads((out / "manifest.json").read_text())
+    return top_instances((out / "rtl" / f"{manifest['top']}.v").read_text())
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--models", default=DEFAULT_MODELS)
@@ -92,6 +133,8 @@ def main(argv=None) -> int:
     ap.add_argument("--resume", action="store_true", help="keep the rows already in --out")
     ap.add_argument("--reestimate", action="store_true",
                     help="recompute the estimates of the rows in --out with the current cost model (no Yosys)")
+    ap.add_argument("--refresh-roms", action="store_true",
+                    help="with --reestimate: recompile each design and re-read its ROM statistics")
     a = ap.parse_args(argv)
     warnings.filterwarnings("ignore")
     from gatesmith.flow import CompileOptions, compile_model
@@ -101,6 +144,8 @@ def main(argv=None) -> int:
 
     rows = json.loads(a.out.read_text())["rows"] if (a.resume or a.reestimate) and a.out.is_file() else []
     if a.reestimate:
+        if a.refresh_roms:
+            _refresh_roms(rows)
         for r in rows:
             _estimate(r)
         a.models = ""

@@ -16,7 +16,10 @@ file).  DSP and BRAM18 follow the mapping rules Yosys applies:
   aspect ratio (16Kx1 .. 512x36); smaller ROMs become LUT logic (a LUT6 holds 64 bits).
   Only the ROM's live bit columns (``ROM_LIVE``: not constant over its words, counted from
   the ``.mem`` file the design ships) cost logic: trained weights and thresholds have
-  constant high bits that random sweep contents lack.
+  constant high bits that random sweep contents lack.  Thresholds count the distinct ones
+  (``ROM_COLS``, :func:`rom_columns`: Yosys merges equal and complementary columns, such as
+  the sign bits of a ladder crossing zero); the sweep has trained-like ladders besides
+  random thresholds.
 
 A core's ``MEM_STYLE`` ("distributed" / "block") and ``MUL_STYLE`` ("lut") parameters
 override these rules the way Yosys honours them (``tests/test_impl_styles.py``); ``MUL_STYLE =
@@ -39,7 +42,7 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-__all__ = ["RESOURCE_KEYS", "MODEL_PATH", "core_cost", "design_cost", "annotate_estimate", "top_instances", "with_rom_live", "rom_live_bits", "row_params", "fit",
+__all__ = ["RESOURCE_KEYS", "MODEL_PATH", "core_cost", "design_cost", "annotate_estimate", "top_instances", "with_rom_live", "rom_live_bits", "rom_columns", "row_params", "fit",
            "format_fit_report", "load_model", "CORE_KINDS"]
 
 RESOURCE_KEYS = ("lut", "ff", "dsp", "bram18", "uram")
@@ -153,6 +156,17 @@ def _mult_dsps(a_bits: int, b_bits: int) -> int:
     return min(math.ceil(a / 25) * math.ceil(b / 18), math.ceil(a / 18) * math.ceil(b / 25))
 
 
+def _tree_bits(n: int, width: int) -> int:
+    """Adder bits of a balanced tree summing ``n`` terms of ``width`` bits: level l has
+    floor(terms / 2) adders of width + l bits (an odd term passes through)."""
+    total, level = 0, 0
+    while n > 1:
+        level += 1
+        total += n // 2 * (width + level)
+        n = (n + 1) // 2
+    return total
+
+
 def _sbits(bits: int, signed: int, bipolar: int = 0) -> int:
     return 1 if bipolar else int(bits) + (0 if signed else 1)
 
@@ -196,7 +210,7 @@ def _f_matvec(p: dict, model: dict):
         "lutmul_bits": lanes * ib * wb if mode == "lutmul" else 0,
         # WV partial products of XV+WV bits (gs_mvu.v mul_lut: XV = IN_BITS+1, WV = W_BITS+1)
         "shiftadd_bits": lanes * (ib + wb + 2) * (wb + 1) if mode == "shiftadd" else 0,
-        "tree_bits": pe * max(simd - 1, 0) * sum_bits if mode != "dsp" else pe * max(simd - 1, 0) * sum_bits,
+        "tree_bits": pe * _tree_bits(simd, prod),
         "acc_bits": pe * acc,
         "rom_shallow": rom if depth <= 64 else 0.0,
         "rom_deep": rom if depth > 64 else 0.0,
@@ -243,12 +257,22 @@ def _f_threshold(p: dict, model: dict):
     depth, width = c // pe, pe * n * tb
     bram = _rom_bram(depth, width, p, model)
     live = p.get("ROM_LIVE", width)
-    rom = 0.0 if bram else _rom_luts(depth, live)
+    # LUTs: every threshold bit costs about the same in the comparators whatever it holds (a
+    # carry-chain bit against a constant or a ROM bit); the ROM's logic is its distinct live
+    # columns (ROM_COLS: Yosys shares equal and complementary columns, e.g. the sign bits of
+    # thresholds that cross zero), one LUT6 per 64 words each, merged into the comparators when
+    # only a few words deep (C/PE <= 4: the address is one or two more inputs of the comparator
+    # LUTs). Its cost per column grows with the address bits: 5 (a LUT5), 6 (a LUT6 that no
+    # longer merges) or more (LUT6s and their output muxes)
+    cols = 0 if bram else p.get("ROM_COLS", live)
+    lut = {"cmp_bits": pe * n * tb,
+           "rom_cols_s": cols if 4 < depth <= 32 else 0,
+           "rom_cols_m": cols if 32 < depth <= 64 else 0,
+           "rom_cols_d": cols * math.ceil(depth / 64) if depth > 64 else 0,
+           "count_bits": pe * n * _clog2(n + 1), "one": 1}
     # a ROM only a few words deep merges into the comparators, and Yosys then registers its
     # address instead of its (wide) output
     shallow = depth <= 8
-    lut = {"cmp_bits": pe * n * tb, "rom_deep": 0.0 if shallow else rom, "rom_shallow": rom if shallow else 0.0,
-           "count_bits": pe * n, "one": 1}
     ff = {"out_bits": pe * p["OUT_BITS"], "in_bits": pe * p["IN_BITS"],
           "rom_width": live if not (bram or shallow) else 0, "addr": _clog2(depth), "one": 1}
     return lut, ff, 0, bram
@@ -403,6 +427,23 @@ def rom_live_bits(words, width: int) -> int:
     return bin(ones & ~alls).count("1") if n else 0
 
 
+def rom_columns(words, width: int) -> int:
+    """Distinct live bit columns of a ROM, a column and its complement counted once: the
+    logic functions of the address that Yosys/ABC keep after merging equal ones."""
+    import numpy as np
+
+    words = [int(w) for w in words]
+    if not words or width <= 0:
+        return 0
+    nb = (int(width) + 7) // 8
+    raw = np.frombuffer(b"".join(w.to_bytes(nb, "little") for w in words), dtype=np.uint8)
+    bits = np.unpackbits(raw.reshape(len(words), nb), axis=1, bitorder="little")[:, :int(width)]
+    ones = bits.sum(axis=0)
+    cols = bits[:, (ones > 0) & (ones < len(words))].T
+    cols = np.where(cols[:, :1] == 1, 1 - cols, cols)  # complement: first word's bit 0
+    return len({c.tobytes() for c in cols})
+
+
 def _memh_words(text: str) -> list[int]:
     out = []
     for line in text.splitlines():
@@ -423,20 +464,22 @@ _ROM_PARAM = {
 
 def with_rom_live(core: str, params: dict, read_text) -> dict:
     """``params`` plus ``ROM_LIVE`` (live bit columns of the core's ROM, from its ``.mem`` file
-    read by ``read_text(name)``; None: unknown) so that the estimate sees the actual contents."""
+    read by ``read_text(name)``; None: unknown) and ``ROM_COLS`` (the distinct ones,
+    :func:`rom_columns`) so that the estimate sees the actual contents."""
     spec = _ROM_PARAM.get(core)
     if spec is None or not isinstance(params.get(spec[0]), str):
         return dict(params)
     text = read_text(params[spec[0]])
     if text is None:
         return dict(params)
-    width = spec[1](_int_params(params))
-    return {**params, "ROM_LIVE": rom_live_bits(_memh_words(text), width)}
+    width, words = spec[1](_int_params(params)), _memh_words(text)
+    return {**params, "ROM_LIVE": rom_live_bits(words, width), "ROM_COLS": rom_columns(words, width)}
 
 
 def row_params(row: dict) -> dict:
     """Parameters of a sweep row, with its ROM's live bit columns when recorded."""
-    return {**row["params"], **({"ROM_LIVE": row["rom_live"]} if "rom_live" in row else {})}
+    return {**row["params"], **({"ROM_LIVE": row["rom_live"]} if "rom_live" in row else {}),
+            **({"ROM_COLS": row["rom_cols"]} if "rom_cols" in row else {})}
 
 
 def _int_params(params: dict) -> dict:
@@ -570,6 +613,12 @@ def _fit_rules(rows: list[dict]) -> dict:
     return rules
 
 
+#: coefficients measured on dedicated ``synth_xilinx`` runs rather than fitted: the sweep has no
+#: configuration exercising the feature (its column is zero there), so a refit keeps these.
+#: gs_mvu ``MUL_STYLE "pack"``: the paired rows' adder trees and registers in fabric
+MEASURED = {"matvec": {"lut": {"pack_rows": 7.66, "pack_tree_bits": 0.6625}, "ff": {"pack_acc_bits": 1.0}}}
+
+
 def fit(rows: list[dict]) -> tuple[dict, dict]:
     """Fit the model to sweep rows; returns (model, held-out report)."""
     import numpy as np
@@ -592,6 +641,7 @@ def fit(rows: list[dict]) -> tuple[dict, dict]:
             w = 1.0 / np.maximum(y, 10.0)
             coef, _ = nnls(a * w[:, None], y * w)
             model["coefficients"][kind][res] = {n: round(float(c), 6) for n, c in zip(names, coef)}
+            model["coefficients"][kind][res].update(MEASURED.get(kind, {}).get(res, {}))
     return model, evaluate(test, model)
 
 

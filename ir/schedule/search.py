@@ -27,7 +27,7 @@ from typing import Callable, Mapping
 
 from ..graph import Fold, Graph
 from ..ops import Reshape
-from .cost import RESOURCE_KEYS, core_cost, rom_live_bits
+from .cost import RESOURCE_KEYS, core_cost, rom_columns, rom_live_bits
 from .folding import ChooseFolding, layer_cycles
 
 __all__ = ["RESOURCE_NAMES", "Candidate", "budget_limits", "fit_record", "folding_candidates", "fastest_within",
@@ -66,11 +66,13 @@ def fit_record(total: Mapping[str, int], board, fraction: float) -> dict:
 
 def block_cost(core: str, params: Mapping, mem_words=None, mem_width: int = 0) -> dict[str, int]:
     """Cost of one core from its parameters and, for a core with a ROM, its words (the live
-    bit columns, as :func:`~gatesmith.ir.schedule.cost.with_rom_live` reads them from the
+    bit columns and the distinct ones, as :func:`~gatesmith.ir.schedule.cost.with_rom_live` reads them from the
     ``.mem`` file)."""
     p = dict(params)
     if mem_words is not None:
+        mem_words = list(mem_words)
         p["ROM_LIVE"] = rom_live_bits(mem_words, mem_width)
+        p["ROM_COLS"] = rom_columns(mem_words, mem_width)
     return core_cost(core, p)
 
 
