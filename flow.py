@@ -99,6 +99,7 @@ def _choose_impl(graph, opts: CompileOptions, board):
     layers = opts.layers.impl_layers(graph) if opts.layers is not None else ()
     try:
         return run_passes(graph, [ChooseImpl(mem=opts.mem_style, mul=opts.mul_style, layers=layers, lut=board.lut,
+                                             auto_uram=opts.backend != "hls",  # HLS weights cannot be URAM
                                              dsp=board.dsp, bram18=board.bram18, uram=board.uram,
                                              board=board.name, family=board.family)])
     except ImplError as e:  # a choice the layer cannot take (mul_style "pack" on widths that do not fit)

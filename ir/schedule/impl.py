@@ -12,8 +12,10 @@ layer left at ``auto`` it starts from what synthesis would infer on its own (Yos
 
 * puts a ROM in block RAM when its LUTs cost more than the block RAMs it would take, counted
   at the board's exchange rate (LUTs per RAMB18 of the board);
-* moves the least-used block-RAM ROMs back to LUTs while the ROMs alone need more RAMB18s
-  than the board has;
+* while the ROMs alone need more RAMB18s than the board has, moves the largest
+  matrix-vector weight ROMs to URAM on a board with URAM, as long as the URAM288s fit
+  (``auto_uram``; off for ``--backend hls``, whose weights cannot live in URAM), then the
+  least-used block-RAM ROMs back to LUTs;
 * while the multipliers need more DSPs than the board has, packs two products per DSP in
   the matrix-vector layers that allow it (the largest saving first), then moves the
   narrowest DSP products to LUTs.
@@ -27,7 +29,8 @@ the weights are a RAM written through a load port (``gs_mvu_wl``, ``MEM_STYLE "u
 the top's weight-load stream (``hls_templates/rtl.py``). Only on boards with URAM (an
 :class:`ImplError` naming the layer and the board elsewhere); a global ``uram`` leaves
 threshold and depthwise memories at ``auto``, a layer's ``uram`` on them is an error. ``auto``
-never picks URAM: a design nobody asks for URAM needs no weight load.
+picks URAM only when block RAM would overflow (above): a design that fits needs no weight load
+and renders as before.
 
 :func:`rtl_style_params` turns a choice into the cores' ``MEM_STYLE`` / ``MUL_STYLE``
 parameters, given only where the choice differs from what synthesis infers anyway.
@@ -177,6 +180,7 @@ class ChooseImpl:
     lut: int | None = None
     dsp: int | None = None
     bram18: int | None = None
+    auto_uram: bool = True  # may auto move weights to URAM when block RAM overflows (needs uram > 0)
     uram: int | None = None
     board: str = ""
     family: str = ""
@@ -226,12 +230,12 @@ class ChooseImpl:
                 else:
                     mul = want_mul
             chosen[n.name] = [mem, mul]
-        self._balance(chosen, shapes, auto_mem, auto_mul, model)
+        self._balance(chosen, shapes, auto_mem, auto_mul, model, {n.name for n in graph.nodes if n.kind == "matvec"})
         nodes = [n.with_(impl=Impl(mem=chosen[n.name][0], mul=chosen[n.name][1])) if n.name in chosen else n
                  for n in graph.nodes]
         return graph.replace_nodes(nodes)
 
-    def _balance(self, chosen, shapes, auto_mem, auto_mul, model) -> None:
+    def _balance(self, chosen, shapes, auto_mem, auto_mul, model, matvec=frozenset()) -> None:
         order = [n for n in chosen]  # graph order: deterministic
         # ROMs whose LUTs cost more than their block RAMs at the board's exchange rate
         if self.lut and self.bram18:
@@ -245,6 +249,9 @@ class ChooseImpl:
             def brams(n):
                 return cost.bram18_blocks(*shapes[n][0])
             total = sum(brams(n) for n in order if chosen[n][0] == "bram")
+            if self.auto_uram and self.uram and total > self.bram18:
+                total = self._weights_to_uram(chosen, shapes, [n for n in order if n in auto_mem and n in matvec],
+                                              order, total, brams)
             # least-used first: fewest bits per RAMB18
             for n in sorted((n for n in order if n in auto_mem and chosen[n][0] == "bram"),
                             key=lambda n: (shapes[n][0][0] * shapes[n][0][1] / brams(n), order.index(n))):
@@ -272,6 +279,22 @@ class ChooseImpl:
                     break
                 total -= dsps(n)
                 chosen[n][1] = "lut"
+
+
+    def _weights_to_uram(self, chosen, shapes, candidates, order, total: int, brams) -> int:
+        """Move the largest block-RAM weight ROMs of ``candidates`` (auto matrix-vector layers) to
+        URAM while the RAMB18s overflow and the URAM288s fit; the RAMB18s left."""
+        def urams(n):
+            return cost.uram_blocks(*shapes[n][0])
+        used = sum(urams(n) for n in order if chosen[n][0] == "uram")
+        for n in sorted((n for n in candidates if chosen[n][0] == "bram"), key=lambda n: (-brams(n), order.index(n))):
+            if total <= self.bram18:
+                break
+            if used + urams(n) <= self.uram:
+                chosen[n][0] = "uram"
+                used += urams(n)
+                total -= brams(n)
+        return total
 
 
 def forced_impl(graph: Graph, node: Node) -> Impl:
