@@ -10,7 +10,7 @@ from gatesmith.frontend import import_onnx
 from gatesmith.ir.passes import MinimizeAccumulators, SelectRequant, run_passes
 from gatesmith.ir.schedule import ChooseFolding
 from gatesmith.ir.schedule.estimate import estimate
-from gatesmith.ir.schedule.folding import layer_cycles
+from gatesmith.ir.schedule.folding import folding_efficiency, layer_cycles
 
 pytestmark = pytest.mark.brevitas
 
@@ -47,3 +47,42 @@ def test_reachable_target_is_unchanged_and_at_the_bound(zoo_export):
     e = estimate(cf.run(g), clock_mhz=100.0)
     # every matrix-vector layer takes its cheapest fold: efficiency is what divisors allow
     assert e["folding_efficiency"] == e["folding_efficiency_bound"] == 0.9022
+
+
+@pytest.mark.parametrize("name, fps, layer, simd, swg_simd", [
+    ("conv_avgpool", 1e5, "mvu3", 6, 1),  # C = 8: SIMD 8 at the coupling, 6 behind a 1 -> 6 converter
+    ("cnv_1w1a", 1e4, "mvu6", 288, 2),  # C = 128: SIMD 384 at the coupling, 288 behind a 2 -> 288 converter
+])
+def test_window_coupling_below_the_bound_takes_a_width_converter(zoo_export, name, fps, layer, simd, swg_simd):
+    """A unit whose window's SIMD coupling (SIMD | C or C | SIMD) costs multipliers takes a SIMD
+    neither divides, the window emitting its narrowest beat that keeps up: the same rate, at the
+    efficiency bound."""
+    _, path = zoo_export(name)
+    g = _graph(path)
+    cf = ChooseFolding(clock_mhz=100.0, target_fps=fps)
+    coupled = cf._fold_for(g, {}, cf.budget(), convert=False)
+    eff0, bound0 = folding_efficiency(coupled)
+    assert eff0 < bound0
+    h = cf.run(g)
+    eff, bound = folding_efficiency(h)
+    assert eff == bound == bound0 and _ii(h) == _ii(coupled) <= cf.budget()
+    f = h.node(layer).fold
+    swg = next(n for n in h.nodes if n.outputs[0] == h.node(layer).inputs[0])
+    c = swg.op.channels
+    assert f.simd == simd and c % simd and simd % c  # incompatible: a width converter in between
+    assert (swg.fold.pe, swg.fold.simd) == (1, swg_simd)
+
+
+def test_at_the_bound_the_coupled_design_stays(zoo_export):
+    """vgg10_1d at 20k inferences/s is at its bound with coupled SIMDs: unchanged, although the
+    width-converter design would need fewer multipliers (at a slower, less efficient rate)."""
+    _, path = zoo_export("vgg10_1d")
+    g = _graph(path)
+    cf = ChooseFolding(clock_mhz=100.0, target_fps=2e4)
+    folds = lambda graph: [(n.name, n.fold) for n in graph.nodes]  # noqa: E731
+    coupled = cf._fold_for(g, {}, cf.budget(), convert=False)
+    assert folds(cf.run(g)) == folds(coupled)
+    eff, bound = folding_efficiency(coupled)
+    assert eff == bound
+    other = cf._fold_for(g, {}, cf.budget(), convert=True)
+    assert folding_efficiency(other)[0] < eff

@@ -154,6 +154,20 @@ def _fewest_multipliers(e: dict, cycles: int) -> int:
     return min(fits) if fits else e["channels"]
 
 
+def _mult_entry(n, graph: Graph) -> dict | None:
+    """A layer's multiplier fields (``estimate`` entry keys; None: no multipliers)."""
+    f = n.fold or Fold()
+    if isinstance(n.op, MatVec):
+        vec = prod(graph.value(n.inputs[0]).shape[:-1])
+        return dict(simd=f.simd, mh=n.op.mh, mw=n.op.mw, vectors=vec, macs=vec * n.op.macs(),
+                    multipliers=f.pe * f.simd)
+    if isinstance(n.op, DepthwiseMatVec):
+        vec = prod(graph.value(n.inputs[0]).shape[:-1])
+        return dict(channels=n.op.channels, positions=n.op.positions, vectors=vec, macs=vec * n.op.macs(),
+                    multipliers=f.pe)
+    return None
+
+
 def _efficiency_bound(layers: list[dict], macs: int, ii: int) -> float | None:
     mults = sum(_fewest_multipliers(e, ii) for e in layers if "multipliers" in e)
     return round(macs / mults / ii, 4) if mults and ii else None
@@ -172,16 +186,9 @@ def estimate(graph: Graph, *, clock_mhz: float) -> dict:
             "pe": f.pe,
             "cycles": layer_cycles(n, graph),
         }
-        if isinstance(n.op, MatVec):
-            vec = prod(graph.value(n.inputs[0]).shape[:-1])
-            entry.update(simd=f.simd, mh=n.op.mh, mw=n.op.mw, vectors=vec, macs=vec * n.op.macs(),
-                         multipliers=f.pe * f.simd)
-        elif isinstance(n.op, SlidingWindow):
+        if isinstance(n.op, SlidingWindow):
             entry.update(simd=f.simd)
-        elif isinstance(n.op, DepthwiseMatVec):
-            vec = prod(graph.value(n.inputs[0]).shape[:-1])
-            entry.update(channels=n.op.channels, positions=n.op.positions, vectors=vec, macs=vec * n.op.macs(),
-                         multipliers=f.pe)
+        entry.update(_mult_entry(n, graph) or {})
         layers.append(entry)
     ii = max(e["cycles"] for e in layers)
     bottleneck = max(layers, key=lambda e: e["cycles"])["name"]

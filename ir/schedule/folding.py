@@ -8,7 +8,14 @@ each layer gets the folding with the fewest multipliers (PE*SIMD) whose
 cycles fit the budget (ties: fewer cycles, then larger SIMD), so the slowest
 layer sets the initiation interval.  A convolution's sliding window feeds its
 matrix-vector unit SIMD' = gcd-compatible channels per beat (SIMD divides C
-or C divides SIMD), and its cycles count against the same budget.  Parallel
+or C divides SIMD), and its cycles count against the same budget.  When that
+design is below its efficiency bound (a PE x SIMD folding would need fewer
+multipliers at its rate), the units may also take any other SIMD dividing MW
+(ties go to a compatible one): the window then emits the narrowest beat whose
+cycles fit (SIMD' | C, or KP*C) and a width converter regroups its elements,
+in order, into SIMD-wide beats; that design is taken when it is more
+efficient and no slower than the budget.  (A user folding of the unit keeps
+SIMD' = 1 for an incompatible SIMD.)  Parallel
 windows: a window's Fold.pe is KP, the kernel positions per beat (its SIMD
 is then C, and a beat carries KP*C elements); KP must divide K_W or be K_W
 times a divisor of K_H.  When the consumer's SIMD is a multiple KP*C of the
@@ -30,8 +37,8 @@ from math import prod
 from ..graph import Fold, Graph
 from ..ops import Add, Concat, DepthwiseMatVec, LabelSelect, MatVec, Reshape, SlidingWindow, WindowReduce
 
-__all__ = ["FoldingError", "ChooseFolding", "divisors", "folding_to_json", "folding_from_json", "layer_cycles",
-           "swg_cycles", "swg_kp_valid", "swg_kp_options"]
+__all__ = ["FoldingError", "ChooseFolding", "divisors", "folding_efficiency", "folding_to_json", "folding_from_json",
+           "layer_cycles", "swg_cycles", "swg_kp_valid", "swg_kp_options"]
 
 
 class FoldingError(ValueError):
@@ -151,14 +158,23 @@ def _swg_simd(channels: int, simd: int) -> int | None:
     return None
 
 
-def _swg_fold(op: SlidingWindow, simd: int, target: int | None) -> Fold | None:
+def _swg_fold(op: SlidingWindow, simd: int, target: int | None, convert: bool = False) -> Fold | None:
     """The window's folding in front of a matrix-vector unit with ``simd`` input lanes:
     SIMD' channels per position and, when ``simd`` is a multiple of the channels, the
     smallest KP dividing simd/C whose cycles fit ``target``, else the smallest with the
-    fewest cycles (None: incompatible)."""
+    fewest cycles. An incompatible ``simd`` (neither divides the other) gives None, or with
+    ``convert`` the narrowest beat (SIMD' | C at KP = 1, else KP*C) whose cycles fit ``target``
+    (else the narrowest with the fewest cycles): a width converter regroups the window's
+    elements, in their order, into ``simd``-wide beats."""
     s = _swg_simd(op.channels, simd)
     if s is None:
-        return None
+        if not convert:
+            return None
+        c = op.channels
+        beats = [Fold(pe=1, simd=d) for d in divisors(c)] + [Fold(pe=k, simd=c) for k in swg_kp_options(op) if k > 1]
+        cycles = [swg_cycles(op, f.simd, f.pe) for f in beats]  # narrowest first
+        fits = [f for f, cyc in zip(beats, cycles) if target is not None and cyc <= target]
+        return fits[0] if fits else beats[cycles.index(min(cycles))]
     if s != op.channels or simd == s:
         return Fold(pe=1, simd=s)
     options = [(swg_cycles(op, s, k), k) for k in divisors(simd // s) if swg_kp_valid(op, k)]
@@ -166,19 +182,25 @@ def _swg_fold(op: SlidingWindow, simd: int, target: int | None) -> Fold | None:
     return Fold(pe=fits[0] if fits else min(options)[1], simd=s)
 
 
-def _best_matvec_fold(op: MatVec, budget: int | None, vectors: int = 1, swg: SlidingWindow | None = None) -> Fold:
+def _best_matvec_fold(op: MatVec, budget: int | None, vectors: int = 1, swg: SlidingWindow | None = None,
+                      convert: bool = False) -> Fold:
+    """Fewest multipliers (PE*SIMD) whose cycles, and its window's, fit the budget; ties: a
+    SIMD the window feeds without a width converter, fewer cycles, larger SIMD. Without
+    ``convert`` only SIMDs the window feeds directly (SIMD | C or C | SIMD)."""
     best = None
     for pe in divisors(op.mh):
         for simd in divisors(op.mw):
             cyc = vectors * (op.mh // pe) * (op.mw // simd)
+            converted = False
             if swg is not None:
-                sf = _swg_fold(swg, simd, budget)
-                if sf is None:
+                converted = _swg_simd(swg.channels, simd) is None
+                if converted and not convert:
                     continue
+                sf = _swg_fold(swg, simd, budget if budget is not None else cyc, convert=True)
                 cyc = max(cyc, swg_cycles(swg, sf.simd, sf.pe))
             if budget is not None and cyc > budget:
                 continue
-            key = (pe * simd, cyc, -simd)
+            key = (pe * simd, converted, cyc, -simd)
             if best is None or key < best[0]:
                 best = (key, Fold(pe=pe, simd=simd))
     if best is None:  # the target cannot be met: fully parallel
@@ -192,6 +214,25 @@ def _best_lanes(dim: int, cycles_at_1: int, budget: int | None) -> int:
         if budget is None or cycles_at_1 // d <= budget:
             return d
     return dim
+
+
+def _ii(graph: Graph) -> int:
+    return max((layer_cycles(n, graph) for n in graph.nodes), default=0)
+
+
+def folding_efficiency(graph: Graph) -> tuple[float | None, float | None]:
+    """(MACs / multipliers) / cycles per inference of a folded graph, and its bound: every
+    layer at the fewest multipliers its divisors allow within those cycles (None: no
+    multipliers). ``estimate.json``'s ``folding_efficiency`` and ``folding_efficiency_bound``."""
+    from .estimate import _efficiency_bound, _mult_entry  # estimate imports this module
+
+    ii = _ii(graph)
+    entries = [e for e in (_mult_entry(n, graph) for n in graph.nodes) if e is not None]
+    macs = sum(e["macs"] for e in entries)
+    mults = sum(e["multipliers"] for e in entries)
+    if not mults or not ii:
+        return None, None
+    return round(macs / mults / ii, 4), _efficiency_bound(entries, macs, ii)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -218,20 +259,35 @@ class ChooseFolding:
                     f"expected one of {sorted(known)!r}"
                 )
         budget = self.budget()
-        folded = self._fold(graph, user, budget)
+        folded = self._fold_for(graph, user, budget, convert=False)
+        if budget is not None:
+            # Matrix-vector units fed by a window at SIMDs it feeds directly; when that leaves
+            # multipliers a PE x SIMD folding could save at the same rate (efficiency below its
+            # bound), the units may take any SIMD | MW behind a width converter: taken when
+            # that is more efficient and no slower than the budget (or the first design).
+            eff, bound = folding_efficiency(folded)
+            if eff is not None and eff < bound:
+                other = self._fold_for(graph, user, budget, convert=True)
+                eff2, _ = folding_efficiency(other)
+                if eff2 is not None and eff2 > eff and _ii(other) <= max(budget, _ii(folded)):
+                    folded = other
+        return folded
+
+    def _fold_for(self, graph: Graph, user: dict, budget: int | None, *, convert: bool) -> Graph:
+        folded = self._fold(graph, user, budget, convert)
         if budget is not None:
             # A layer that cannot meet the budget (a window generator at one pixel a cycle, a
             # matrix already fully parallel) sets the rate; the others were folded for the
             # tighter budget. Folded again for the rate actually reached, each takes the fewest
             # lanes that keep up: the same cycles per inference from fewer multipliers.
-            ii = max((layer_cycles(n, folded) for n in folded.nodes), default=0)
+            ii = _ii(folded)
             if ii > budget:
-                relaxed = self._fold(graph, user, ii)
-                if max((layer_cycles(n, relaxed) for n in relaxed.nodes), default=0) <= ii:
+                relaxed = self._fold(graph, user, ii, convert)
+                if _ii(relaxed) <= ii:
                     folded = relaxed
         return folded
 
-    def _fold(self, graph: Graph, user: dict, budget: int | None) -> Graph:
+    def _fold(self, graph: Graph, user: dict, budget: int | None, convert: bool = False) -> Graph:
         nodes = []
         chosen: dict[str, Fold] = {}
         producer = {o: n for n in graph.nodes for o in n.outputs}
@@ -259,13 +315,14 @@ class ChooseFolding:
             elif isinstance(n.op, MatVec):
                 src = producer.get(n.inputs[0])
                 swg = src.op if src is not None and isinstance(src.op, SlidingWindow) else None
-                f = _best_matvec_fold(n.op, budget, _vectors(graph, n), swg)
+                f = _best_matvec_fold(n.op, budget, _vectors(graph, n), swg, convert)
             elif isinstance(n.op, SlidingWindow):
                 c = consumer.get(n.outputs[0])
                 f = None
                 if c is not None and isinstance(c.op, MatVec):
                     cf = fold_of(c)
-                    f = _swg_fold(n.op, cf.simd, budget if budget is not None else layer_cycles(c.with_(fold=cf), graph))
+                    f = _swg_fold(n.op, cf.simd, budget if budget is not None else layer_cycles(c.with_(fold=cf), graph),
+                                  convert=convert and c.name not in user)
                 elif c is not None and isinstance(c.op, (WindowReduce, DepthwiseMatVec)):
                     want = _swg_simd(n.op.channels, fold_of(c).pe)
                     f = Fold(pe=1, simd=want) if want else None
