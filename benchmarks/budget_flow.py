@@ -156,11 +156,23 @@ def efficiency_sweep(work: Path) -> list[dict]:
             else:
                 est = estimate(g, clock_mhz=clock)
                 row.update(cycles_per_inference=est["cycles_per_inference"], bottleneck=est["bottleneck"],
-                           folding_efficiency=est["folding_efficiency"], multipliers=est["multipliers"])
+                           folding_efficiency=est["folding_efficiency"],
+                           folding_efficiency_bound=est["folding_efficiency_bound"], multipliers=est["multipliers"])
             print(f"{name:<14} {label:<12} {row.get('cycles_per_inference', '-'):>9} "
-                  f"{row.get('folding_efficiency', '-'):>7} {row.get('bottleneck', row.get('error', ''))}", flush=True)
+                  f"{row.get('folding_efficiency', '-'):>7} {row.get('folding_efficiency_bound', '-'):>7} "
+                  f"{row.get('bottleneck', row.get('error', ''))}", flush=True)
             rows.append(row)
     return rows
+
+
+def efficiency_summary(rows: list[dict], target: float = 0.9) -> str:
+    """One line: of the rows with an estimate, how many reach ``target`` and how many their bound."""
+    done = [r for r in rows if r.get("folding_efficiency") is not None]
+    hit = sum(r["folding_efficiency"] >= target for r in done)
+    at_bound = sum(r["folding_efficiency"] >= r["folding_efficiency_bound"] for r in done
+                   if r.get("folding_efficiency_bound") is not None)
+    return (f"{hit} of {len(done)} rows reach folding efficiency {target:g}; {at_bound} of {len(done)} reach "
+            f"their bound ({len(rows) - len(done)} rows without a design)")
 
 
 def table(rows: list[dict]) -> str:
@@ -193,14 +205,18 @@ def main(argv=None) -> int:
     warnings.filterwarnings("ignore")
     a.work.mkdir(parents=True, exist_ok=True)
     if a.efficiency:
+        print(f"{'model':<14} {'setting':<12} {'cycles':>9} {'eff':>7} {'bound':>7} bottleneck", flush=True)
         rows = efficiency_sweep(a.work)
+        summary = efficiency_summary(rows)
+        print(summary)
         path = a.results or RESULTS.with_name("budget_efficiency.json")
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps({
             "date": time.strftime("%Y-%m-%d"),
             "note": "folding efficiency = (MACs per inference / multipliers) / cycles per inference; "
+                    "its bound: every layer at its fewest multipliers (PE | MH, SIMD | MW) within those cycles; "
                     "target: cheapest folding meeting it; budget: fastest folding whose estimated resources fit",
-            "rows": rows}, indent=2, sort_keys=True) + "\n")
+            "summary": summary, "rows": rows}, indent=2, sort_keys=True) + "\n")
         return 0
     a.results = a.results or RESULTS
     rows = []
