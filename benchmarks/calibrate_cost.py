@@ -110,6 +110,16 @@ def configs() -> list[dict]:
              "ACC_BITS": 20}
         add("matvec", "gs_mvu", p, {"param": "WEIGHT_FILE", "words": (mh // pe) * (mw // simd), "lanes": pe * simd,
                                     "lane_bits": wb})
+    # wide, ~100-word-deep ROMs in LUTs (7 address bits) under many lanes, shaped like TFC's first
+    # layer at high throughput (784 inputs, PE 16-32 x SIMD 16: 98 or 196 words; not the zoo's own shapes)
+    for pe, simd, mw, mh, wb, ib in ((32, 16, 800, 64, 1, 1), (4, 16, 112, 64, 1, 1), (8, 16, 224, 64, 2, 2),
+                                     (4, 4, 196, 8, 2, 2), (8, 8, 392, 16, 2, 2), (8, 8, 96, 64, 1, 2),
+                                     (16, 16, 720, 64, 2, 2)):
+        p = {"MW": mw, "MH": mh, "PE": pe, "SIMD": simd, "IN_BITS": ib, "IN_SIGNED": int(ib > 1),
+             "IN_BIPOLAR": int(ib == 1), "W_BITS": wb, "W_SIGNED": int(wb > 1), "W_BIPOLAR": int(wb == 1),
+             "ACC_BITS": max(8, ib + wb + (mw - 1).bit_length())}
+        add("matvec", "gs_mvu", p, {"param": "WEIGHT_FILE", "words": (mh // pe) * (mw // simd), "lanes": pe * simd,
+                                    "lane_bits": wb})
     # implementation styles (MEM_STYLE / MUL_STYLE, ir/schedule/impl.py): shift-and-add LUT products,
     # ROMs forced into LUT logic or block RAM
     for pe, simd, mw, mh, wb, ib, mem, mul in ((2, 2, 16, 8, 8, 8, "auto", "lut"), (4, 4, 32, 16, 6, 6, "auto", "lut"),
