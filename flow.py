@@ -106,15 +106,16 @@ def _choose_impl(graph, opts: CompileOptions, board):
         raise FlowError(str(e)) from None
 
 
-def _rtl_cost(graph, top: str) -> dict:
-    """The cost model's resources of the whole rendered RTL design (``design_cost``)."""
+def _rtl_cost(graph, top: str, family: str | None = None) -> dict:
+    """The cost model's resources of the whole rendered RTL design (``design_cost``) on a board
+    of ``family``."""
     from .hls_templates.rtl import render_rtl
     from .ir.schedule.cost import design_cost
 
-    return design_cost(render_rtl(graph, top=top))
+    return design_cost(render_rtl(graph, top=top), family=family)
 
 
-def _infra_cost(graph, top: str) -> dict:
+def _infra_cost(graph, top: str, family: str | None = None) -> dict:
     """The cost model's resources of the FIFOs, width converters and duplicators of the rendered
     design (``design_cost``'s ``infrastructure``: the instances that are no layer's core)."""
     from .hls_templates.rtl import render_rtl
@@ -125,7 +126,7 @@ def _infra_cost(graph, top: str) -> dict:
     infra = dict.fromkeys(RESOURCE_KEYS, 0)
     for inst, (mod, p) in top_instances(design.files[f"{design.top}.v"]).items():
         if inst not in stages and mod in CORE_KINDS:
-            for k, v in core_cost(mod, p).items():
+            for k, v in core_cost(mod, p, family=family).items():
                 infra[k] += v
     return infra
 
@@ -144,12 +145,13 @@ def _fastest_within_budget(graph, folding: dict | None, opts: CompileOptions, cl
 
     def node_cost(g, n):
         b = stage_block(g, n)
-        return block_cost(b.core, b.params, b.mem_words, b.mem_width)
+        return block_cost(b.core, b.params, b.mem_words, b.mem_width, family=board.family)
 
-    res = fastest_within(cands, limits, node_cost=node_cost, infra_cost=lambda g: _infra_cost(g, opts.top))
+    res = fastest_within(cands, limits, node_cost=node_cost,
+                         infra_cost=lambda g: _infra_cost(g, opts.top, board.family))
     if res.chosen is None:
         slow = cands[-1].graph
-        raise FlowError(overflow_message(slow, _rtl_cost(slow, opts.top), limits, board=board.name,
+        raise FlowError(overflow_message(slow, _rtl_cost(slow, opts.top, board.family), limits, board=board.name,
                                          fraction=opts.budget, what="the most folded design"))
     return folded[cands.index(res.chosen)].graph
 
@@ -215,7 +217,7 @@ def _plan(model_path: Path, opts: CompileOptions) -> dict[str, str]:
     if rtl is not None:  # LUT/FF/DSP/BRAM18/URAM per layer and in total (keys of reports/synth.json)
         from .ir.schedule.cost import annotate_estimate
 
-        annotate_estimate(est, rtl)
+        annotate_estimate(est, rtl, board.family)
     if opts.target_fps is not None:
         est["target_fps"] = opts.target_fps
         est["meets_target"] = est["inferences_per_second"] >= opts.target_fps
@@ -297,7 +299,7 @@ def _budget_record(est: dict, graph, rtl, board, opts: CompileOptions) -> None:
     if rtl is None and opts.budget is None:
         return  # --backend hls: no RTL to cost
     fraction = DEFAULT_BUDGET if opts.budget is None else float(opts.budget)
-    cost = design_cost(rtl) if rtl is not None else _rtl_cost(graph, opts.top)
+    cost = design_cost(rtl, family=board.family) if rtl is not None else _rtl_cost(graph, opts.top, board.family)
     est.update(fit_record(cost["total"], board, fraction))
     if opts.budget is not None and not est["fits_budget"]:
         what = ("the design of --folding" if opts.folding_file is not None

@@ -73,7 +73,7 @@ def _estimate(row: dict) -> None:
     """(Re)compute a row's estimate from its stored instances with the current cost model."""
     from gatesmith.ir.schedule.cost import core_cost
 
-    per = {i: core_cost(m, p) for i, (m, p) in row["instances"].items()}
+    per = {i: core_cost(m, p, family=row["family"]) for i, (m, p) in row["instances"].items()}
     for l in row["layers"]:
         l["estimate"] = per[l["instance"]]
     row["estimate"] = {k: sum(r[k] for r in per.values()) for k in KEYS}

@@ -814,3 +814,26 @@ def test_verifier_rejects_unknown_impl(jet):
     bad = g.replace_nodes([n.with_(impl=Impl(mem="ultra")) if n.name == "mvu0" else n for n in g.nodes])
     with pytest.raises(IRError, match=r"impl mem='ultra', expected one of lutram, bram, uram"):
         verify(bad)
+
+
+# DSP48E2 (xcup, xcu) multiplies 27 x 18: Yosys 0.70 maps a requantizer's signed 27 x 8 product
+# (IN_BITS x M_BITS) to one DSP48E2 on xcup and to two DSP48E1s on xc7, and 4 x 4 to LUTs; the
+# estimate takes the board's family (none: DSP48E1's 25 x 18)
+@pytest.mark.parametrize("family,in_bits,m_bits,dsp", [("xcup", 27, 8, 1), ("xc7", 27, 8, 2), ("xc7", 4, 4, 0)])
+def test_yosys_requant_dsp_tiles_by_family(tmp_path, family, in_bits, m_bits, dsp):
+    from gatesmith.ir.schedule import cost
+
+    b_bits = in_bits + m_bits + 1
+    p = {"C": 4, "PE": 1, "IN_BITS": in_bits, "M_BITS": m_bits, "B_BITS": b_bits, "SHIFT": 4, "ROUNDING": 0,
+         "LO": 0, "HI": 15, "OUT_BITS": 4, "OUT_SIGNED": 0, "USE_MULT": 1, "PARAM_FILE": "rq.mem"}
+    d = tmp_path / "rtl"
+    d.mkdir()
+    for f in ("gs_requant", "gs_skid"):
+        shutil.copy(RTL / f"{f}.v", d)
+    rnd = random.Random(3)
+    (d / "rq.mem").write_text("".join(f"{rnd.getrandbits(m_bits + b_bits):x}\n" for _ in range(4)))
+    run = synth_xilinx(d, ["gs_requant.v", "gs_skid.v"], "gs_requant", family=family, chparams=p,
+                       out_dir=tmp_path / "reports", tag="rq")
+    assert xilinx_resources(run["stat"], "gs_requant")["dsp"] == dsp
+    assert cost.core_cost("gs_requant", p, family=family)["dsp"] == dsp
+    assert cost.core_cost("gs_requant", p)["dsp"] == (2 if in_bits > 25 else dsp)

@@ -89,8 +89,8 @@ PACK_PORTS = (25, 18)
 #: 0.70 ``-family xcup`` maps each such pair to one DSP48E2 (measured, gs_mvu PE 2-4 x SIMD 1-2:
 #: u8 x s8 26 x 9, s8 x u8 26 x 8, u8 x u8 27 x 9, u9 x s8 27 x 10, s18 x s4 27 x 18;
 #: ``tests/test_impl_styles.py``; the same u8 x s8 pair on xc7 takes two DSP48E1s). Plain products
-#: there too: s26 x s4 and s27 x s9 one DSP48E2, s28 x s4 two (xc7: s26 x s4 two), while
-#: :func:`_mult_dsps` (25 x 18 tiles, no family) counts two for a 26- or 27-bit operand on xcup
+#: there too: s26 x s4 and s27 x s9 one DSP48E2, s28 x s4 two (xc7: s26 x s4 two), so
+#: :func:`_mult_dsps` tiles 27 x 18 on these families (``core_cost(..., family=)``)
 DSP48E2_FAMILIES = frozenset({"xcup", "xcu"})
 PACK_A_MAX_DSP48E2 = 27
 
@@ -140,7 +140,7 @@ def _style_mult_dsps(a_bits: int, b_bits: int, p: dict) -> int:
     style = p.get("MUL_STYLE", "auto")
     if style not in _MUL_STYLES:
         raise ValueError(f"MUL_STYLE {style!r}: expected one of {', '.join(_MUL_STYLES)}")
-    return _mult_dsps(a_bits, b_bits) if _MUL_STYLES[style] else 0
+    return _mult_dsps(a_bits, b_bits, p.get("FAMILY")) if _MUL_STYLES[style] else 0
 
 
 def _rom_luts(depth: int, width: int) -> float:
@@ -148,12 +148,14 @@ def _rom_luts(depth: int, width: int) -> float:
     return width * math.ceil(depth / 64) * (1.0 + (0.25 if depth > 64 else 0.0))
 
 
-def _mult_dsps(a_bits: int, b_bits: int) -> int:
-    """DSP48 tiles of one signed a x b multiplier as Yosys maps it (0: LUT logic)."""
+def _mult_dsps(a_bits: int, b_bits: int, family: str | None = None) -> int:
+    """DSP48 tiles of one signed a x b multiplier as Yosys maps it (0: LUT logic): 25 x 18 tiles
+    (DSP48E1; None: any family), 27 x 18 on a DSP48E2 family."""
     if a_bits < 2 or b_bits < 2 or a_bits + b_bits < 9:
         return 0
     a, b = max(a_bits, b_bits), min(a_bits, b_bits)
-    return min(math.ceil(a / 25) * math.ceil(b / 18), math.ceil(a / 18) * math.ceil(b / 25))
+    w = pack_a_max(family)
+    return min(math.ceil(a / w) * math.ceil(b / 18), math.ceil(a / 18) * math.ceil(b / w))
 
 
 def _tree_bits(n: int, width: int) -> int:
@@ -283,7 +285,9 @@ def _f_requant(p: dict, model: dict):
     ib, mb, bb = p["IN_BITS"], p["M_BITS"], p["B_BITS"]
     depth, width = c // pe, pe * (mb + bb)
     bram = bram18_blocks(depth, width) if _in_bram(depth, width, model) else 0
-    dsp_per = _mult_dsps(ib + 1, mb) if p.get("USE_MULT", 1) and mb > 1 else 0
+    # gs_requant multiplies the signed IN_BITS input by the signed M_BITS multiplier (Yosys
+    # synth_xilinx, xc7: 4 x 4 in LUTs, 5 x 4 and 25 x 8 one DSP48E1; xcup: 27 x 8 one DSP48E2)
+    dsp_per = _mult_dsps(ib, mb, p.get("FAMILY")) if p.get("USE_MULT", 1) and mb > 1 else 0
     prod = ib + (mb if p.get("USE_MULT", 1) else 0)
     lut = {"lutmul_bits": pe * ib * mb if (p.get("USE_MULT", 1) and not dsp_per) else 0,
            "add_bits": pe * max(prod, bb), "out_bits": pe * p["OUT_BITS"],
@@ -347,18 +351,18 @@ def _f_pool(p: dict, model: dict):
     return lut, ff, 0, 0
 
 
-def _const_mult_dsps(bits: int, m: int) -> int:
+def _const_mult_dsps(bits: int, m: int, family: str | None = None) -> int:
     """DSPs of x * m for a constant m: none for 0, +-1 or a power of two (a shift)."""
     m = abs(int(m))
     if m <= 1 or m & (m - 1) == 0:
         return 0
-    return _mult_dsps(bits, m.bit_length() + 1)
+    return _mult_dsps(bits, m.bit_length() + 1, family)
 
 
 def _f_add(p: dict, model: dict):
     pe, ob = p["PE"], p["OUT_BITS"]
-    dsp = sum(_const_mult_dsps(_sbits(p[f"{x}_BITS"], p[f"{x}_SIGNED"], p[f"{x}_BIPOLAR"]), p[f"M_{x}"])
-              for x in ("A", "B"))
+    dsp = sum(_const_mult_dsps(_sbits(p[f"{x}_BITS"], p[f"{x}_SIGNED"], p[f"{x}_BIPOLAR"]), p[f"M_{x}"],
+                               p.get("FAMILY")) for x in ("A", "B"))
     mulbits = sum(abs(int(m)).bit_length() - 1 for m in (p["M_A"], p["M_B"]))
     lut = {"lane_bits": pe * ob, "mul_bits": pe * ob * mulbits if not dsp else 0, "one": 1}
     ff = {"lane_bits": pe * ob, "in_bits": pe * (p["A_BITS"] + p["B_BITS"]), "one": 1}
@@ -492,13 +496,16 @@ def uram_blocks(depth: int, width: int) -> int:
     return math.ceil(width / 72) * math.ceil(depth / 4096)
 
 
-def core_cost(core: str, params: dict, model: dict | None = None) -> dict[str, int]:
-    """LUT, FF, DSP, BRAM18, URAM of one instance of ``core`` (module name, e.g. ``gs_mvu``)."""
+def core_cost(core: str, params: dict, model: dict | None = None, family: str | None = None) -> dict[str, int]:
+    """LUT, FF, DSP, BRAM18, URAM of one instance of ``core`` (module name, e.g. ``gs_mvu``) on a
+    board of Yosys ``family`` (its DSP's ports; None: DSP48E1's, as on any family)."""
     model = load_model() if model is None else model
     kind = CORE_KINDS.get(core)
     if kind is None:
         raise ValueError(f"no cost model for core {core!r}")
     styles = {k: params[k] for k in ("MEM_STYLE", "MUL_STYLE") if k in params}
+    if family:
+        styles["FAMILY"] = family
     ultra = kind == "matvec" and styles.get("MEM_STYLE") == "ultra"
     if ultra:  # gs_mvu_wl's weights in URAM: the fabric of a block-RAM memory, no RAMB18
         styles["MEM_STYLE"] = "block"
@@ -544,16 +551,17 @@ def top_instances(top_text: str) -> dict[str, tuple[str, dict]]:
     return out
 
 
-def design_cost(design, model: dict | None = None) -> dict:
-    """Estimated resources of a rendered RTL design: ``total``, ``layers`` (IR node -> core
-    instance cost) and ``infrastructure`` (FIFOs, width converters, duplicators)."""
+def design_cost(design, model: dict | None = None, family: str | None = None) -> dict:
+    """Estimated resources of a rendered RTL design on a board of ``family``: ``total``,
+    ``layers`` (IR node -> core instance cost) and ``infrastructure`` (FIFOs, width converters,
+    duplicators)."""
     model = load_model() if model is None else model
     insts = top_instances(design.files[f"{design.top}.v"])
-    per_inst = {name: core_cost(mod, with_rom_live(mod, p, design.files.get), model)
+    per_inst = {name: core_cost(mod, with_rom_live(mod, p, design.files.get), model, family)
                 for name, (mod, p) in insts.items() if mod in CORE_KINDS}
     layers = {}
     for s in design.stages:
-        layers[s.node] = per_inst.get(s.instance) or core_cost(s.core, dict(s.parameters), model)
+        layers[s.node] = per_inst.get(s.instance) or core_cost(s.core, dict(s.parameters), model, family)
     stage_insts = {s.instance for s in design.stages}
     infra = dict.fromkeys(RESOURCE_KEYS, 0)
     for name, r in per_inst.items():
@@ -564,10 +572,10 @@ def design_cost(design, model: dict | None = None) -> dict:
     return {"total": total, "layers": layers, "infrastructure": infra}
 
 
-def annotate_estimate(est: dict, design) -> dict:
+def annotate_estimate(est: dict, design, family: str | None = None) -> dict:
     """Add the resource estimate to an ``estimate()`` dict: ``est["resources"]`` (total and
     infrastructure, the keys of ``reports/synth.json``) and the keys in every layer entry."""
-    c = design_cost(design)
+    c = design_cost(design, family=family)
     for e in est.get("layers", []):
         if e["name"] in c["layers"]:
             e.update(c["layers"][e["name"]])

@@ -129,7 +129,7 @@ def mul_dsps(product, pack, mul: str, family: str | None = None) -> int:
         return 0
     if mul == "pack" and pack is not None:
         return cost.pack_dsps(*pack, a_max=cost.pack_a_max(family))
-    return product[2] * cost._mult_dsps(product[0], product[1])
+    return product[2] * cost._mult_dsps(product[0], product[1], family)
 
 
 def _pack_error(name: str, graph: Graph, node: Node, pack, family: str | None = None) -> ImplError:

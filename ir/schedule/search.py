@@ -64,7 +64,8 @@ def fit_record(total: Mapping[str, int], board, fraction: float) -> dict:
     return {"budget": fraction, "budget_limits": limits, "fits_budget": fits(total, limits), "utilisation": util}
 
 
-def block_cost(core: str, params: Mapping, mem_words=None, mem_width: int = 0) -> dict[str, int]:
+def block_cost(core: str, params: Mapping, mem_words=None, mem_width: int = 0,
+               family: str | None = None) -> dict[str, int]:
     """Cost of one core from its parameters and, for a core with a ROM, its words (the live
     bit columns and the distinct ones, as :func:`~gatesmith.ir.schedule.cost.with_rom_live` reads them from the
     ``.mem`` file)."""
@@ -73,7 +74,7 @@ def block_cost(core: str, params: Mapping, mem_words=None, mem_width: int = 0) -
         mem_words = list(mem_words)
         p["ROM_LIVE"] = rom_live_bits(mem_words, mem_width)
         p["ROM_COLS"] = rom_columns(mem_words, mem_width)
-    return core_cost(core, p)
+    return core_cost(core, p, family=family)
 
 
 def folding_efficiency(macs: int, multipliers: int, cycles: int) -> float | None:
