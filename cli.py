@@ -10,6 +10,7 @@ import argparse
 import contextlib
 import json
 import os
+import signal
 import sys
 import tempfile
 import time
@@ -401,6 +402,9 @@ def main(argv=None) -> int:
         print("gatesmith: interrupted", file=sys.stderr)
         return 130
     except Exception as e:  # noqa: BLE001 - the CLI's one place that turns errors into exit codes
+        if _interrupted(e):  # Ctrl-C inside an extension module's import surfaces as its ImportError
+            print("gatesmith: interrupted", file=sys.stderr)
+            return 130
         user = isinstance(e, _user_error_types())
         if a.debug:
             traceback.print_exc()
@@ -412,5 +416,41 @@ def main(argv=None) -> int:
         return 3
 
 
+def _interrupted(e: BaseException) -> bool:
+    """Whether ``e`` was caused by a KeyboardInterrupt (its cause / context chain)."""
+    seen = set()
+    while e is not None and id(e) not in seen:
+        if isinstance(e, KeyboardInterrupt):
+            return True
+        seen.add(id(e))
+        e = e.__cause__ or e.__context__
+    return False
+
+
+def entry() -> int:
+    """The ``gatesmith`` command (console script, ``python -m gatesmith.cli``): :func:`main`, and
+    its exit code kept whatever a Ctrl-C does around it.
+
+    * After :func:`main`, SIGINT is ignored: a Ctrl-C while the interpreter shuts down would
+      end the process by the signal (no message, status -2) although the command finished.
+    * An interrupted command leaves through ``os._exit(130)``: CPython 3.11 remembers a
+      KeyboardInterrupt raised in code an extension module runs while it is imported (Ctrl-C
+      during the first second) and, although the command caught it and said so, ends the
+      process by SIGINT after finalization (status -2 instead of 130). Everything the command
+      writes is already in place or removed by then; the standard streams are flushed."""
+    try:
+        code = main()
+    except KeyboardInterrupt:  # in the few instructions between the command's end and here
+        print("gatesmith: interrupted", file=sys.stderr)
+        code = 130
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if code == 130:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        os._exit(130)
+    return code
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    sys.exit(entry())
