@@ -366,3 +366,15 @@ def test_lint_reports_warnings(tmp_path, rtl_cache):
 def test_int_kind_roundtrip(kind):
     k = IntKind.parse(kind)
     assert [k.decode(k.encode(v)) for v in k.values()] == k.values()
+
+
+def test_finished_builds_keep_no_precompiled_headers(tmp_path):
+    # a Verilator build's *.gch (~90 MB each for a whole design) only speed up its own
+    # compilation; the cache keeps the binary and drops them
+    from gatesmith.verify.tools import prune_build
+
+    (tmp_path / "Vtop__pch.h.fast.gch").write_bytes(b"x" * 1000)
+    (tmp_path / "Vtop__pch.h.slow.gch").write_bytes(b"x" * 24)
+    (tmp_path / "gatesmith_harness").write_bytes(b"bin")
+    assert prune_build(tmp_path) == 1024
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["gatesmith_harness"]

@@ -56,7 +56,7 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from gatesmith.verify.tools import VERILATOR_MAKE_FIXES, ensure_verilator
+from gatesmith.verify.tools import VERILATOR_MAKE_FIXES, ensure_verilator, prune_build
 
 __all__ = [
     "RTL_DIR",
@@ -239,6 +239,7 @@ def build(
                     f"Verilator build of {top!r} with parameters {dict(parameters)!r} failed "
                     f"({exc}); log {str(log)!r}:\n{_tail(log)}"
                 ) from None
+            prune_build(build_dir)
             stamp.write_text(json.dumps(key, indent=1, sort_keys=True))
             return build_dir
         finally:

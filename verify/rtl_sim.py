@@ -67,7 +67,7 @@ from gatesmith.hls_templates.memfile import format_memh, read_memh
 from gatesmith.hls_templates.memfile import weight_load_words as _weight_load_words
 from gatesmith.hls_templates.rtl import StreamSpec
 from gatesmith.verify import rtl_runner
-from gatesmith.verify.tools import VERILATOR_MAKE_FIXES, ensure_verilator
+from gatesmith.verify.tools import VERILATOR_MAKE_FIXES, ensure_verilator, prune_build
 
 __all__ = [
     "SimResult",
@@ -435,6 +435,7 @@ def _build(
                     f"Verilator build of the harness around {rtl_dir.name!r} failed ({exc}); "
                     f"log {str(log)!r}:\n{_tail(log)}"
                 ) from None
+            prune_build(bdir)
             stamp.write_text(json.dumps(key, indent=1, sort_keys=True))
             return bdir, True
         finally:
