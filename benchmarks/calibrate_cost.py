@@ -257,10 +257,16 @@ def _mem_spec(kind: str, p: dict, key: str = "") -> dict | None:
 def _rom_stats(row: dict) -> dict:
     """Live and distinct live bit columns of the (deterministic, seeded by the id) memory a row
     was synthesised with ({} for a core without one)."""
-    from gatesmith.ir.schedule.cost import rom_columns, rom_live_bits
-
     mem = _memory({"mem": _mem_spec(row["kind"], row["params"], row["id"])}, random.Random(row["id"]))
-    return {} if mem is None else {"rom_live": rom_live_bits(mem[1], mem[2]), "rom_cols": rom_columns(mem[1], mem[2])}
+    return {} if mem is None else _row_stats(mem[1], mem[2])
+
+
+def _row_stats(words: list[int], width: int) -> dict:
+    """A sweep row's ``rom_live`` / ``rom_cols`` (:func:`gatesmith.ir.schedule.cost.rom_stats`)."""
+    from gatesmith.ir.schedule.cost import rom_stats
+
+    s = rom_stats(words, width)
+    return {"rom_live": s["ROM_LIVE"], "rom_cols": s["ROM_COLS"]}
 
 
 def run_one(cfg: dict, family: str, timeout: float) -> dict:
@@ -287,10 +293,7 @@ def run_one(cfg: dict, family: str, timeout: float) -> dict:
         row = {**{k: cfg[k] for k in ("id", "kind", "core", "params")}, "family": family, "resources": res,
                "seconds": r["seconds"]}
         if mem is not None:
-            from gatesmith.ir.schedule.cost import rom_columns, rom_live_bits
-
-            row["rom_live"] = rom_live_bits(mem[1], mem[2])
-            row["rom_cols"] = rom_columns(mem[1], mem[2])
+            row.update(_row_stats(mem[1], mem[2]))
         return row
     finally:
         shutil.rmtree(d, ignore_errors=True)

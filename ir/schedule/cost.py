@@ -42,7 +42,7 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-__all__ = ["RESOURCE_KEYS", "MODEL_PATH", "core_cost", "design_cost", "annotate_estimate", "top_instances", "with_rom_live", "rom_live_bits", "rom_columns", "row_params", "fit",
+__all__ = ["RESOURCE_KEYS", "MODEL_PATH", "core_cost", "design_cost", "annotate_estimate", "top_instances", "with_rom_live", "rom_live_bits", "rom_columns", "rom_stats", "row_params", "fit",
            "format_fit_report", "load_model", "CORE_KINDS"]
 
 RESOURCE_KEYS = ("lut", "ff", "dsp", "bram18", "uram")
@@ -466,6 +466,13 @@ _ROM_PARAM = {
 }
 
 
+def rom_stats(words, width: int) -> dict[str, int]:
+    """A ROM's ``ROM_LIVE`` (:func:`rom_live_bits`) and ``ROM_COLS`` (:func:`rom_columns`), the
+    parameters through which the estimate sees its contents."""
+    words = list(words)
+    return {"ROM_LIVE": rom_live_bits(words, width), "ROM_COLS": rom_columns(words, width)}
+
+
 def with_rom_live(core: str, params: dict, read_text) -> dict:
     """``params`` plus ``ROM_LIVE`` (live bit columns of the core's ROM, from its ``.mem`` file
     read by ``read_text(name)``; None: unknown) and ``ROM_COLS`` (the distinct ones,
@@ -476,8 +483,7 @@ def with_rom_live(core: str, params: dict, read_text) -> dict:
     text = read_text(params[spec[0]])
     if text is None:
         return dict(params)
-    width, words = spec[1](_int_params(params)), _memh_words(text)
-    return {**params, "ROM_LIVE": rom_live_bits(words, width), "ROM_COLS": rom_columns(words, width)}
+    return {**params, **rom_stats(_memh_words(text), spec[1](_int_params(params)))}
 
 
 def row_params(row: dict) -> dict:

@@ -27,7 +27,7 @@ from typing import Callable, Mapping
 
 from ..graph import Fold, Graph
 from ..ops import Reshape
-from .cost import RESOURCE_KEYS, core_cost, rom_columns, rom_live_bits
+from .cost import RESOURCE_KEYS, core_cost, rom_stats
 from .folding import ChooseFolding, layer_cycles
 
 __all__ = ["RESOURCE_NAMES", "Candidate", "budget_limits", "fit_record", "folding_candidates", "fastest_within",
@@ -71,9 +71,7 @@ def block_cost(core: str, params: Mapping, mem_words=None, mem_width: int = 0,
     ``.mem`` file)."""
     p = dict(params)
     if mem_words is not None:
-        mem_words = list(mem_words)
-        p["ROM_LIVE"] = rom_live_bits(mem_words, mem_width)
-        p["ROM_COLS"] = rom_columns(mem_words, mem_width)
+        p.update(rom_stats(mem_words, mem_width))
     return core_cost(core, p, family=family)
 
 
