@@ -209,6 +209,7 @@ module gs_mvu_wl #(
     localparam SFW   = (SF > 1) ? clog2(SF) : 1;
     localparam NFW   = (NF > 1) ? clog2(NF) : 1;
     localparam AW    = (DEPTH > 1) ? clog2(DEPTH) : 1;
+    localparam ROM_INLINE = 4;  // ROMs of up to 4 words stay in this module (see g_rom_small)
     localparam SF_LAST_I = SF - 1;
     localparam NF_LAST_I = NF - 1;
     localparam AD_LAST_I = DEPTH - 1;
@@ -290,7 +291,7 @@ module gs_mvu_wl #(
 
     // ------------------------------------------------------------ stage 1: operands
     reg              v1, first1, last1;
-    reg [WWORD-1:0]  w1;
+    wire [WWORD-1:0] w1;
     reg [XWORD-1:0]  xin1;
     wire [XWORD-1:0] x1;
 
@@ -302,31 +303,26 @@ module gs_mvu_wl #(
         end
     end
 
-    // the weight memory, registered read; one branch per MEM_STYLE because a
-    // Verilog-2001 attribute takes a literal, not a parameter
+    // the weight memory, registered read: a gs_rom (a module of its own, see
+    // there), or a URAM written through the load port
     generate
-        if (MEM_STYLE == M_DIST) begin : g_rom_dist
-`ifdef YOSYS
-            (* ram_style = "logic" *)           // Yosys: a ROM in LUTs is "logic"
-`else
-            (* rom_style = "distributed" *)     // Vivado
-`endif
-            reg [WWORD-1:0] wrom [0:DEPTH-1];
-            initial if (WEIGHT_FILE != "") $readmemh(WEIGHT_FILE, wrom);
-            always @(posedge clk) if (en) w1 <= wrom[addr];
-        end else if (MEM_STYLE == M_ULTRA) begin : g_ram_ultra
+        if (MEM_STYLE == M_ULTRA) begin : g_ram_ultra
             // URAM288: no initial contents, written through the load port
             (* ram_style = "ultra" *) reg [WWORD-1:0] wram [0:DEPTH-1];
+            reg [WWORD-1:0] q;
             always @(posedge clk) if (wl_valid) wram[wl_addr] <= wl_data;
-            always @(posedge clk) if (en) w1 <= wram[addr];
-        end else if (MEM_STYLE == M_BLOCK) begin : g_rom_block
-            (* rom_style = "block" *) reg [WWORD-1:0] wrom [0:DEPTH-1];
-            initial if (WEIGHT_FILE != "") $readmemh(WEIGHT_FILE, wrom);
-            always @(posedge clk) if (en) w1 <= wrom[addr];
-        end else begin : g_rom_auto
-            reg [WWORD-1:0] wrom [0:DEPTH-1];
-            initial if (WEIGHT_FILE != "") $readmemh(WEIGHT_FILE, wrom);
-            always @(posedge clk) if (en) w1 <= wrom[addr];
+            always @(posedge clk) if (en) q <= wram[addr];
+            assign w1 = q;
+        end else if (DEPTH > ROM_INLINE || MEM_STYLE == M_BLOCK) begin : g_rom
+            gs_rom #(.DEPTH(DEPTH), .WIDTH(WWORD), .MEM_FILE(WEIGHT_FILE), .MEM_STYLE(MEM_STYLE)) u_rom (
+                .clk(clk), .en(en), .addr(addr), .q(w1));
+        end else begin : g_rom_small
+            // up to ROM_INLINE words: kept in this module, where its constants fold (see gs_rom.v)
+            reg [WWORD-1:0] q;
+            reg [WWORD-1:0] rom [0:DEPTH-1];
+            initial if (WEIGHT_FILE != "") $readmemh(WEIGHT_FILE, rom);
+            always @(posedge clk) if (en) q <= rom[addr];
+            assign w1 = q;
         end
     endgenerate
 

@@ -67,6 +67,7 @@ module gs_requant #(
     endfunction
 
     localparam CF   = C / PE;
+    localparam ROM_INLINE = 4;  // ROMs of up to 4 words stay in this module (see g_rom_small)
     localparam LW   = M_BITS + B_BITS;                   // lane field width
     localparam PW   = PE * LW;                           // parameter word
     localparam FW   = (CF > 1) ? clog2(CF) : 1;
@@ -128,13 +129,6 @@ module gs_requant #(
     localparam [KW-1:0] LO_K = sext_int(LO);
     localparam [KW-1:0] HI_K = sext_int(HI);
 
-    reg [PW-1:0] prom [0:CF-1];
-    initial begin
-        if (PARAM_FILE != "") begin
-            $readmemh(PARAM_FILE, prom);
-        end
-    end
-
     // ---- stage 1: input beat and its parameters (registered ROM read)
     wire                  skid_ready;
     reg                   v1, v2;
@@ -142,7 +136,7 @@ module gs_requant #(
     reg [PE*IN_BITS-1:0]  x1;
     // with USE_MULT=0 the M fields of the word are read but not used
     /* verilator lint_off UNUSEDSIGNAL */
-    reg [PW-1:0]          p1;
+    wire [PW-1:0]         p1;
     /* verilator lint_on UNUSEDSIGNAL */
     reg [PE*TW-1:0]       t2;
     wire en = !v2 || skid_ready;
@@ -166,9 +160,23 @@ module gs_requant #(
     always @(posedge clk) begin
         if (en) begin
             x1 <= s_axis_tdata;
-            p1 <= prom[fold];
         end
     end
+
+    // the parameter ROM, registered read: a gs_rom (a module of its own, see there) above ROM_INLINE words
+    generate
+        if (CF > ROM_INLINE) begin : g_rom
+            gs_rom #(.DEPTH(CF), .WIDTH(PW), .MEM_FILE(PARAM_FILE)) u_rom (
+                .clk(clk), .en(en), .addr(fold), .q(p1));
+        end else begin : g_rom_small
+            // up to ROM_INLINE words: kept in this module, where its constants fold (see gs_rom.v)
+            reg [PW-1:0] q;
+            reg [PW-1:0] rom [0:CF-1];
+            initial if (PARAM_FILE != "") $readmemh(PARAM_FILE, rom);
+            always @(posedge clk) if (en) q <= rom[fold];
+            assign p1 = q;
+        end
+    endgenerate
 
     // ---- stage 2: t = x*M + B, registered
     wire [PE*TW-1:0] t1;

@@ -77,6 +77,7 @@ module gs_thresholds #(
     localparam [8*11-1:0] M_AUTO  = "auto";
     localparam [8*11-1:0] M_DIST  = "distributed";
     localparam [8*11-1:0] M_BLOCK = "block";
+    localparam ROM_INLINE = 4;  // ROMs of up to 4 words stay in this module (see g_rom_small)
 
     generate
         if (C % PE != 0) begin : g_bad_pe
@@ -98,7 +99,7 @@ module gs_thresholds #(
     reg                   v1;
     reg [FW-1:0]          fold;
     reg [PE*IN_BITS-1:0]  x1;
-    reg [TW-1:0]          t1;
+    wire [TW-1:0]         t1;
     wire en = !v1 || skid_ready;
 
     assign s_axis_tready = en;
@@ -115,25 +116,18 @@ module gs_thresholds #(
         end
     end
 
-    // the threshold ROM, registered read; one branch per MEM_STYLE (attributes take literals)
+    // the threshold ROM, registered read: a gs_rom (a module of its own, see there) above ROM_INLINE words
     generate
-        if (MEM_STYLE == M_DIST) begin : g_rom_dist
-`ifdef YOSYS
-            (* ram_style = "logic" *)           // Yosys: a ROM in LUTs is "logic"
-`else
-            (* rom_style = "distributed" *)     // Vivado
-`endif
-            reg [TW-1:0] trom [0:CF-1];
-            initial if (THRESH_FILE != "") $readmemh(THRESH_FILE, trom);
-            always @(posedge clk) if (en) t1 <= trom[fold];
-        end else if (MEM_STYLE == M_BLOCK) begin : g_rom_block
-            (* rom_style = "block" *) reg [TW-1:0] trom [0:CF-1];
-            initial if (THRESH_FILE != "") $readmemh(THRESH_FILE, trom);
-            always @(posedge clk) if (en) t1 <= trom[fold];
-        end else begin : g_rom_auto
-            reg [TW-1:0] trom [0:CF-1];
-            initial if (THRESH_FILE != "") $readmemh(THRESH_FILE, trom);
-            always @(posedge clk) if (en) t1 <= trom[fold];
+        if (CF > ROM_INLINE || MEM_STYLE == M_BLOCK) begin : g_rom
+            gs_rom #(.DEPTH(CF), .WIDTH(TW), .MEM_FILE(THRESH_FILE), .MEM_STYLE(MEM_STYLE)) u_rom (
+                .clk(clk), .en(en), .addr(fold), .q(t1));
+        end else begin : g_rom_small
+            // up to ROM_INLINE words: kept in this module, where its constants fold (see gs_rom.v)
+            reg [TW-1:0] q;
+            reg [TW-1:0] rom [0:CF-1];
+            initial if (THRESH_FILE != "") $readmemh(THRESH_FILE, rom);
+            always @(posedge clk) if (en) q <= rom[fold];
+            assign t1 = q;
         end
     endgenerate
 

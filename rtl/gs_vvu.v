@@ -87,6 +87,7 @@ module gs_vvu #(
     localparam [8*11-1:0] M_AUTO  = "auto";
     localparam [8*11-1:0] M_DIST  = "distributed";
     localparam [8*11-1:0] M_BLOCK = "block";
+    localparam ROM_INLINE = 4;  // ROMs of up to 4 words stay in this module (see g_rom_small)
     localparam [8*4-1:0]  X_AUTO  = "auto";
     localparam [8*4-1:0]  X_DSP   = "dsp";
     localparam [8*4-1:0]  X_LUT   = "lut";
@@ -133,7 +134,7 @@ module gs_vvu #(
     reg                   v1, first1, last1;
     reg [GW-1:0]          g1;
     reg [PE*IN_BITS-1:0]  x1;
-    reg [PE*W_BITS-1:0]   w1;
+    wire [PE*W_BITS-1:0]  w1;
 
     always @(posedge clk) begin
         if (!rst_n) begin
@@ -143,25 +144,18 @@ module gs_vvu #(
         end
     end
 
-    // the weight ROM, registered read; one branch per MEM_STYLE (attributes take literals)
+    // the weight ROM, registered read: a gs_rom (a module of its own, see there) above ROM_INLINE words
     generate
-        if (MEM_STYLE == M_DIST) begin : g_rom_dist
-`ifdef YOSYS
-            (* ram_style = "logic" *)           // Yosys: a ROM in LUTs is "logic"
-`else
-            (* rom_style = "distributed" *)     // Vivado
-`endif
-            reg [PE*W_BITS-1:0] wrom [0:DEPTH-1];
-            initial if (WEIGHT_FILE != "") $readmemh(WEIGHT_FILE, wrom);
-            always @(posedge clk) if (en) w1 <= wrom[addr];
-        end else if (MEM_STYLE == M_BLOCK) begin : g_rom_block
-            (* rom_style = "block" *) reg [PE*W_BITS-1:0] wrom [0:DEPTH-1];
-            initial if (WEIGHT_FILE != "") $readmemh(WEIGHT_FILE, wrom);
-            always @(posedge clk) if (en) w1 <= wrom[addr];
-        end else begin : g_rom_auto
-            reg [PE*W_BITS-1:0] wrom [0:DEPTH-1];
-            initial if (WEIGHT_FILE != "") $readmemh(WEIGHT_FILE, wrom);
-            always @(posedge clk) if (en) w1 <= wrom[addr];
+        if (DEPTH > ROM_INLINE || MEM_STYLE == M_BLOCK) begin : g_rom
+            gs_rom #(.DEPTH(DEPTH), .WIDTH(PE*W_BITS), .MEM_FILE(WEIGHT_FILE), .MEM_STYLE(MEM_STYLE)) u_rom (
+                .clk(clk), .en(en), .addr(addr), .q(w1));
+        end else begin : g_rom_small
+            // up to ROM_INLINE words: kept in this module, where its constants fold (see gs_rom.v)
+            reg [PE*W_BITS-1:0] q;
+            reg [PE*W_BITS-1:0] rom [0:DEPTH-1];
+            initial if (WEIGHT_FILE != "") $readmemh(WEIGHT_FILE, rom);
+            always @(posedge clk) if (en) q <= rom[addr];
+            assign w1 = q;
         end
     endgenerate
 

@@ -251,7 +251,7 @@ def test_case_a_structure():
     assert ".IN_ELEMS  (2),\n        .OUT_ELEMS (3)" in top
     assert ".IN_ELEMS  (1),\n        .OUT_ELEMS (3)" in top
     assert top.count("gs_fifo #(") == 3
-    assert {"gs_mvu.v", "gs_thresholds.v", "gs_requant.v", "gs_fifo.v", "gs_dwc.v", "gs_skid.v"} <= set(d.files)
+    assert {"gs_mvu.v", "gs_thresholds.v", "gs_requant.v", "gs_rom.v", "gs_fifo.v", "gs_dwc.v", "gs_skid.v"} <= set(d.files)
     kinds = [(s.name, s.core) for s in d.stages]
     assert kinds == [("fc0", "gs_mvu"), ("act0", "gs_thresholds"), ("fc1", "gs_mvu"), ("out_q", "gs_requant")]
     assert d.stages[0].parameters["WEIGHT_FILE"] == "fc0_weights.mem"

@@ -66,7 +66,7 @@ def test_mvu_styles_bit_exact_with_stalls(case, rtl_cache, tmp_path):
     seed = MVU_STYLE_CASES.index(case) + 301
     mvu_bench.write_weight_file(tmp_path / params["WEIGHT_FILE"], params, seed)
     pause = (0.3, 0.4) if seed % 2 else (0.6, 0.2)
-    _sim("mvu", ["gs_mvu.v", "gs_skid.v"], params, rtl_cache, tmp_path,
+    _sim("mvu", ["gs_mvu.v", "gs_rom.v", "gs_skid.v"], params, rtl_cache, tmp_path,
          {"seed": seed, "vectors": 10, "in_pause": pause[0], "out_pause": pause[1]})
 
 
@@ -85,7 +85,7 @@ def test_mvu_ultra_loads_weights_then_bit_exact_with_stalls(case, rtl_cache, tmp
     params = _mvu_params(*case)
     seed = MVU_ULTRA_CASES.index(case) + 351
     mvu_bench.write_weight_file(tmp_path / params["WEIGHT_FILE"], params, seed)
-    _sim("mvu", ["gs_mvu.v", "gs_skid.v"], params, rtl_cache, tmp_path,
+    _sim("mvu", ["gs_mvu.v", "gs_rom.v", "gs_skid.v"], params, rtl_cache, tmp_path,
          {"seed": seed, "vectors": 10, "in_pause": 0.3, "out_pause": 0.4}, top="gs_mvu_wl")
 
 
@@ -106,7 +106,7 @@ def test_vvu_styles_bit_exact_with_stalls(case, rtl_cache, tmp_path):
               "WEIGHT_FILE": "weights.mem", "MEM_STYLE": mem, "MUL_STYLE": mul}
     seed = VVU_STYLE_CASES.index(case) + 401
     vvu_bench.write_weight_file(tmp_path / params["WEIGHT_FILE"], params, seed)
-    _sim("vvu", ["gs_vvu.v", "gs_skid.v"], params, rtl_cache, tmp_path,
+    _sim("vvu", ["gs_vvu.v", "gs_rom.v", "gs_skid.v"], params, rtl_cache, tmp_path,
          {"seed": seed, "pixels": 12, "in_pause": 0.3, "out_pause": 0.4})
 
 
@@ -125,27 +125,27 @@ def test_thresholds_styles_bit_exact_with_stalls(case, rtl_cache, tmp_path):
               "OUT_SIGNED": out_signed, "BASE": base, "THRESH_FILE": "thresholds.mem", "MEM_STYLE": mem}
     seed = THRESH_STYLE_CASES.index(case) + 501
     thresholds_bench.write_threshold_file(tmp_path / params["THRESH_FILE"], params, seed)
-    _sim("thresholds", ["gs_thresholds.v", "gs_skid.v"], params, rtl_cache, tmp_path,
+    _sim("thresholds", ["gs_thresholds.v", "gs_rom.v", "gs_skid.v"], params, rtl_cache, tmp_path,
          {"seed": seed, "beats": 160, "in_pause": 0.3, "out_pause": 0.4})
 
 
 @pytest.mark.rtl
 @pytest.mark.parametrize("mem,mul", [("distributed", "lut"), ("block", "dsp"), ("auto", "auto")])
 def test_style_lint(mem, mul):
-    _lint(["gs_mvu.v", "gs_skid.v"], "gs_mvu", _mvu_params(32, 16, 16, 32, "u8", "s8", mem, mul))
+    _lint(["gs_mvu.v", "gs_rom.v", "gs_skid.v"], "gs_mvu", _mvu_params(32, 16, 16, 32, "u8", "s8", mem, mul))
     vvu = {"POS": 9, "C": 4, "PE": 2, "IN_BITS": 4, "IN_SIGNED": 0, "IN_BIPOLAR": 0, "W_BITS": 4,
            "W_SIGNED": 1, "W_BIPOLAR": 0, "ACC_BITS": 12, "WEIGHT_FILE": "", "MEM_STYLE": mem, "MUL_STYLE": mul}
-    _lint(["gs_vvu.v", "gs_skid.v"], "gs_vvu", vvu)
+    _lint(["gs_vvu.v", "gs_rom.v", "gs_skid.v"], "gs_vvu", vvu)
     thr = {"C": 8, "PE": 2, "IN_BITS": 8, "N": 3, "T_BITS": 8, "OUT_BITS": 2, "OUT_SIGNED": 0, "BASE": 0,
            "THRESH_FILE": "", "MEM_STYLE": mem}
-    _lint(["gs_thresholds.v", "gs_skid.v"], "gs_thresholds", thr)
+    _lint(["gs_thresholds.v", "gs_rom.v", "gs_skid.v"], "gs_thresholds", thr)
 
 
 @pytest.mark.rtl
 def test_ultra_lint():
-    _lint(["gs_mvu.v", "gs_skid.v"], "gs_mvu_wl", _mvu_params(32, 16, 16, 32, "u8", "s8", "ultra", "auto"))
-    _lint(["gs_mvu.v", "gs_skid.v"], "gs_mvu_wl", _mvu_params(1, 1, 1, 1, "s4", "s4", "ultra", "auto"))  # depth 1
-    _lint(["gs_mvu.v", "gs_skid.v"], "gs_mvu_wl", _mvu_params(8, 4, 2, 2, "s4", "s4", "block", "auto"))
+    _lint(["gs_mvu.v", "gs_rom.v", "gs_skid.v"], "gs_mvu_wl", _mvu_params(32, 16, 16, 32, "u8", "s8", "ultra", "auto"))
+    _lint(["gs_mvu.v", "gs_rom.v", "gs_skid.v"], "gs_mvu_wl", _mvu_params(1, 1, 1, 1, "s4", "s4", "ultra", "auto"))  # depth 1
+    _lint(["gs_mvu.v", "gs_rom.v", "gs_skid.v"], "gs_mvu_wl", _mvu_params(8, 4, 2, 2, "s4", "s4", "block", "auto"))
     _lint(["gs_wload.v"], "gs_wload", {"LAYERS": 1, "LAST_ADDRS": 0, "AW": 1, "DW": 1})
     _lint(["gs_wload.v"], "gs_wload", {"LAYERS": 3, "AW": 12, "DW": 72})
 
@@ -179,13 +179,13 @@ def _synth(tmp_path, core, params, words, width, family="xcup"):
 
     d = tmp_path / "rtl"
     d.mkdir(exist_ok=True)
-    for f in (core, "gs_skid"):
+    for f in (core, "gs_rom", "gs_skid"):
         shutil.copy(RTL / f"{f}.v", d)
     rnd = random.Random(7)
     mem = params.get("WEIGHT_FILE") or params.get("THRESH_FILE")
     (d / mem).write_text("".join(f"{rnd.getrandbits(width):x}\n" for _ in range(words)))
     tag = "s_" + "_".join(str(params[k]) for k in ("MEM_STYLE", "MUL_STYLE") if k in params)
-    run = synth_xilinx(d, [f"{core}.v", "gs_skid.v"], core, family=family, chparams=params,
+    run = synth_xilinx(d, [f"{core}.v", "gs_rom.v", "gs_skid.v"], core, family=family, chparams=params,
                        out_dir=tmp_path / "reports", tag=tag)
     return xilinx_resources(run["stat"], core)
 
@@ -213,6 +213,19 @@ def test_yosys_mvu_weight_memory_lands_where_asked_small_rom(tmp_path, mem, bram
     assert 0.7 * r["lut"] <= e["lut"] <= 1.4 * r["lut"], (e["lut"], r["lut"])  # 573 vs 596, 283 vs 235 here
 
 
+def test_yosys_mvu_lut_rom_maps_as_a_module_of_its_own(tmp_path):
+    # 64 columns x 196 words of random bipolar weights in LUTs: inside gs_mvu's own module (the
+    # address a counter there) Yosys took 1356 LUTs; in gs_rom about 4 LUT6s a column (64 words
+    # each, MUXF7/MUXF8 between them) plus the datapath: 529 here
+    p = {**_mvu(64, 196, 4, 16, 1, "auto", "auto"), "IN_BITS": 1, "IN_SIGNED": 0, "IN_BIPOLAR": 1,
+         "W_SIGNED": 0, "W_BIPOLAR": 1, "ACC_BITS": 12}
+    r = _synth(tmp_path, "gs_mvu", p, 196, 64, family="xc7")
+    assert (r["bram18"], r["dsp"]) == (0, 0)
+    assert r["lut"] < 700, r["lut"]
+    e = _estimate("gs_mvu", p)
+    assert 0.85 * r["lut"] <= e["lut"] <= 1.15 * r["lut"], (e["lut"], r["lut"])
+
+
 @pytest.mark.parametrize("mem,bram18", [("auto", 1), ("distributed", 0), ("block", 1)])
 def test_yosys_mvu_weight_memory_lands_where_asked_large_rom(tmp_path, mem, bram18):
     # 512 words x 20 bits: auto puts it in a RAMB18, distributed forces LUT logic
@@ -232,10 +245,10 @@ def test_yosys_mvu_ultra_weights_in_uram288(tmp_path):
 
     d = tmp_path / "rtl"
     d.mkdir()
-    for f in ("gs_mvu", "gs_skid"):
+    for f in ("gs_mvu", "gs_rom", "gs_skid"):
         shutil.copy(RTL / f"{f}.v", d)
     p = _mvu(16, 16, 4, 4, 5, "ultra", "auto")
-    run = synth_xilinx(d, ["gs_mvu.v", "gs_skid.v"], "gs_mvu_wl", family="xcup", chparams=p,
+    run = synth_xilinx(d, ["gs_mvu.v", "gs_rom.v", "gs_skid.v"], "gs_mvu_wl", family="xcup", chparams=p,
                        out_dir=tmp_path / "reports", tag="s_ultra")
     r = xilinx_resources(run["stat"], "gs_mvu_wl")
     e = _estimate("gs_mvu", p)
@@ -828,11 +841,11 @@ def test_yosys_requant_dsp_tiles_by_family(tmp_path, family, in_bits, m_bits, ds
          "LO": 0, "HI": 15, "OUT_BITS": 4, "OUT_SIGNED": 0, "USE_MULT": 1, "PARAM_FILE": "rq.mem"}
     d = tmp_path / "rtl"
     d.mkdir()
-    for f in ("gs_requant", "gs_skid"):
+    for f in ("gs_requant", "gs_rom", "gs_skid"):
         shutil.copy(RTL / f"{f}.v", d)
     rnd = random.Random(3)
     (d / "rq.mem").write_text("".join(f"{rnd.getrandbits(m_bits + b_bits):x}\n" for _ in range(4)))
-    run = synth_xilinx(d, ["gs_requant.v", "gs_skid.v"], "gs_requant", family=family, chparams=p,
+    run = synth_xilinx(d, ["gs_requant.v", "gs_rom.v", "gs_skid.v"], "gs_requant", family=family, chparams=p,
                        out_dir=tmp_path / "reports", tag="rq")
     assert xilinx_resources(run["stat"], "gs_requant")["dsp"] == dsp
     assert cost.core_cost("gs_requant", p, family=family)["dsp"] == dsp

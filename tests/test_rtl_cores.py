@@ -76,7 +76,7 @@ def test_mvu(case, rtl_cache, tmp_path):
     seed = MVU_CASES.index(case) + 11
     mvu_bench.write_weight_file(tmp_path / params["WEIGHT_FILE"], params, seed)
     pause = (0.3, 0.4) if seed % 2 else (0.6, 0.2)
-    _run("mvu", ["gs_mvu.v", "gs_skid.v"], params, rtl_cache, tmp_path,
+    _run("mvu", ["gs_mvu.v", "gs_rom.v", "gs_skid.v"], params, rtl_cache, tmp_path,
          {"seed": seed, "vectors": 10, "in_pause": pause[0], "out_pause": pause[1]})
 
 
@@ -113,7 +113,7 @@ def _run_mvu_pack(case, seed, rtl_cache, tmp_path, **extra):
     params = {**mvu_params(*case), "MUL_STYLE": "pack", **extra}
     mvu_bench.write_weight_file(tmp_path / params["WEIGHT_FILE"], params, seed)
     pause = (0.3, 0.4) if seed % 2 else (0.6, 0.2)
-    _run("mvu", ["gs_mvu.v", "gs_skid.v"], params, rtl_cache, tmp_path,
+    _run("mvu", ["gs_mvu.v", "gs_rom.v", "gs_skid.v"], params, rtl_cache, tmp_path,
          {"seed": seed, "vectors": 12, "in_pause": pause[0], "out_pause": pause[1]})
 
 
@@ -166,7 +166,7 @@ MVU_LINT = [mvu_params(*c) for c in MVU_CASES] + [
 @pytest.mark.rtl
 @pytest.mark.parametrize("params", MVU_LINT, ids=lambda p: "mvu-" + "-".join(str(v) for v in p.values()))
 def test_mvu_lint(params, rtl_cache):
-    _lint(["gs_mvu.v", "gs_skid.v"], "gs_mvu", params)
+    _lint(["gs_mvu.v", "gs_rom.v", "gs_skid.v"], "gs_mvu", params)
 
 
 # ============================================================================ gs_thresholds
@@ -178,6 +178,7 @@ THRESH_CASES = [
     (8, 4, 8, 15, 8, 5, 1, -8),
     (4, 2, 5, 15, 6, 4, 0, 0),
     (3, 1, 3, 3, 3, 3, 0, 4),
+    (12, 2, 6, 3, 7, 2, 0, 0),      # C/PE = 6 > ROM_INLINE: the ROM is a gs_rom
 ]
 
 
@@ -196,7 +197,7 @@ def test_thresholds(case, rtl_cache, tmp_path):
     seed = THRESH_CASES.index(case) + 21
     thresholds_bench.write_threshold_file(tmp_path / params["THRESH_FILE"], params, seed)
     pause = (0.3, 0.4) if seed % 2 else (0.6, 0.2)
-    _run("thresholds", ["gs_thresholds.v", "gs_skid.v"], params, rtl_cache, tmp_path,
+    _run("thresholds", ["gs_thresholds.v", "gs_rom.v", "gs_skid.v"], params, rtl_cache, tmp_path,
          {"seed": seed, "beats": 160, "in_pause": pause[0], "out_pause": pause[1]})
 
 
@@ -209,7 +210,7 @@ THRESH_LINT = [thresh_params(*c) for c in THRESH_CASES] + [
 @pytest.mark.rtl
 @pytest.mark.parametrize("params", THRESH_LINT, ids=lambda p: "thr-" + "-".join(str(v) for v in p.values()))
 def test_thresholds_lint(params, rtl_cache):
-    _lint(["gs_thresholds.v", "gs_skid.v"], "gs_thresholds", params)
+    _lint(["gs_thresholds.v", "gs_rom.v", "gs_skid.v"], "gs_thresholds", params)
 
 
 # ============================================================================ gs_requant
@@ -225,6 +226,7 @@ REQUANT_CASES = [
     (8, 4, 5, 4, 7, 2, 6, -16, 15, 5, 1, 0),        # HALF_DOWN, shift only
     (4, 2, 6, 4, 8, 0, 0, -100, 100, 8, 1, 1),      # SHIFT = 0
     (4, 2, 6, 3, 5, 0, 2, 0, 40, 6, 0, 0),          # SHIFT = 0, shift only, unsigned out
+    (16, 2, 7, 4, 10, 4, 0, -60, 50, 8, 1, 1),      # C/PE = 8 > ROM_INLINE: the ROM is a gs_rom
 ]
 
 REQUANT_KEYS = ("C", "PE", "IN_BITS", "M_BITS", "B_BITS", "SHIFT", "ROUNDING",
@@ -248,7 +250,7 @@ def test_requant(case, rtl_cache, tmp_path):
     seed = REQUANT_CASES.index(case) + 31
     requant_bench.write_param_file(tmp_path / params["PARAM_FILE"], params, seed)
     pause = (0.3, 0.4) if seed % 2 else (0.6, 0.2)
-    _run("requant", ["gs_requant.v", "gs_skid.v"], params, rtl_cache, tmp_path,
+    _run("requant", ["gs_requant.v", "gs_rom.v", "gs_skid.v"], params, rtl_cache, tmp_path,
          {"seed": seed, "beats": 160, "in_pause": pause[0], "out_pause": pause[1]})
 
 
@@ -262,7 +264,7 @@ REQUANT_LINT = [requant_params(*c) for c in REQUANT_CASES] + [
 @pytest.mark.rtl
 @pytest.mark.parametrize("params", REQUANT_LINT, ids=lambda p: "rq-" + "-".join(str(v) for v in p.values()))
 def test_requant_lint(params, rtl_cache):
-    _lint(["gs_requant.v", "gs_skid.v"], "gs_requant", params)
+    _lint(["gs_requant.v", "gs_rom.v", "gs_skid.v"], "gs_requant", params)
 
 
 def test_requant_rounding_matches_qonnx():
@@ -313,6 +315,16 @@ def test_fifo_lint(params, rtl_cache):
 @pytest.mark.parametrize("width", [1, 13, 256])
 def test_skid_lint(width, rtl_cache):
     _lint(["gs_skid.v"], "gs_skid", {"WIDTH": width})
+
+
+@pytest.mark.rtl
+@pytest.mark.parametrize("params", [
+    {"DEPTH": 1, "WIDTH": 1}, {"DEPTH": 5, "WIDTH": 7, "MEM_STYLE": "distributed"},
+    {"DEPTH": 196, "WIDTH": 64}, {"DEPTH": 1024, "WIDTH": 18, "MEM_STYLE": "block"},
+], ids=lambda p: "rom-d%(DEPTH)d-w%(WIDTH)d" % p)
+def test_rom_lint(params, rtl_cache):
+    # gs_rom is simulated inside every gs_mvu / gs_vvu / gs_thresholds / gs_requant bench above
+    _lint(["gs_rom.v"], "gs_rom", params)
 
 
 # ============================================================================ gs_dwc

@@ -11,7 +11,7 @@ from gatesmith.verify.benches._common import bench_env
 
 pytestmark = pytest.mark.rtl
 
-SOURCES = ["gs_vvu.v", "gs_skid.v"]
+SOURCES = ["gs_vvu.v", "gs_rom.v", "gs_skid.v"]
 
 # POS, C, PE, (IN_BITS, IN_SIGNED, IN_BIPOLAR), (W_BITS, W_SIGNED, W_BIPOLAR), ACC_BITS
 CASES = [

@@ -143,9 +143,22 @@ def _style_mult_dsps(a_bits: int, b_bits: int, p: dict) -> int:
     return _mult_dsps(a_bits, b_bits, p.get("FAMILY")) if _MUL_STYLES[style] else 0
 
 
-def _rom_luts(depth: int, width: int) -> float:
-    """LUT6s of a ROM kept in logic: 64 bits each, plus the output mux levels of deep ROMs."""
-    return width * math.ceil(depth / 64) * (1.0 + (0.25 if depth > 64 else 0.0))
+#: gs_mvu / gs_vvu / gs_thresholds / gs_requant keep a ROM of up to this many words in their own
+#: module (``ROM_INLINE``); a deeper one is a ``gs_rom``
+ROM_INLINE = 4
+
+
+def _rom_luts(depth: int, cols: int) -> float:
+    """LUTs of a ``gs_rom`` kept in logic with ``cols`` distinct live columns, as Yosys
+    ``synth_xilinx`` maps it (measured on gs_rom alone, random and trained-like contents, 16-256
+    columns): a column of up to 2 words is an address bit or its complement; one LUT6 per 64
+    words of a column, its 2:1 and 4:1 output muxes free in MUXF7 / MUXF8 up to 256 words (64:
+    1.0, 100 and 128: 2.0-2.6, 196 and 256: 4.0-4.2 LUTs a column); deeper, one more LUT per 4
+    chunks (400: 8.9-9.2, 512: 10.5-12.2)."""
+    if depth <= 2:
+        return 0.5 * cols
+    chunks = math.ceil(depth / 64)
+    return float(cols * (chunks + (math.ceil(chunks / 4) if depth > 256 else 0)))
 
 
 def _mult_dsps(a_bits: int, b_bits: int, family: str | None = None) -> int:
@@ -186,7 +199,7 @@ def _f_matvec(p: dict, model: dict):
     depth, width = nf * sf, lanes * wb
     live = p.get("ROM_LIVE", width)
     bram = _rom_bram(depth, width, p, model)
-    rom = 0.0 if bram else _rom_luts(depth, live)
+    rom = 0.0 if bram else _rom_luts(depth, p.get("ROM_COLS", live))
     if ibip and wbip:
         mode, prod = "xnor", 1
         dsp_per = 0
@@ -214,8 +227,7 @@ def _f_matvec(p: dict, model: dict):
         "shiftadd_bits": lanes * (ib + wb + 2) * (wb + 1) if mode == "shiftadd" else 0,
         "tree_bits": pe * _tree_bits(simd, prod),
         "acc_bits": pe * acc,
-        "rom_shallow": rom if depth <= 64 else 0.0,
-        "rom_deep": rom if depth > 64 else 0.0,
+        "rom_luts": rom,
         "dsp_sum_bits": lanes * sum_bits if mode == "dsp" else 0,
         "buf_bits": simd * ib * math.ceil(sf / 32),
         "pack_tree_bits": paired * (simd - 1) * acc,
@@ -249,7 +261,8 @@ def _f_vvu(p: dict, model: dict):
     shiftadd = p.get("MUL_STYLE") == "lut" and not (p.get("IN_BIPOLAR") or p.get("W_BIPOLAR"))
     lut = {"lutmul_bits": pe * ib * wb if not (dsp_per or shiftadd) else 0,
            "shiftadd_bits": pe * (ib + wb + 2) * (wb + 1) if shiftadd else 0, "acc_bits": pe * acc,
-           "rom_luts": 0.0 if bram else _rom_luts(depth, p.get("ROM_LIVE", width)), "one": 1}
+           "rom_luts": 0.0 if bram else _rom_luts(depth, p.get("ROM_COLS", p.get("ROM_LIVE", width))),
+           "one": 1}
     ff = {"acc_bits": pe * acc, "acc_mem": pe * acc * (c // pe > 1), "rom_width": width, "one": 1}
     return lut, ff, pe * dsp_per, bram
 
@@ -260,23 +273,16 @@ def _f_threshold(p: dict, model: dict):
     bram = _rom_bram(depth, width, p, model)
     live = p.get("ROM_LIVE", width)
     # LUTs: every threshold bit costs about the same in the comparators whatever it holds (a
-    # carry-chain bit against a constant or a ROM bit); the ROM's logic is its distinct live
-    # columns (ROM_COLS: Yosys shares equal and complementary columns, e.g. the sign bits of
-    # thresholds that cross zero), one LUT6 per 64 words each, merged into the comparators when
-    # only a few words deep (C/PE <= 4: the address is one or two more inputs of the comparator
-    # LUTs). Its cost per column grows with the address bits: 5 (a LUT5), 6 (a LUT6 that no
-    # longer merges) or more (LUT6s and their output muxes)
-    cols = 0 if bram else p.get("ROM_COLS", live)
+    # carry-chain bit against a constant or a ROM bit); above ROM_INLINE words the ROM is a
+    # gs_rom of its own, its distinct live columns (ROM_COLS, :func:`_rom_luts`); up to that it
+    # stays in gs_thresholds and merges into the comparators (the address is one or two more
+    # inputs of their LUTs), and Yosys then registers its address instead of its wide output
+    inline = depth <= ROM_INLINE and not bram
     lut = {"cmp_bits": pe * n * tb,
-           "rom_cols_s": cols if 4 < depth <= 32 else 0,
-           "rom_cols_m": cols if 32 < depth <= 64 else 0,
-           "rom_cols_d": cols * math.ceil(depth / 64) if depth > 64 else 0,
+           "rom_luts": 0.0 if (bram or inline) else _rom_luts(depth, p.get("ROM_COLS", live)),
            "count_bits": pe * n * _clog2(n + 1), "one": 1}
-    # a ROM only a few words deep merges into the comparators, and Yosys then registers its
-    # address instead of its (wide) output
-    shallow = depth <= 8
     ff = {"out_bits": pe * p["OUT_BITS"], "in_bits": pe * p["IN_BITS"],
-          "rom_width": live if not (bram or shallow) else 0, "addr": _clog2(depth), "one": 1}
+          "rom_width": live if not (bram or inline) else 0, "addr": _clog2(depth), "one": 1}
     return lut, ff, 0, bram
 
 
@@ -291,7 +297,8 @@ def _f_requant(p: dict, model: dict):
     prod = ib + (mb if p.get("USE_MULT", 1) else 0)
     lut = {"lutmul_bits": pe * ib * mb if (p.get("USE_MULT", 1) and not dsp_per) else 0,
            "add_bits": pe * max(prod, bb), "out_bits": pe * p["OUT_BITS"],
-           "rom_luts": 0.0 if bram else _rom_luts(depth, p.get("ROM_LIVE", width)), "one": 1}
+           "rom_luts": 0.0 if bram else _rom_luts(depth, p.get("ROM_COLS", p.get("ROM_LIVE", width))),
+           "one": 1}
     ff = {"prod_bits": pe * max(prod, bb), "in_bits": pe * ib, "out_bits": pe * p["OUT_BITS"],
           "rom_width": p.get("ROM_LIVE", width) if not bram else 0, "one": 1}
     return lut, ff, pe * dsp_per, bram
@@ -627,10 +634,14 @@ def _fit_rules(rows: list[dict]) -> dict:
     return rules
 
 
-#: coefficients measured on dedicated ``synth_xilinx`` runs rather than fitted: the sweep has no
-#: configuration exercising the feature (its column is zero there), so a refit keeps these.
-#: gs_mvu ``MUL_STYLE "pack"``: the paired rows' adder trees and registers in fabric
-MEASURED = {"matvec": {"lut": {"pack_rows": 7.66, "pack_tree_bits": 0.6625}, "ff": {"pack_acc_bits": 1.0}}}
+#: coefficients measured on dedicated ``synth_xilinx`` runs rather than fitted; a refit keeps
+#: these and fits the rest to what they leave. gs_mvu ``MUL_STYLE "pack"``: the paired rows'
+#: adder trees and registers in fabric (no sweep configuration exercises them). ``rom_luts``:
+#: the gs_rom module, measured alone (:func:`_rom_luts`); fitted with the rest, its coefficient
+#: would soak up lane costs that grow with the ROM's width
+_ROM = {"rom_luts": 1.0}
+MEASURED = {"matvec": {"lut": {"pack_rows": 7.66, "pack_tree_bits": 0.6625, **_ROM}, "ff": {"pack_acc_bits": 1.0}},
+            "vvu": {"lut": dict(_ROM)}, "threshold": {"lut": dict(_ROM)}, "requant": {"lut": dict(_ROM)}}
 
 
 def fit(rows: list[dict]) -> tuple[dict, dict]:
@@ -648,14 +659,17 @@ def fit(rows: list[dict]) -> tuple[dict, dict]:
         model["coefficients"][kind] = {}
         for idx, res in ((0, "lut"), (1, "ff")):
             feats = [_FEATURES[kind](row_params(r), model)[idx] for r in rs]
-            names = list(feats[0])
+            fixed = MEASURED.get(kind, {}).get(res, {})
+            names = [n for n in feats[0] if n not in fixed]
             a = np.array([[f[n] for n in names] for f in feats], dtype=float)
             y = np.array([r["resources"][res] for r in rs], dtype=float)
-            # relative least squares: every configuration weighs the same, small or large
+            # relative least squares: every configuration weighs the same, small or large; the
+            # measured coefficients are not refitted (their share comes off the target)
             w = 1.0 / np.maximum(y, 10.0)
-            coef, _ = nnls(a * w[:, None], y * w)
+            known = np.array([sum(c * f[n] for n, c in fixed.items()) for f in feats], dtype=float)
+            coef, _ = nnls(a * w[:, None], (y - known) * w)
             model["coefficients"][kind][res] = {n: round(float(c), 6) for n, c in zip(names, coef)}
-            model["coefficients"][kind][res].update(MEASURED.get(kind, {}).get(res, {}))
+            model["coefficients"][kind][res].update(fixed)
     return model, evaluate(test, model)
 
 
