@@ -277,3 +277,35 @@ def test_chparam_negative_integer_is_a_clear_error(tmp_path):
         synth_xilinx(tmp_path, ["gs_thresholds.v"], "gs_thresholds", family="xc7", chparams={"BASE": -1},
                      out_dir=tmp_path / "r")
     assert str(e.value) == "parameter BASE=-1: expected an identifier and a non-negative integer or a file name"
+
+
+def test_rom_luts_is_the_measured_gs_rom_cost():
+    # Yosys synth_xilinx on gs_rom alone, random contents (rtl/gs_rom.v): one LUT6 per 64 words
+    # of a column, MUXF7/MUXF8 between them up to 256 words, a LUT per 4 chunks deeper
+    assert cost._rom_luts(64, 16) == 16          # measured 16
+    assert cost._rom_luts(128, 16) == 32         # measured 32
+    assert cost._rom_luts(196, 64) == 256        # measured 264
+    assert cost._rom_luts(512, 16) == 160        # measured 168 (random), 195 (trained-like)
+    assert cost._rom_luts(2, 8) == 4             # an address bit or its complement
+
+
+def test_fit_keeps_measured_coefficients_and_fits_the_rest():
+    # synthetic threshold rows: LUT = gs_rom LUTs (measured, 1.0) + 0.5 a comparator bit + 20; the
+    # fit must return the measured coefficient as it is and recover the others from what it leaves
+    rows = []
+    for i, (c, pe, n, tb) in enumerate([(64, 1, 3, 8), (128, 2, 7, 10), (32, 1, 15, 12), (256, 4, 1, 9),
+                                        (16, 1, 63, 16), (96, 2, 3, 8), (512, 8, 2, 11), (48, 3, 7, 9)]):
+        p = {"C": c, "PE": pe, "N": n, "T_BITS": tb, "IN_BITS": tb, "OUT_BITS": 3, "MEM_STYLE": "distributed"}
+        f = cost._f_threshold(p, {"rules": {}})[0]
+        rows.append({"id": f"t{i}", "kind": "threshold", "core": "gs_thresholds", "params": p,
+                     "resources": {"lut": round(f["rom_luts"] + 0.5 * f["cmp_bits"] + 20), "ff": 10 + c,
+                                   "dsp": 0, "bram18": 0, "uram": 0}})
+    model, _ = cost.fit(rows)
+    coef = model["coefficients"]["threshold"]["lut"]
+    assert coef["rom_luts"] == cost.MEASURED["threshold"]["lut"]["rom_luts"] == 1.0
+    assert coef["cmp_bits"] == pytest.approx(0.5, abs=0.02) and coef["one"] == pytest.approx(20, abs=2)
+    # rows whose ROMs cost twice the measured LUTs: a free fit would say 2.0; the measured one stays
+    for r in rows:
+        f = cost._f_threshold(r["params"], {"rules": {}})[0]
+        r["resources"]["lut"] = round(2 * f["rom_luts"] + 0.5 * f["cmp_bits"] + 20)
+    assert cost.fit(rows)[0]["coefficients"]["threshold"]["lut"]["rom_luts"] == 1.0
