@@ -184,8 +184,14 @@ def configs() -> list[dict]:
             {"param": "PARAM_FILE", "words": c // pe, "lanes": pe, "lane_bits": mb + bb})
     for w, d in ((8, 2), (32, 16), (64, 32), (16, 64), (128, 8), (256, 2), (24, 256), (8, 1024)):
         add("fifo", "gs_fifo", {"WIDTH": w, "DEPTH": d})
-    for ie, oe, eb in ((1, 4, 4), (4, 1, 4), (8, 2, 8), (2, 8, 2), (3, 6, 4)):
+    for ie, oe, eb in ((1, 4, 4), (4, 1, 4), (8, 2, 8), (2, 8, 2), (3, 6, 4),
+                       (13, 8, 2), (5, 16, 2), (11, 8, 2), (9, 32, 1), (13, 64, 2), (37, 8, 1)):
         add("dwc", "gs_dwc", {"IN_ELEMS": ie, "OUT_ELEMS": oe, "ELEM_BITS": eb})
+    # ragged input (a matvec PE not dividing MH): the converter drops each vector's padding
+    for ie, oe, eb, gb, last in ((13, 8, 2, 5, 12), (13, 2, 2, 5, 12), (6, 4, 2, 11, 4), (37, 8, 1, 7, 34),
+                                 (7, 2, 4, 10, 1), (9, 32, 1, 29, 8), (22, 16, 2, 3, 20)):
+        add("dwc", "gs_dwc", {"IN_ELEMS": ie, "OUT_ELEMS": oe, "ELEM_BITS": eb, "GROUP_BEATS": gb,
+                              "LAST_ELEMS": last})
     for wdt, n in ((8, 2), (64, 2), (32, 3)):
         add("dup", "gs_dup", {"WIDTH": wdt, "N": n})
     for h, c, k, simd, eb in ((8, 4, 3, 1, 4), (16, 16, 3, 4, 2), (28, 1, 3, 1, 8)):

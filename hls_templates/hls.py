@@ -44,13 +44,15 @@ from gatesmith.ir.graph import Graph, Node
 from gatesmith.ir.ops import (Add, Concat, DepthwiseMatVec, LabelSelect, MatVec, MultiThreshold, PoolMode, Requant,
                               SlidingWindow, WindowReduce)
 from gatesmith.ir.schedule.fifos import fifo_depths
+from gatesmith.ir.schedule.folding import RAGGED_KINDS, fold_count
 from gatesmith.ir.schedule.impl import forced_impl
 from gatesmith.ir.types import BipolarType, DType, IntType, type_for_range
 from gatesmith.ir.verifier import verify
 
 from ._keywords import RESERVED_WORDS
 from .env import Namer, render, sanitize_ident
-from .rtl import DEFAULT_FIFO_DEPTH, CodegenError, StreamSpec, _hardware_nodes, _where, check_requant, swg_geometry
+from .rtl import (DEFAULT_FIFO_DEPTH, CodegenError, StreamSpec, _hardware_nodes, _pad_rows, _where, check_requant,
+                  swg_geometry)
 
 __all__ = [
     "HlsDesign",
@@ -185,14 +187,16 @@ def _enc(t: DType) -> dict[str, int]:
 
 def _mvu_stage(node: Node, op: MatVec, in_t: DType, out_t: DType, pix: int) -> _Block:
     pe, simd = node.fold.pe, node.fold.simd
-    mh, mw = op.mh, op.mw
-    nf, sf = mh // pe, mw // simd
+    mw = op.mw
+    nf, sf = fold_count(op.mh, pe), mw // simd
+    mh = nf * pe  # a ragged PE: NF*PE rows, the padding rows' weights are 0 (raw bits)
     if not (isinstance(out_t, IntType) and out_t.signed):
         raise CodegenError(f"{_where(node)}: expected a signed accumulator type, got {out_t}")
     wt = op.wtype
     w = np.asarray(op.weights, dtype=object)
     if wt.bipolar:
         w = np.where(w > 0, 1, 0).astype(object)  # the raw bit, 1 = +1
+    w = _pad_rows(w, mh, 0)
     # W[n*PE+p][s*SIMD+k] -> weights[p][k][n*SF+s]
     w = w.reshape(nf, pe, sf, simd).transpose(1, 3, 0, 2).reshape(pe, simd, nf * sf)
     ie, we = _enc(in_t), _enc(wt)
@@ -225,6 +229,8 @@ def _thresholds_stage(node: Node, op: MultiThreshold, in_t: DType, out_t: DType,
         )
     if not -(1 << 31) <= base < (1 << 31) - n:
         raise CodegenError(f"{_where(node)}: base {base!r} does not fit a 32-bit level counter")
+    c = fold_count(c, pe) * pe  # a ragged PE (on a ragged matvec stream): padding channels
+    t = _pad_rows(t, c)
     # T[n*PE+p][k] -> thresholds[p][k][n]
     arr = t.reshape(c // pe, pe, n).transpose(1, 2, 0)
     ie, oe = _enc(in_t), _enc(op.out)
@@ -256,6 +262,8 @@ def _requant_stage(node: Node, op: Requant, in_t: DType, out_t: DType, pix: int)
     t_hi = max(max(a, b) + int(bb) for (a, b), bb in zip(prods, bias.tolist()))
     t_bits = _signed_bits(t_lo, t_hi)
     ie = _enc(in_t)
+    c = fold_count(c, pe) * pe  # a ragged PE (on a ragged matvec stream): padding channels
+    mult, bias = _pad_rows(mult, c), _pad_rows(bias, c)
     params = {
         "C": c, "PE": pe,
         "IN_BITS": ie["BITS"], "IN_SIGNED": ie["SIGNED"], "IN_BIPOLAR": ie["BIPOLAR"],
@@ -527,17 +535,21 @@ def render_hls(
         for port, v in enumerate(node.inputs):
             consumers.setdefault(v, []).append((node, port))
     blk_of = {node.name: blk for node, blk, _ in staged}
-    # (stream or None for the top input s_axis, elements a beat, type) feeding each (node, port)
-    port_src: dict[tuple[str, int], tuple[dict[str, Any] | None, int, DType]] = {}
+    # (stream or None for the top input s_axis, elements a beat, type, vector length of a
+    # ragged stream or None) feeding each (node, port); a ragged stream (a matvec PE not
+    # dividing MH) pads each vector's last beat: threshold/requant stages at the same PE pass
+    # it on, a width converter in front of any other stage drops the padding
+    port_src: dict[tuple[str, int], tuple[dict[str, Any] | None, int, DType, int | None]] = {}
 
-    def fan_out(value: str, src: dict[str, Any] | None, elems: int, t: DType) -> None:
+    def fan_out(value: str, src: dict[str, Any] | None, elems: int, t: DType, group: int | None = None) -> None:
         """Route ``value`` to its readers; N > 1 readers through a chain of N - 1 gs_dup."""
         users = consumers.get(value, [])
         if len(users) == 1:
-            port_src[(users[0][0].name, users[0][1])] = (src, elems, t)
+            port_src[(users[0][0].name, users[0][1])] = (src, elems, t, group)
             return
         base = namer.claim(value, tuple(f"_dup{k}{r}" for k in range(len(users)) for r in ("", "_rest")))
-        beats = int(np.prod(graph.value(value).shape)) // elems
+        total = int(np.prod(graph.value(value).shape))
+        beats = total // elems if group is None else total // group * fold_count(group, elems)
         cur = src
         for k, (node, port) in enumerate(users[:-1]):
             d0 = new_stream(f"{base}_dup{k}", elems * t.bits)
@@ -545,10 +557,10 @@ def render_hls(
             d1 = new_stream(f"{base}_dup{k + 1}" if last else f"{base}_dup{k}_rest", elems * t.bits)
             calls.append({"kind": "dup", "stage": base, "src": cur["name"] if cur else "s_axis",
                           "dsts": [d0["name"], d1["name"]], "p": {"BEATS": beats, "WIDTH": elems * t.bits}})
-            port_src[(node.name, port)] = (d0, elems, t)
+            port_src[(node.name, port)] = (d0, elems, t, group)
             cur = d1
         node, port = users[-1]
-        port_src[(node.name, port)] = (cur, elems, t)
+        port_src[(node.name, port)] = (cur, elems, t, group)
 
     in_v = graph.value(graph.inputs[0])
     first_reader = consumers[graph.inputs[0]][0][0]
@@ -562,16 +574,25 @@ def render_hls(
             + tuple(f"_{r[0]}{t}" for r in blk.roms for t in ("", "_t")),
         )
         srcs = []
+        out_group = None
+        if node.kind == "matvec" and node.op.mh % node.fold.pe:
+            out_group = node.op.mh
         for port, value in enumerate(node.inputs):
-            cur, cur_elems, cur_t = port_src[(node.name, port)]
+            cur, cur_elems, cur_t, group = port_src[(node.name, port)]
             sfx = "" if len(node.inputs) == 1 else f"_in{port}"
-            if cur_elems != blk.in_elems:
+            passes = group is not None and node.kind in RAGGED_KINDS and cur_elems == blk.in_elems
+            if passes:
+                out_group = group
+            if cur_elems != blk.in_elems or (group is not None and not passes):
                 dst = new_stream(nm + sfx + "_dwc", blk.in_elems * cur_t.bits)
+                dp = {"ELEMS": int(np.prod(graph.value(value).shape)), "IN_ELEMS": cur_elems,
+                      "OUT_ELEMS": blk.in_elems, "BITS": cur_t.bits}
+                if group is not None:  # drop the padding of each vector's last beat
+                    nb = fold_count(group, cur_elems)
+                    dp.update(GROUP_BEATS=nb, LAST_ELEMS=group - (nb - 1) * cur_elems)
                 calls.append({
                     "kind": "dwc", "stage": nm,
-                    "src": cur["name"] if cur else "s_axis", "dst": dst["name"],
-                    "p": {"ELEMS": int(np.prod(graph.value(value).shape)), "IN_ELEMS": cur_elems,
-                          "OUT_ELEMS": blk.in_elems, "BITS": cur_t.bits},
+                    "src": cur["name"] if cur else "s_axis", "dst": dst["name"], "p": dp,
                 })
                 cur = dst
             if cur is not None:  # the stream in front of the kernel (not the top's s_axis)
@@ -603,9 +624,14 @@ def render_hls(
         stages.append(HlsStage(name=nm, node=node.name, kind=node.kind, kernel=blk.kernel,
                                params=dict(blk.params), header=header or ""))
         if is_out:
+            if out_group is not None:
+                raise CodegenError(
+                    f"{_where(node)}: PE={node.fold.pe} does not divide the {out_group} channels of the graph "
+                    f"output; the output stream must be dense (expected a PE dividing {out_group})"
+                )
             out_blk = blk
         else:
-            fan_out(node.outputs[0], dst, blk.out_elems, out_t)
+            fan_out(node.outputs[0], dst, blk.out_elems, out_t, out_group)
     assert out_blk is not None  # unsupported() checked that a stage produces the output
 
     vin, vout = graph.value(graph.inputs[0]), graph.value(graph.outputs[0])

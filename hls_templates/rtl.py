@@ -28,7 +28,7 @@ from gatesmith.ir.graph import Graph, Node
 from gatesmith.ir.ops import Add, Concat, DepthwiseMatVec, LabelSelect, MatVec, MultiThreshold, PoolMode, Requant, SlidingWindow, WindowReduce
 from gatesmith.ir.types import BipolarType, DType, IntType, parse_type, type_for_range
 from gatesmith.ir.schedule.fifos import fifo_depths
-from gatesmith.ir.schedule.folding import swg_ring_extra
+from gatesmith.ir.schedule.folding import RAGGED_KINDS, fold_count, swg_ring_extra
 from gatesmith.ir.schedule.impl import rtl_style_params
 from gatesmith.ir.verifier import verify
 
@@ -212,12 +212,23 @@ def _signed_bits(lo: int, hi: int) -> int:
     return type_for_range(min(int(lo), 0), max(int(hi), 0), signed=True).bits
 
 
+def _pad_rows(a: np.ndarray, rows: int, fill=None) -> np.ndarray:
+    """``a`` (rows first) padded to ``rows`` rows for a ragged PE: with ``fill``, or copies of
+    its last row (a threshold/requant lane of the padding computes values nobody reads)."""
+    extra = rows - a.shape[0]
+    if extra <= 0:
+        return a
+    pad = np.full((extra,) + a.shape[1:], fill, dtype=object) if fill is not None else np.repeat(a[-1:], extra, axis=0)
+    return np.concatenate([a, pad], axis=0)
+
+
 def _mvu_stage(node: Node, op: MatVec, in_t: DType, out_t: DType) -> _Block:
     pe, simd = node.fold.pe, node.fold.simd
-    mh, mw = op.mh, op.mw
-    nf, sf = mh // pe, mw // simd
+    mw = op.mw
+    nf, sf = fold_count(op.mh, pe), mw // simd
+    mh = nf * pe  # a ragged PE: the core computes NF*PE rows, the padding rows' weights are 0
     wt = op.wtype
-    raw = np.asarray(wt.to_bits(np.asarray(op.weights)), dtype=object)
+    raw = _pad_rows(np.asarray(wt.to_bits(np.asarray(op.weights)), dtype=object), mh, 0)
     # W[n*PE+p][s*SIMD+k] -> word n*SF+s, lane p*SIMD+k
     raw = raw.reshape(nf, pe, sf, simd).transpose(0, 2, 1, 3).reshape(nf * sf, pe * simd)
     params = {
@@ -295,7 +306,8 @@ def _thresholds_stage(node: Node, op: MultiThreshold, in_t: DType, out_t: DType)
     n = t.shape[1]
     t_bits = max(in_t.bits, _signed_bits(int(t.min()), int(t.max())))
     raw = np.vectorize(lambda v: int(v) & ((1 << t_bits) - 1), otypes=[object])(t)
-    raw = raw.reshape(c // pe, pe * n)  # word w, lane p*N+k = T[w*PE+p][k]
+    c = fold_count(c, pe) * pe  # a ragged PE (on a ragged matvec stream): padding channels
+    raw = _pad_rows(raw, c).reshape(c // pe, pe * n)  # word w, lane p*N+k = T[w*PE+p][k]
     params = {
         "C": c,
         "PE": pe,
@@ -351,7 +363,8 @@ def _requant_stage(node: Node, op: Requant, in_t: DType, out_t: DType) -> _Block
         ((int(m) & ((1 << m_bits) - 1)) << b_bits) | (int(b) & ((1 << b_bits) - 1))
         for m, b in zip(mult.tolist(), bias.tolist())
     ]
-    raw = np.asarray(lane, dtype=object).reshape(c // pe, pe)
+    c = fold_count(c, pe) * pe  # a ragged PE (on a ragged matvec stream): padding channels
+    raw = _pad_rows(np.asarray(lane, dtype=object), c).reshape(c // pe, pe)
     params = {
         "C": c,
         "PE": pe,
@@ -686,14 +699,17 @@ def render_rtl(
     for node in hw_nodes:
         for port, v in enumerate(node.inputs):
             consumers.setdefault(v, []).append((node, port))
-    # (stream, elements per beat or None for the top input, type) feeding each (node, port)
-    port_src: dict[tuple[str, int], tuple[str, int | None, DType]] = {}
+    # (stream, elements per beat or None for the top input, type, vector length of a ragged
+    # stream or None) feeding each (node, port); a ragged stream (a matvec PE not dividing MH)
+    # pads each vector's last beat: threshold/requant cores at the same PE pass it on, a
+    # width converter in front of any other core drops the padding
+    port_src: dict[tuple[str, int], tuple[str, int | None, DType, int | None]] = {}
 
-    def fan_out(value: str, stream: str, elems: int | None, t: DType) -> None:
+    def fan_out(value: str, stream: str, elems: int | None, t: DType, group: int | None = None) -> None:
         users = consumers.get(value, [])
         if len(users) <= 1:
             for node, port in users:
-                port_src[(node.name, port)] = (stream, elems, t)
+                port_src[(node.name, port)] = (stream, elems, t, group)
             return
         if elems is None:  # the top input fans out: its beat width is the first user's
             elems = next(b.in_elems for n, b, _, _ in staged if n.name == users[0][0].name)
@@ -702,7 +718,7 @@ def render_rtl(
         for node, port in users:
             dst = new_stream(f"{node.name}_in{port}", elems * t.bits)
             outs.append(dst)
-            port_src[(node.name, port)] = (dst, elems, t)
+            port_src[(node.name, port)] = (dst, elems, t, group)
         blocks.append({"kind": "dup", "inst": namer.claim(f"u_{value}_dup"), "src": stream, "dsts": outs,
                        "p": {"WIDTH": elems * t.bits, "N": len(outs)}})
 
@@ -713,16 +729,26 @@ def render_rtl(
         nm = namer.claim(node.name, _STREAM_SUFFIXES)
         inst = namer.claim("u_" + nm)
         srcs = []
+        out_group = None
+        if node.kind == "matvec" and node.op.mh % node.fold.pe:
+            out_group = node.op.mh
         for port in range(len(node.inputs)):
-            cur, cur_elems, cur_t = port_src[(node.name, port)]
+            cur, cur_elems, cur_t, group = port_src[(node.name, port)]
             sfx = "" if len(node.inputs) == 1 else f"_in{port}"
+            passes = group is not None and node.kind in RAGGED_KINDS and cur_elems == blk.in_elems
+            if passes:
+                out_group = group
             if cur_elems is None:  # reads the top input directly: it sets the input beat width
                 first_in[0] = blk.in_elems
-            elif cur_elems != blk.in_elems:  # width conversion
+            elif cur_elems != blk.in_elems or (group is not None and not passes):  # width conversion
                 dst = new_stream(nm + sfx + "_dwc", blk.in_elems * cur_t.bits)
+                dp = {"IN_ELEMS": cur_elems, "OUT_ELEMS": blk.in_elems, "ELEM_BITS": cur_t.bits}
+                if group is not None:  # drop the padding of each vector's last beat
+                    nb = fold_count(group, cur_elems)
+                    dp.update(GROUP_BEATS=nb, LAST_ELEMS=group - (nb - 1) * cur_elems)
                 blocks.append({
                     "kind": "dwc", "inst": namer.claim("u_" + nm + sfx + "_dwc"), "src": cur, "dst": dst,
-                    "p": {"IN_ELEMS": cur_elems, "OUT_ELEMS": blk.in_elems, "ELEM_BITS": cur_t.bits},
+                    "p": dp,
                 })
                 cur = dst
             # FIFO in front of the core, at the core's input width (after the DWC, so a buffered
@@ -780,8 +806,13 @@ def render_rtl(
                 memory=mem_name,
             )
         )
+        if is_out and out_group is not None:
+            raise CodegenError(
+                f"{_where(node)}: PE={node.fold.pe} does not divide the {out_group} channels of the graph "
+                f"output; the output stream must be dense (expected a PE dividing {out_group})"
+            )
         if not is_out:
-            fan_out(node.outputs[0], out_stream, blk.out_elems, out_t)
+            fan_out(node.outputs[0], out_stream, blk.out_elems, out_t, out_group)
     in_t0 = graph.value(graph.inputs[0]).dtype
     in_spec = _stream_spec(in_t0, first_in[0], int(np.prod(graph.value(graph.inputs[0]).shape)))
     out_v = graph.value(graph.outputs[0])

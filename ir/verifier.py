@@ -18,6 +18,11 @@ class IRError(ValueError):
     """The graph violates an IR invariant."""
 
 
+
+#: kinds whose PE need not divide their rows/channels (a ragged last fold; the scheduler's
+#: rules in ir/schedule/folding.py)
+_RAGGED_PE = ("matvec", "threshold", "requant", "requantize")
+
 def _check_values_in(arr: np.ndarray, dtype, what: str) -> None:
     if arr.size == 0:
         return
@@ -75,6 +80,8 @@ def verify(graph: Graph) -> Graph:
             dims = op.fold_dims()
             for key, dim in dims.items():
                 f = getattr(node.fold, key)
+                if key == "pe" and node.kind in _RAGGED_PE and 1 <= f <= dim:
+                    continue  # a ragged PE (ir/schedule/folding.py says where one is allowed)
                 if f < 1 or dim % f:
                     raise IRError(f"{where}: {key.upper()}={f} must divide {dim}")
         if node.impl is not None:

@@ -21,7 +21,10 @@
 //
 // Parameters
 //   MW, MH        matrix columns (input length), rows (output length)
-//   PE, SIMD      rows and columns per cycle (PE divides MH, SIMD divides MW)
+//   PE, SIMD      rows and columns per cycle (PE divides MH, SIMD divides MW;
+//                 for a ragged PE the generator passes MH rounded up to a
+//                 multiple of PE, the padding rows' weights 0, and drops the
+//                 padding outputs in the gs_dwc behind the unit)
 //   IN_BITS, IN_SIGNED, IN_BIPOLAR   input element encoding (bipolar: IN_BITS=1)
 //   W_BITS, W_SIGNED, W_BIPOLAR      weight encoding (bipolar: W_BITS=1)
 //   ACC_BITS      output (accumulator) width, signed

@@ -45,13 +45,16 @@ def test_reachable_target_is_unchanged_and_at_the_bound(zoo_export):
     folds = lambda graph: [(n.name, n.fold) for n in graph.nodes]  # noqa: E731
     assert folds(cf.run(g)) == folds(cf._fold(g, {}, cf.budget()))
     e = estimate(cf.run(g), clock_mhz=100.0)
-    # every matrix-vector layer takes its cheapest fold: efficiency is what divisors allow
-    assert e["folding_efficiency"] == e["folding_efficiency_bound"] == 0.9022
+    # every matrix-vector layer takes its cheapest fold: efficiency is what PE x SIMD foldings
+    # allow (0.9022 with divisors only; ragged PEs, e.g. 13 of 64 rows in five folds, reach more)
+    assert e["folding_efficiency"] == e["folding_efficiency_bound"] == 0.9557
 
 
 @pytest.mark.parametrize("name, fps, layer, simd, swg_simd", [
-    ("conv_avgpool", 1e5, "mvu3", 6, 1),  # C = 8: SIMD 8 at the coupling, 6 behind a 1 -> 6 converter
-    ("cnv_1w1a", 1e4, "mvu6", 288, 2),  # C = 128: SIMD 384 at the coupling, 288 behind a 2 -> 288 converter
+    # C = 16: SIMD 72 (MW = 144) behind an 8 -> 72 converter. (The cases this test had before
+    # ragged PEs, conv_avgpool at 1e5 and cnv_1w1a at 1e4, now reach their bound with a ragged PE
+    # at coupled SIMDs: a PE of 3 for 8 rows, 9 for 256.)
+    ("resnet8", 3e3, "mvu1", 72, 8),
 ])
 def test_window_coupling_below_the_bound_takes_a_width_converter(zoo_export, name, fps, layer, simd, swg_simd):
     """A unit whose window's SIMD coupling (SIMD | C or C | SIMD) costs multipliers takes a SIMD
@@ -85,4 +88,4 @@ def test_at_the_bound_the_coupled_design_stays(zoo_export):
     eff, bound = folding_efficiency(coupled)
     assert eff == bound
     other = cf._fold_for(g, {}, cf.budget(), convert=True)
-    assert folding_efficiency(other)[0] < eff
+    assert folding_efficiency(other)[0] <= eff  # (equal since ragged PEs: not strictly better, kept)

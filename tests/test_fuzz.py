@@ -53,9 +53,11 @@ def test_generator_covers_the_space():
           suppress_health_check=[HealthCheck.function_scoped_fixture])  # the graph is immutable
 @given(seed=fuzz.hypothesis_seeds())
 def test_random_folding_is_valid(tiny_graph, seed):
-    """Hypothesis-drawn specs: deterministic, and their random foldings divide the layer sizes."""
+    """Hypothesis-drawn specs: deterministic, and their random foldings divide the layer sizes
+    (or are ragged PEs where the scheduler allows them)."""
     from gatesmith.ir import Fold, MatVec
     from gatesmith.ir.schedule import ChooseFolding
+    from gatesmith.ir.schedule.folding import ragged_ok
 
     spec = fuzz.spec_from_seed(seed)
     assert spec == fuzz.spec_from_seed(seed)
@@ -67,5 +69,6 @@ def test_random_folding_is_valid(tiny_graph, seed):
         for n in g2.nodes:
             assert isinstance(n.fold, Fold)
             if isinstance(n.op, MatVec):
-                assert n.op.mh % n.fold.pe == 0 and n.op.mw % n.fold.simd == 0
+                assert n.op.mw % n.fold.simd == 0
+                assert n.op.mh % n.fold.pe == 0 or ragged_ok(g2, n)  # a ragged PE only off the output path
                 assert cap is None or n.fold.pe * n.fold.simd <= cap

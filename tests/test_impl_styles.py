@@ -333,11 +333,18 @@ def test_yosys_thresholds_memory_style(tmp_path, mem, bram18):
 
 @pytest.fixture(scope="module")
 def jet(tmp_path_factory, zoo_export):
-    """jet_tagger (6-bit weights, 64-level thresholds) folded for 2 M inferences/s at 100 MHz."""
+    """jet_tagger (6-bit weights, 64-level thresholds) folded as the divisor-only scheduler folded it
+    for 2 M inferences/s at 100 MHz (mvu0 PE 2 x SIMD 16: even PEs, whose rows pair up)."""
+    import json
+
     from gatesmith.flow import CompileOptions, _build_graph
 
     model, path = zoo_export("jet_tagger")
-    return model, path, _build_graph(path, CompileOptions(target_fps=2_000_000), 100.0)
+    folding = tmp_path_factory.mktemp("jet") / "folding.json"
+    folding.write_text(json.dumps({"version": 1, "layers": {
+        "mvu0": {"pe": 2, "simd": 16}, "rq0": {"pe": 2}, "mvu1": {"pe": 1, "simd": 64}, "rq1": {"pe": 1},
+        "mvu2": {"pe": 1, "simd": 32}, "rq2": {"pe": 1}, "mvu3": {"pe": 1, "simd": 4}}}))
+    return model, path, _build_graph(path, CompileOptions(folding_file=folding), 100.0)
 
 
 def _impls(g):
@@ -747,7 +754,8 @@ def test_e2e_mlp_uram_weights_loaded_then_equal_reference(jet, tmp_path):
 @pytest.mark.rtl
 def test_e2e_mlp_pack_multipliers_equal_reference(jet, tmp_path):
     """``--mul-style pack`` and ``mul_style = "pack"`` compile the same design; Verilator runs it
-    with random backpressure, bit-exact against ONNX; mvu0 takes half its DSPs."""
+    with random backpressure, bit-exact against ONNX; mvu0 (a ragged PE of 11: 64 rows in six
+    folds, the last 9 rows) takes 12 DSPs for 22 products: five pairs and one row alone a lane."""
     import json
 
     from gatesmith.cli import main
@@ -767,7 +775,8 @@ def test_e2e_mlp_pack_multipliers_equal_reference(jet, tmp_path):
     assert set(_ir_impls(out).values()) >= {"mem=lutram, mul=pack"} and top.count('.MUL_STYLE   ("pack")') == 4
     lint_design(out / "rtl", "gatesmith_top")
     layers = {l["name"]: l for l in json.loads((out / "reports" / "estimate.json").read_text())["layers"]}
-    assert layers["mvu0"]["dsp"] == 16  # PE 2 x SIMD 16 s8 x s6 products: 32 DSPs as "dsp"
+    assert (layers["mvu0"]["pe"], layers["mvu0"]["simd"]) == (11, 2)
+    assert layers["mvu0"]["dsp"] == 12  # PE 11 x SIMD 2 s8 x s6 products: 22 DSPs as "dsp"
     x = model.sample_with_extremes(24, seed=6)
     expect = zoo.onnx_forward(path, x)
     y, rep = simulate(out, x, engine="rtl", backpressure=True, seed=4, expect=expect)

@@ -73,9 +73,10 @@ def test_json_round_trip(tiny_graph):
 
 
 def test_verifier_rejects_bad_fold(tiny_graph):
-    n = tiny_graph.nodes[0].with_(fold=dataclasses.replace(ChooseFolding().run(tiny_graph).nodes[0].fold, pe=3))
+    n = tiny_graph.nodes[0].with_(fold=dataclasses.replace(ChooseFolding().run(tiny_graph).nodes[0].fold, pe=5))
     g = tiny_graph.replace_nodes((n,) + tiny_graph.nodes[1:])
-    with pytest.raises(IRError, match=r"node 'mvu0' \(matvec, from MatMul_0\): PE=3 must divide 4"):
+    # (a PE below MH that does not divide it is a ragged PE, which the scheduler checks)
+    with pytest.raises(IRError, match=r"node 'mvu0' \(matvec, from MatMul_0\): PE=5 must divide 4"):
         verify(g)
 
 
@@ -101,7 +102,7 @@ def test_folding_target_and_file(tiny_graph):
     "text, message",
     [
         ("{", r"--folding 'f.json': not valid JSON"),
-        ('{"layers": {"mvu0": {"pe": 3}}}', r"layer 'mvu0': PE=3 must be a positive divisor of 4 \(valid: \[1, 2, 4\]\)"),
+        ('{"layers": {"mvu0": {"pe": 5}}}', r"layer 'mvu0': PE=5 must be a positive divisor of 4 \(valid: \[1, 2, 4\]\)"),
         ('{"layers": {"nope": {"pe": 1}}}', r"folding names layer 'nope', which the design does not have"),
         ('{"layers": {"mvu0": {"pe": 1, "lanes": 2}}}', r"layer 'mvu0': unknown key 'lanes'"),
         ('{"layers": {"mvu0": {"pe": "2"}}}', r"layer 'mvu0': pe must be an integer, got '2'"),

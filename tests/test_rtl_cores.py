@@ -343,6 +343,29 @@ def test_dwc(case, rtl_cache, tmp_path):
          {"seed": seed, "groups": 12, "in_pause": pause[0], "out_pause": pause[1]})
 
 
+# ragged input (a matvec PE not dividing MH): (IN, OUT, bits, GROUP_BEATS, LAST_ELEMS)
+DWC_RAGGED = [(13, 16, 2, 5, 12), (13, 2, 3, 5, 12), (3, 2, 4, 3, 1), (5, 5, 2, 2, 3), (4, 1, 3, 1, 2),
+              (6, 4, 5, 4, 5)]
+
+
+@pytest.mark.rtl
+@pytest.mark.parametrize("case", DWC_RAGGED, ids=lambda c: "dwc-ragged-%d-to-%d-b%d-g%d-l%d" % c)
+def test_dwc_ragged(case, rtl_cache, tmp_path):
+    ie, oe, eb, gb, last = case
+    params = {"IN_ELEMS": ie, "OUT_ELEMS": oe, "ELEM_BITS": eb, "GROUP_BEATS": gb, "LAST_ELEMS": last}
+    seed = DWC_RAGGED.index(case) + 61
+    pause = (0.3, 0.4) if seed % 2 else (0.6, 0.2)
+    _run("dwc", ["gs_dwc.v"], params, rtl_cache, tmp_path,
+         {"seed": seed, "groups": 6, "in_pause": pause[0], "out_pause": pause[1]})
+
+
+@pytest.mark.rtl
+def test_dwc_ragged_rejects_bad_last(rtl_cache):
+    with pytest.raises(Exception, match="gs_dwc_error_LAST_ELEMS"):
+        _lint(["gs_dwc.v"], "gs_dwc", {"IN_ELEMS": 4, "OUT_ELEMS": 2, "ELEM_BITS": 2, "GROUP_BEATS": 2,
+                                       "LAST_ELEMS": 5})
+
+
 @pytest.mark.rtl
 @pytest.mark.parametrize("case", DWC_CASES + [(1, 1, 8), (5, 5, 2), (7, 3, 9), (16, 1, 4)],
                          ids=lambda c: "dwc-%d-to-%d-b%d" % c)

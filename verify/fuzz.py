@@ -197,27 +197,31 @@ def export(spec: NetSpec, module, path: Path) -> Path:
 
 
 def random_folding(graph, rng: np.random.Generator, max_lanes: int | None = None) -> dict:
-    """A random valid folding for an imported graph: PE | MH, SIMD | MW, elementwise PE = producer's PE.
+    """A random valid folding for an imported graph: SIMD | MW; PE | MH, or any PE the scheduler
+    would consider (:func:`~gatesmith.ir.schedule.folding.pe_options`, ragged ones included) where
+    the layer's output does not reach the graph output; elementwise PE = producer's PE where it
+    divides the channels or the producer's stream is ragged.
 
     ``max_lanes`` bounds PE * SIMD per layer (Verilator build time grows with it)."""
     from gatesmith.ir.ops import MatVec
-    from gatesmith.ir.schedule.folding import divisors
+    from gatesmith.ir.schedule.folding import RAGGED_KINDS, divisors, pe_options, ragged_ok
 
     layers: dict[str, dict] = {}
-    prev = None
+    prev, prev_ragged = None, False
+    cap = max_lanes if max_lanes is not None else 1 << 30
     for n in graph.nodes:
         dims = n.op.fold_dims()
         if isinstance(n.op, MatVec):
-            if max_lanes is None:
-                pe = int(rng.choice(divisors(dims["pe"])))
-                simd = int(rng.choice(divisors(dims["simd"])))
-            else:
-                pe = int(rng.choice([d for d in divisors(dims["pe"]) if d <= max_lanes]))
-                simd = int(rng.choice([d for d in divisors(dims["simd"]) if pe * d <= max_lanes]))
+            pes = pe_options(dims["pe"]) if ragged_ok(graph, n) else divisors(dims["pe"])
+            pe = int(rng.choice([d for d in pes if d <= cap]))
+            simd = int(rng.choice([d for d in divisors(dims["simd"]) if pe * d <= cap]))
             layers[n.name] = {"pe": pe, "simd": simd}
+            prev_ragged = dims["pe"] % pe != 0
         else:
-            pe = prev if prev is not None and dims["pe"] % prev == 0 else 1
+            ragged = prev_ragged and n.kind in RAGGED_KINDS
+            pe = prev if prev is not None and (dims["pe"] % prev == 0 or ragged) else 1
             layers[n.name] = {"pe": pe}
+            prev_ragged = ragged and dims["pe"] % pe != 0
         prev = layers[n.name]["pe"]
     return {"layers": layers}
 

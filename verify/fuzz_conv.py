@@ -226,14 +226,15 @@ def sample_inputs(spec: ConvNetSpec, n: int, rng: np.random.Generator) -> np.nda
 
 
 def random_folding(graph, rng: np.random.Generator, max_lanes: int = 16) -> dict:
-    """A random valid folding of an imported CNN graph: PE | MH and SIMD | MW (a window's
+    """A random valid folding of an imported CNN graph: PE | MH (or a ragged PE where the
+    scheduler allows one, :func:`~gatesmith.ir.schedule.folding.ragged_ok`) and SIMD | MW (a window's
     channels per beat compatible: SIMD | C or C | SIMD) for matrix-vector units, random PE for
     depthwise units, pools, adds, concats and label selects (at most ``max_lanes`` lanes),
     windows fed the lanes their consumer reads, elementwise layers their producer's lanes."""
     from math import gcd
 
     from gatesmith.ir.ops import LabelSelect, MatVec, Reshape, SlidingWindow
-    from gatesmith.ir.schedule.folding import divisors
+    from gatesmith.ir.schedule.folding import RAGGED_KINDS, divisors, pe_options, ragged_ok
 
     def pick(options):
         return int(rng.choice(options))
@@ -247,11 +248,22 @@ def random_folding(graph, rng: np.random.Generator, max_lanes: int = 16) -> dict
             src = producer.get(n.inputs[0])
             c = src.op.channels if src is not None and isinstance(src.op, SlidingWindow) else None
             simds = [d for d in divisors(op.mw) if d <= max_lanes and (c is None or c % d == 0 or d % c == 0)]
-            pe = pick([d for d in divisors(op.mh) if d <= max_lanes])
+            pes = pe_options(op.mh) if ragged_ok(graph, n) else divisors(op.mh)  # ragged PEs too
+            pe = pick([d for d in pes if d <= max_lanes])
             layers[n.name] = {"pe": pe, "simd": pick(simds)}
         elif not isinstance(op, (SlidingWindow, Reshape)) and n.kind not in ("threshold", "requant", "requantize"):
             dim = op.fold_dims()["pe"]
             layers[n.name] = {"pe": pick([d for d in divisors(dim) if d <= max_lanes])}
+
+    def ragged(v) -> bool:
+        """Whether the stream on ``v`` is ragged (a matvec PE not dividing MH, passed on)."""
+        src = producer.get(v)
+        if src is None:
+            return False
+        f = layers.get(src.name, {})
+        if isinstance(src.op, MatVec):
+            return src.op.mh % f.get("pe", 1) != 0
+        return src.kind in RAGGED_KINDS and ragged(src.inputs[0]) and out_lanes(src.inputs[0]) == f.get("pe", 1)
 
     def out_lanes(v):
         src = producer.get(v)
@@ -271,7 +283,8 @@ def random_folding(graph, rng: np.random.Generator, max_lanes: int = 16) -> dict
             layers[n.name] = {"simd": gcd(want, n.op.channels) if n.op.channels % want else want}
         elif n.kind in ("threshold", "requant", "requantize"):
             lanes = out_lanes(n.inputs[0])
-            layers[n.name] = {"pe": lanes if lanes and n.op.channels % lanes == 0 else 1}
+            ok = lanes and (n.op.channels % lanes == 0 or ragged(n.inputs[0]))
+            layers[n.name] = {"pe": lanes if ok else 1}
     return {"layers": layers}
 
 

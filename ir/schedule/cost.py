@@ -316,10 +316,16 @@ def _f_fifo(p: dict, model: dict):
 
 
 def _f_dwc(p: dict, model: dict):
+    # gs_dwc.v: a buffer of CAP = IN + OUT + min(IN, OUT) - 1 elements, an input beat written at
+    # any of OUT + min(IN, OUT) offsets (a mux per buffer bit), an output shift; a ragged input
+    # (GROUP_BEATS, LAST_ELEMS) adds a beat counter and one more write offset per group
     ie, oe, eb = p["IN_ELEMS"], p["OUT_ELEMS"], p["ELEM_BITS"]
-    buf = math.lcm(ie, oe) if (max(ie, oe) % min(ie, oe)) else max(ie, oe)
-    lut = {"buf_bits": buf * eb, "out_bits": oe * eb, "one": 1}
-    ff = {"buf_bits": buf * eb, "out_bits": oe * eb, "one": 1}
+    cap = ie + oe + min(ie, oe) - 1
+    offsets = oe + min(ie, oe)
+    ragged = p.get("LAST_ELEMS", ie) != ie
+    lut = {"buf_bits": cap * eb, "mux_bits": cap * eb * _clog2(min(ie, offsets)), "ragged": int(ragged), "one": 1}
+    ff = {"buf_bits": cap * eb, "count": _clog2(cap + 1) + (_clog2(p.get("GROUP_BEATS", 1)) if ragged else 0),
+          "one": 1}
     return lut, ff, 0, 0
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from math import prod
 
 from ..graph import Fold, Graph
 from ..ops import Add, Concat, DepthwiseMatVec, LabelSelect, MatVec, Reshape, SlidingWindow, WindowReduce
 from .fifos import fifo_analysis
-from .folding import divisors, layer_cycles
+from .folding import RAGGED_KINDS, divisors, fold_count, layer_cycles, pe_options
 
 __all__ = ["estimate"]
 
@@ -45,7 +46,7 @@ def _out_elems(n, elems: int) -> int:
 
 
 def _matvec_times(op: MatVec, f: Fold, times: list[int], vectors: int) -> list[int]:
-    sf, nf = op.mw // f.simd, op.mh // f.pe
+    sf, nf = op.mw // f.simd, fold_count(op.mh, f.pe)
     out, free = [], None
     for v in range(vectors):
         acc = []
@@ -107,20 +108,30 @@ def _latency(graph: Graph) -> int:
     first = next(n for n in hw if src in [alias.get(i, i) for i in n.inputs])
     n_in = prod(graph.value(src).shape)
     e0 = _in_elems(first)
-    beats: dict[str, tuple[list[int], int]] = {src: (list(range(n_in // e0)), e0)}
+    # stream -> (beat times, elements per beat, vector length of a ragged stream or None)
+    beats: dict[str, tuple[list[int], int, int | None]] = {src: (list(range(n_in // e0)), e0, None)}
     direct = {src}  # streams read straight from the top input (no FIFO in front)
     for n in hw:
         f = n.fold or Fold()
         want = _in_elems(n)
         ins = []
+        ragged_out = None
         for v in n.inputs:
             v = alias.get(v, v)
-            times, elems = beats[v]
-            if want != elems:  # gs_dwc: element k of the stream is complete with its input beat
-                total = len(times) * elems
-                ready = [times[k // elems] for k in range(total)]
-                times = _rate([ready[(j + 1) * want - 1] + _DWC_LATENCY for j in range(total // want)])
-            if v not in direct or want != elems:
+            times, elems, group = beats[v]
+            passes = group is not None and n.kind in RAGGED_KINDS and want == elems
+            convert = want != elems or (group is not None and not passes)
+            if passes:
+                ragged_out = group
+            if convert:  # gs_dwc: element k of the stream is complete with its input beat
+                if group is None:
+                    ready = [times[k // elems] for k in range(len(times) * elems)]
+                else:  # a ragged stream: the padding of each vector's last beat is dropped
+                    nb = fold_count(group, elems)
+                    last = group - (nb - 1) * elems
+                    ready = [t for j, t in enumerate(times) for _ in range(elems if j % nb < nb - 1 else last)]
+                times = _rate([ready[(j + 1) * want - 1] + _DWC_LATENCY for j in range(len(ready) // want)])
+            if v not in direct or convert:
                 times = _rate([t + _FIFO_LATENCY for t in times])
             ins.append(times)
         times = ins[0]
@@ -138,20 +149,27 @@ def _latency(graph: Graph) -> int:
             times = _concat_times(n.op, ins[0], ins[1], f.pe)
         else:
             times = _rate([t + _CORE_LATENCY[n.kind] for t in times])
-        beats[n.outputs[0]] = (times, _out_elems(n, want))
+        if isinstance(n.op, MatVec) and n.op.mh % f.pe:
+            ragged_out = n.op.mh
+        beats[n.outputs[0]] = (times, _out_elems(n, want), ragged_out)
     return beats[alias.get(graph.outputs[0], graph.outputs[0])][0][-1]
 
 
 def _fewest_multipliers(e: dict, cycles: int) -> int:
-    """The fewest multipliers a layer (``estimate`` entry) can have within ``cycles``: PE | MH and
-    SIMD | MW for a matrix-vector unit, PE | channels for a depthwise one."""
+    """The fewest multipliers a layer (``estimate`` entry) can have within ``cycles``: any PE
+    (:func:`~gatesmith.ir.schedule.folding.pe_options`, ragged ones included) and SIMD | MW for a
+    matrix-vector unit, PE | channels for a depthwise one."""
     if "mh" in e:
-        v, mh, mw = e["vectors"], e["mh"], e["mw"]
-        fits = [pe * simd for pe in divisors(mh) for simd in divisors(mw) if v * (mh // pe) * (mw // simd) <= cycles]
-        return min(fits) if fits else mh * mw
+        return _fewest_matvec(e["vectors"], e["mh"], e["mw"], cycles)
     per_lane = e["vectors"] * e["positions"]  # depthwise: pe channels a beat, positions serial
     fits = [pe for pe in divisors(e["channels"]) if per_lane * (e["channels"] // pe) <= cycles]
     return min(fits) if fits else e["channels"]
+
+
+@lru_cache(maxsize=65536)
+def _fewest_matvec(v: int, mh: int, mw: int, cycles: int) -> int:
+    fits = [pe * simd for pe in pe_options(mh) for simd in divisors(mw) if v * fold_count(mh, pe) * (mw // simd) <= cycles]
+    return min(fits) if fits else mh * mw
 
 
 def _mult_entry(n, graph: Graph) -> dict | None:

@@ -106,7 +106,7 @@ def fifo_analysis(graph: Graph) -> list[dict]:
             count = np.searchsorted(early, late, side="right")  # pixels of `mine` possible per `other` pixel
             pixels = int(max(0, int((count - np.arange(len(late))).max()) if len(late) else 0))
             channels = graph.value(mine).shape[-1]
-            beats = pixels * max(1, channels // pe) + _SLACK_BEATS
+            beats = pixels * max(1, -(-channels // pe)) + _SLACK_BEATS
             out.append({"node": n.name, "port": port, "source": src, "pixels": pixels, "depth": beats})
     return out
 

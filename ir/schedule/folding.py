@@ -1,8 +1,15 @@
 """Folding: PE x SIMD per layer, chosen to meet a throughput target.
 
 A matrix-vector layer with PE output lanes and SIMD input lanes takes
-V * NF * SF = V * (MH/PE) * (MW/SIMD) cycles per inference, V the number of
-vectors (output pixels of a convolution, 1 for a dense layer).  For a target
+V * NF * SF = V * ceil(MH/PE) * (MW/SIMD) cycles per inference, V the number of
+vectors (output pixels of a convolution, 1 for a dense layer).  PE need not divide
+MH (a ragged PE, :func:`pe_options`): the last of the NF folds then computes
+NF*PE - MH padding rows of zero weights, its threshold/requant layers run at the
+same PE on the padded beats, and the width converter in front of the next core
+drops the padding -- everywhere but on the way to the graph output (the top's
+stream is dense).  The finer choice of lanes is what lets a budget-bound design
+keep its multipliers busy: 64 rows at 784 lanes' worth of work fit 13 x 64 (five
+folds, the last 12 rows) where the divisors offer 16 x 64.  For a target
 of F inferences per second at f MHz, the budget is floor(f*1e6 / F) cycles;
 each layer gets the folding with the fewest multipliers (PE*SIMD) whose
 cycles fit the budget (ties: fewer cycles, then larger SIMD), so the slowest
@@ -31,22 +38,69 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import lru_cache
 
 from math import prod
 
 from ..graph import Fold, Graph
 from ..ops import Add, Concat, DepthwiseMatVec, LabelSelect, MatVec, Reshape, SlidingWindow, WindowReduce
 
-__all__ = ["FoldingError", "ChooseFolding", "divisors", "folding_efficiency", "folding_to_json", "folding_from_json",
-           "layer_cycles", "swg_cycles", "swg_kp_valid", "swg_kp_options"]
+__all__ = ["FoldingError", "ChooseFolding", "divisors", "fold_count", "pe_options", "ragged_ok", "RAGGED_KINDS",
+           "folding_efficiency", "folding_to_json", "folding_from_json", "layer_cycles", "swg_cycles", "swg_kp_valid", "swg_kp_options"]
 
 
 class FoldingError(ValueError):
     """A folding request that cannot be met or a malformed folding file."""
 
 
+# The budget search asks for the same foldings thousands of times (a walk of cycle budgets,
+# each a ChooseFolding run): the pure helpers below are memoised (ops hash by identity).
+@lru_cache(maxsize=4096)
+def _divisors(n: int) -> tuple[int, ...]:
+    return tuple(d for d in range(1, n + 1) if n % d == 0)
+
+
 def divisors(n: int) -> list[int]:
-    return [d for d in range(1, n + 1) if n % d == 0]
+    return list(_divisors(n))
+
+
+def fold_count(dim: int, lanes: int) -> int:
+    """Beats (folds) ``lanes`` lanes take for ``dim`` elements: ceil(dim / lanes)."""
+    return -(-dim // lanes)
+
+
+@lru_cache(maxsize=4096)
+def _pe_options(mh: int) -> tuple[int, ...]:
+    return tuple(sorted({fold_count(mh, nf) for nf in range(1, mh + 1)}))
+
+
+def pe_options(mh: int) -> list[int]:
+    """PEs worth considering for MH rows: for each fold count NF the fewest lanes,
+    ceil(MH / NF). Every divisor of MH is one; the others leave the last fold partly idle
+    (a ragged PE: the unit computes NF*PE rows, the padding rows have zero weights)."""
+    return list(_pe_options(mh))
+
+
+#: elementwise kinds that take a ragged stream (a PE not dividing the channels, the last
+#: beat of a vector padded) at the producer's PE and pass it on ragged
+RAGGED_KINDS = ("threshold", "requant", "requantize")
+
+
+def ragged_ok(graph: Graph, node) -> bool:
+    """Whether a matrix-vector ``node`` may take a PE that does not divide MH: its output
+    must not reach the graph output through ragged elementwise layers only (the top's
+    output stream is dense; everywhere else a width converter drops the padding)."""
+    users: dict[str, list] = {}
+    for n in graph.nodes:
+        for i in n.inputs:
+            users.setdefault(i, []).append(n)
+    todo = [node.outputs[0]]
+    while todo:
+        v = todo.pop()
+        if v in graph.outputs:
+            return False
+        todo.extend(u.outputs[0] for u in users.get(v, []) if u.kind in RAGGED_KINDS)
+    return True
 
 
 def _vectors(graph: Graph | None, node) -> int:
@@ -116,6 +170,7 @@ def _swg_boundary_wait(op: SlidingWindow, groups: int, kp: int = 1, ring_extra: 
     return max(0, e - win)
 
 
+@lru_cache(maxsize=65536)
 def swg_cycles(op: SlidingWindow, simd: int, kp: int = 1, ring_extra: int | None = None) -> int:
     """Unstalled cycles per image of the sliding-window core (see rtl/gs_swg.v):
     ``simd`` channels per position, ``kp`` kernel positions per beat, ``ring_extra``
@@ -135,7 +190,7 @@ def layer_cycles(node, graph: Graph | None = None) -> int:
     op = node.op
     v = _vectors(graph, node)
     if isinstance(op, MatVec):
-        return v * (op.mh // f.pe) * (op.mw // f.simd)
+        return v * fold_count(op.mh, f.pe) * (op.mw // f.simd)
     if isinstance(op, SlidingWindow):
         return swg_cycles(op, f.simd, f.pe)
     if isinstance(op, (WindowReduce, DepthwiseMatVec)):
@@ -146,7 +201,7 @@ def layer_cycles(node, graph: Graph | None = None) -> int:
         return 0
     if isinstance(op, Concat):
         return v * (op.channels_a + op.channels_b) // f.pe
-    return v * op.channels // f.pe
+    return v * fold_count(op.channels, f.pe)  # a ragged elementwise layer: ceil
 
 
 def _swg_simd(channels: int, simd: int) -> int | None:
@@ -158,6 +213,7 @@ def _swg_simd(channels: int, simd: int) -> int | None:
     return None
 
 
+@lru_cache(maxsize=65536)
 def _swg_fold(op: SlidingWindow, simd: int, target: int | None, convert: bool = False) -> Fold | None:
     """The window's folding in front of a matrix-vector unit with ``simd`` input lanes:
     SIMD' channels per position and, when ``simd`` is a multiple of the channels, the
@@ -182,29 +238,39 @@ def _swg_fold(op: SlidingWindow, simd: int, target: int | None, convert: bool = 
     return Fold(pe=fits[0] if fits else min(options)[1], simd=s)
 
 
+@lru_cache(maxsize=65536)
 def _best_matvec_fold(op: MatVec, budget: int | None, vectors: int = 1, swg: SlidingWindow | None = None,
-                      convert: bool = False) -> Fold:
+                      convert: bool = False, ragged: bool = False) -> Fold:
     """Fewest multipliers (PE*SIMD) whose cycles, and its window's, fit the budget; ties: a
-    SIMD the window feeds without a width converter, fewer cycles, larger SIMD. Without
-    ``convert`` only SIMDs the window feeds directly (SIMD | C or C | SIMD)."""
+    SIMD the window feeds without a width converter, a PE dividing MH, fewer cycles, larger
+    SIMD. Without ``convert`` only SIMDs the window feeds directly (SIMD | C or C | SIMD);
+    with ``ragged`` also PEs not dividing MH (:func:`pe_options`)."""
     best = None
-    for pe in divisors(op.mh):
-        for simd in divisors(op.mw):
-            cyc = vectors * (op.mh // pe) * (op.mw // simd)
+    mh, mw = op.mh, op.mw
+    channels = swg.channels if swg is not None else None
+    for pe in (pe_options(mh) if ragged else divisors(mh)):
+        nf = fold_count(mh, pe)
+        for simd in divisors(mw):
+            lanes = pe * simd
+            if best is not None and lanes > best[0][0]:
+                continue  # more multipliers than the best so far: never better
+            cyc = vectors * nf * (mw // simd)
+            if budget is not None and cyc > budget:
+                continue  # the window can only add cycles
             converted = False
             if swg is not None:
-                converted = _swg_simd(swg.channels, simd) is None
+                converted = _swg_simd(channels, simd) is None
                 if converted and not convert:
                     continue
                 sf = _swg_fold(swg, simd, budget if budget is not None else cyc, convert=True)
                 cyc = max(cyc, swg_cycles(swg, sf.simd, sf.pe))
             if budget is not None and cyc > budget:
                 continue
-            key = (pe * simd, converted, cyc, -simd)
+            key = (lanes, converted, mh % pe != 0, cyc, -simd)
             if best is None or key < best[0]:
                 best = (key, Fold(pe=pe, simd=simd))
     if best is None:  # the target cannot be met: fully parallel
-        return Fold(pe=op.mh, simd=op.mw)
+        return Fold(pe=mh, simd=mw)
     return best[1]
 
 
@@ -293,6 +359,19 @@ class ChooseFolding:
         producer = {o: n for n in graph.nodes for o in n.outputs}
         consumer = {i: n for n in graph.nodes for i in n.inputs}
 
+        def ragged_lanes(value: str) -> int | None:
+            """PE of a ragged stream on ``value`` (a matrix-vector unit's PE not dividing MH,
+            passed on by ragged elementwise layers); None: a dense stream."""
+            src = producer.get(value)
+            if src is None:
+                return None
+            f = fold_of(src)
+            if isinstance(src.op, MatVec):
+                return f.pe if src.op.mh % f.pe else None
+            if src.kind in RAGGED_KINDS and ragged_lanes(src.inputs[0]) == f.pe:
+                return f.pe
+            return None
+
         def out_lanes(value: str) -> int | None:
             """Elements per beat on ``value`` as its producer emits them (None: the graph input)."""
             src = producer.get(value)
@@ -315,7 +394,7 @@ class ChooseFolding:
             elif isinstance(n.op, MatVec):
                 src = producer.get(n.inputs[0])
                 swg = src.op if src is not None and isinstance(src.op, SlidingWindow) else None
-                f = _best_matvec_fold(n.op, budget, _vectors(graph, n), swg, convert)
+                f = _best_matvec_fold(n.op, budget, _vectors(graph, n), swg, convert, ragged_ok(graph, n))
             elif isinstance(n.op, SlidingWindow):
                 c = consumer.get(n.outputs[0])
                 f = None
@@ -337,7 +416,8 @@ class ChooseFolding:
             else:  # elementwise: as many lanes as the producer emits, if they divide the channels
                 dims = n.op.fold_dims()
                 lanes = out_lanes(n.inputs[0])
-                pe = lanes if lanes is not None and dims["pe"] % lanes == 0 else 1
+                ragged = n.kind in RAGGED_KINDS and lanes is not None and ragged_lanes(n.inputs[0]) == lanes
+                pe = lanes if lanes is not None and (dims["pe"] % lanes == 0 or ragged) else 1
                 f = Fold(pe=pe, simd=1)
             chosen[n.name] = f
             return f
@@ -347,6 +427,9 @@ class ChooseFolding:
             fold = fold_of(n)
             for key, dim in dims.items():
                 v = getattr(fold, key)
+                if key == "pe" and 1 <= v <= dim and dim % v:
+                    _check_ragged(graph, n, v, dim, ragged_lanes(n.inputs[0]))
+                    continue
                 if v < 1 or dim % v:
                     raise FoldingError(
                         f"layer {n.name!r}: {key.upper()}={v} must be a positive divisor of {dim} "
@@ -360,6 +443,25 @@ class ChooseFolding:
                 raise FoldingError(f"layer {n.name!r}: PE={fold.pe} given, but a {n.kind} layer has no PE (use 1)")
             nodes.append(n.with_(fold=fold))
         return graph.replace_nodes(nodes)
+
+
+def _check_ragged(graph: Graph, n, pe: int, dim: int, lanes_in: int | None) -> None:
+    """A PE that does not divide the layer's rows/channels: allowed for a matrix-vector unit
+    whose output does not reach the graph output (:func:`ragged_ok`), and for a threshold or
+    requantizer layer on such a unit's ragged stream at the same PE."""
+    if isinstance(n.op, MatVec):
+        if ragged_ok(graph, n):
+            return
+        raise FoldingError(
+            f"layer {n.name!r}: PE={pe} does not divide MH={dim}; a PE not dividing MH is allowed only "
+            f"where the layer's output does not reach the graph output (valid here: {divisors(dim)!r})"
+        )
+    if n.kind in RAGGED_KINDS and lanes_in == pe:
+        return
+    raise FoldingError(
+        f"layer {n.name!r}: PE={pe} must be a positive divisor of {dim} (valid: {divisors(dim)!r}), or, "
+        f"for a threshold or requant layer, the PE of the ragged matvec stream it reads"
+    )
 
 
 def _check_kp(n, fold: Fold) -> None:

@@ -46,6 +46,7 @@ import numpy as np
 from ..graph import Graph, Impl, Node
 from ..types import BipolarType
 from . import cost
+from .folding import fold_count
 
 __all__ = ["MEM_STYLES", "MUL_STYLES", "ChooseImpl", "ImplError", "node_memory", "node_product", "node_pack",
            "mul_dsps", "rtl_style_params", "inferred_impl", "forced_impl"]
@@ -89,12 +90,12 @@ def node_memory(graph: Graph, node: Node) -> tuple[int, int] | None:
     if f is None:
         return None
     if node.kind == "matvec":
-        return (op.mh // f.pe) * (op.mw // f.simd), f.pe * f.simd * op.wtype.bits
+        return fold_count(op.mh, f.pe) * (op.mw // f.simd), f.pe * f.simd * op.wtype.bits
     if node.kind == "vvu":
         return op.positions * (op.channels // f.pe), f.pe * op.wtype.bits
     if node.kind == "threshold":
         n, tb = _threshold_shape(graph, node)
-        return op.channels // f.pe, f.pe * n * tb
+        return fold_count(op.channels, f.pe), f.pe * n * tb
     return None
 
 

@@ -1,7 +1,10 @@
 """cocotb bench for ``gs_dwc`` (element-wise data width converter).
 
 Model (:func:`model`): the element sequence is unchanged; it is regrouped
-from beats of IN_ELEMS into beats of OUT_ELEMS elements.
+from beats of IN_ELEMS into beats of OUT_ELEMS elements. With a ragged input
+(GROUP_BEATS, LAST_ELEMS) the input is vectors of (GROUP_BEATS-1)*IN_ELEMS +
+LAST_ELEMS elements, the last beat of each padded with random garbage that
+must not appear in the output.
 
 Tests:
 * ``random_stalls`` -- a whole number of lcm(IN, OUT) element groups with
@@ -9,10 +12,12 @@ Tests:
 * ``unstalled_timing`` -- no stalls: the narrow side runs at one beat a cycle
   (IN <= OUT: an input beat every cycle; IN > OUT: an output beat every cycle
   once the first is out) and the first output beat is valid ``LATENCY`` cycle
-  after the input beat that completes it.
+  after the input beat that completes it. Ragged input: an input beat every
+  cycle when IN <= OUT, and every element checked.
 
 Configuration (``GATESMITH_BENCH`` JSON): ``params`` {IN_ELEMS, OUT_ELEMS,
-ELEM_BITS}, ``seed``, ``groups``, ``in_pause``, ``out_pause``.
+ELEM_BITS, optional GROUP_BEATS, LAST_ELEMS}, ``seed``, ``groups``,
+``in_pause``, ``out_pause``.
 """
 
 from __future__ import annotations
@@ -33,18 +38,31 @@ def model(elements: list[int], out_elems: int) -> list[list[int]]:
     return [elements[i:i + out_elems] for i in range(0, len(elements), out_elems)]
 
 
-def _elements(cfg: dict, groups: int, salt: int) -> list[int]:
+def _ragged(p: dict) -> tuple[int, int] | None:
+    """(GROUP_BEATS, LAST_ELEMS) of a ragged input, else None."""
+    gb, last = p.get("GROUP_BEATS", 1), p.get("LAST_ELEMS", p["IN_ELEMS"])
+    return None if last == p["IN_ELEMS"] else (gb, last)
+
+
+def _stimulus(cfg: dict, groups: int, salt: int) -> tuple[list[int], list[int]]:
+    """(elements, input beats): a whole number of output beats' worth of elements."""
     p = cfg["params"]
-    n = groups * math.lcm(p["IN_ELEMS"], p["OUT_ELEMS"])
+    ie, oe, eb = p["IN_ELEMS"], p["OUT_ELEMS"], p["ELEM_BITS"]
     rng = random.Random(cfg["seed"] * 1000 + salt)
-    return random_values(rng, 0, (1 << p["ELEM_BITS"]) - 1, n)
-
-
-def _run_args(cfg: dict, elements: list[int]) -> tuple[list[int], int]:
-    p = cfg["params"]
-    ie, eb = p["IN_ELEMS"], p["ELEM_BITS"]
-    beats = [pack(elements[i:i + ie], eb) for i in range(0, len(elements), ie)]
-    return beats, len(elements) // p["OUT_ELEMS"]
+    rag = _ragged(p)
+    if rag is None:
+        elements = random_values(rng, 0, (1 << eb) - 1, groups * math.lcm(ie, oe))
+        return elements, [pack(elements[i:i + ie], eb) for i in range(0, len(elements), ie)]
+    gb, last = rag
+    vlen = (gb - 1) * ie + last
+    vectors = groups * oe // math.gcd(vlen, oe)
+    elements, beats = [], []
+    for _ in range(vectors):
+        vec = random_values(rng, 0, (1 << eb) - 1, vlen)
+        elements += vec
+        padded = vec + random_values(rng, 0, (1 << eb) - 1, ie - last)  # garbage to drop
+        beats += [pack(padded[i:i + ie], eb) for i in range(0, len(padded), ie)]
+    return elements, beats
 
 
 def _check(words: list[int], elements: list[int], params: dict) -> None:
@@ -59,8 +77,8 @@ def _check(words: list[int], elements: list[int], params: dict) -> None:
 @cocotb.test()
 async def random_stalls(dut):
     cfg = bench_config()
-    elements = _elements(cfg, cfg["groups"], 1)
-    beats, n_out = _run_args(cfg, elements)
+    elements, beats = _stimulus(cfg, cfg["groups"], 1)
+    n_out = len(elements) // cfg["params"]["OUT_ELEMS"]
     res = await stream_through(
         dut, beats, n_out, seed=cfg["seed"], in_pause=cfg["in_pause"], out_pause=cfg["out_pause"]
     )
@@ -72,11 +90,15 @@ async def unstalled_timing(dut):
     cfg = bench_config()
     p = cfg["params"]
     ie, oe = p["IN_ELEMS"], p["OUT_ELEMS"]
-    elements = _elements(cfg, 6, 2)
-    beats, n_out = _run_args(cfg, elements)
+    elements, beats = _stimulus(cfg, 6, 2)
+    n_out = len(elements) // oe
     res = await stream_through(dut, beats, n_out, seed=cfg["seed"], in_pause=0.0, out_pause=0.0)
     _check(res.words, elements, p)
     c0 = res.in_cycles[0]
+    if _ragged(p) is not None:
+        if ie <= oe:
+            assert res.in_cycles == list(range(c0, c0 + len(beats))), f"input beats at {res.in_cycles}"
+        return
     if ie <= oe:
         assert res.in_cycles == list(range(c0, c0 + len(beats))), f"input beats at {res.in_cycles}"
     else:

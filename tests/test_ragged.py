@@ -1,0 +1,145 @@
+"""Ragged PEs: a matrix-vector PE that does not divide MH (the last of NF = ceil(MH/PE) folds
+partly idle), the threshold/requant layers after it on the padded beats, and the width
+converter in front of the next core that drops the padding. The scheduler's rules and
+error messages, the generated RTL and HLS, and bit-exact simulation against ONNX and Brevitas
+(the RTL core bench of the dropping converter is ``test_rtl_cores.py::test_dwc_ragged``)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from gatesmith.hls_templates.hls import render_hls
+from gatesmith.hls_templates.rtl import CodegenError, render_rtl
+from gatesmith.ir import Fold
+from gatesmith.ir.passes import SelectRequant, run_passes
+from gatesmith.ir.schedule import ChooseFolding, FoldingError
+from gatesmith.ir.schedule.estimate import estimate
+from gatesmith.ir.schedule.folding import divisors, fold_count, layer_cycles, pe_options, ragged_ok
+
+
+def test_pe_options_are_the_fewest_lanes_for_each_fold_count():
+    opts = pe_options(64)
+    assert opts == [1, 2, 3, 4, 5, 6, 7, 8, 10, 11, 13, 16, 22, 32, 64]
+    assert set(divisors(64)) <= set(opts)
+    assert [fold_count(64, pe) for pe in (13, 16, 22)] == [5, 4, 3]
+    # a PE left out is dominated: 9 lanes take as many folds (8) as 8 lanes
+    assert fold_count(64, 9) == fold_count(64, 8)
+
+
+def _lowered(tiny_graph):
+    return run_passes(tiny_graph, [SelectRequant(style="threshold")])
+
+
+def test_ragged_pe_rules(tiny_graph):
+    g = _lowered(tiny_graph)  # x[6] -> mvu0 (4 x 6) -> rq0 -> mvu1 (3 x 4) -> output
+    assert ragged_ok(g, g.node("mvu0")) and not ragged_ok(g, g.node("mvu1"))
+    f = ChooseFolding(folding={"mvu0": {"pe": 3, "simd": 2}}).run(g)
+    # the threshold layer takes the ragged stream at the producer's PE
+    assert f.node("rq0").fold.pe == 3
+    assert layer_cycles(f.node("mvu0"), f) == 2 * 3  # NF = ceil(4/3) = 2 folds x SF = 3
+    assert layer_cycles(f.node("rq0"), f) == 2
+    with pytest.raises(FoldingError) as e:
+        ChooseFolding(folding={"mvu1": {"pe": 2, "simd": 1}}).run(g)
+    assert str(e.value) == ("layer 'mvu1': PE=2 does not divide MH=3; a PE not dividing MH is allowed only "
+                            "where the layer's output does not reach the graph output (valid here: [1, 3])")
+    with pytest.raises(FoldingError) as e:
+        ChooseFolding(folding={"mvu0": {"pe": 2, "simd": 1}, "rq0": {"pe": 3}}).run(g)
+    assert str(e.value) == ("layer 'rq0': PE=3 must be a positive divisor of 4 (valid: [1, 2, 4]), or, for a "
+                            "threshold or requant layer, the PE of the ragged matvec stream it reads")
+
+
+def test_codegen_pads_the_unit_and_drops_the_padding(tiny_graph):
+    g = ChooseFolding(folding={"mvu0": {"pe": 3, "simd": 2}, "mvu1": {"pe": 1, "simd": 2}}).run(_lowered(tiny_graph))
+    d = render_rtl(g)
+    top = d.files["gatesmith_top.v"]
+    mvu0 = next(s for s in d.stages if s.node == "mvu0")
+    rq0 = next(s for s in d.stages if s.node == "rq0")
+    assert (mvu0.parameters["MH"], mvu0.parameters["PE"]) == (6, 3)  # 4 rows + 2 of padding
+    assert (rq0.parameters["C"], rq0.parameters["PE"]) == (6, 3)
+    words = [w for w in d.files[mvu0.memory].splitlines() if not w.startswith("//")]
+    assert len(words) == 2 * 3  # NF x SF
+    # fold 1 holds row 3 and two padding rows of zero weights (3 bits a weight, SIMD 2 a row)
+    assert all(int(w, 16) >> 6 == 0 for w in words[3:])
+    assert "u_mvu1_dwc" in top
+    block = top[top.index("gs_dwc #("):top.index("u_mvu1_dwc")]
+    assert ".IN_ELEMS  (3)" in block and ".OUT_ELEMS (2)" in block
+    assert ".GROUP_BEATS (2)" in block and ".LAST_ELEMS  (1)" in block
+    assert render_rtl(g).files == d.files  # deterministic
+    hls = render_hls(g)
+    assert "gs_dwc<4, 3, 2, 2, 2, 1>(" in hls.files["gatesmith_top.cpp"]
+
+
+def test_a_ragged_graph_output_is_refused_by_name(tiny_graph):
+    g = _lowered(tiny_graph)
+    g = g.replace_nodes(tuple(n.with_(fold=Fold(pe=2, simd=1)) if n.name == "mvu1" else n.with_(fold=Fold())
+                              for n in g.nodes))
+    message = ("node 'mvu1' (matvec, from MatMul_1): PE=2 does not divide the 3 channels of the graph output; "
+               "the output stream must be dense (expected a PE dividing 3)")
+    with pytest.raises(CodegenError) as e:
+        render_rtl(g)
+    assert str(e.value) == message
+    with pytest.raises(CodegenError) as e:
+        render_hls(g)
+    assert str(e.value) == message
+
+
+# TFC 2w2a with three ragged layers (64 rows at PE 13, 6 and 5); conv_small with a ragged unit
+# in front of a window or pool
+RAGGED = {
+    "tfc_2w2a": {"mvu0": {"pe": 13, "simd": 16}, "mvu1": {"pe": 6, "simd": 8}, "mvu2": {"pe": 5, "simd": 4},
+                 "mvu3": {"pe": 2, "simd": 16}},
+}
+
+
+@pytest.mark.rtl
+@pytest.mark.brevitas
+def test_tfc_with_ragged_pes_is_exact_in_rtl_and_csim(zoo_export, tmp_path):
+    from gatesmith.flow import CompileOptions, compare_outputs, compile_model, load_design, simulate
+    from gatesmith.verify import zoo
+    from gatesmith.verify.rtl_sim import lint_design
+
+    model, path = zoo_export("tfc_2w2a")
+    ff = tmp_path / "folding.json"
+    ff.write_text(json.dumps({"version": 1, "layers": RAGGED["tfc_2w2a"]}))
+    out = compile_model(path, tmp_path / "d", CompileOptions(board="pynq-z2", clock_mhz=100, folding_file=ff))
+    lint_design(out / "rtl", "gatesmith_top")
+    top = (out / "rtl" / "gatesmith_top.v").read_text()
+    assert top.count(".GROUP_BEATS") == 3
+    x = model.sample_with_extremes(24, seed=8)
+    expect = zoo.onnx_forward(path, x)
+    y, rep = simulate(out, x, engine="rtl", backpressure=True, seed=5, expect=expect)
+    assert rep["mismatches"] == 0
+    graph = load_design(out).graph
+    assert compare_outputs(graph, y, model.torch_forward(x))[0] == 0  # and Brevitas itself
+    est = json.loads((out / "reports" / "estimate.json").read_text())
+    assert est["cycles_per_inference"] == 5 * 49 == layer_cycles(graph.node("mvu0"), graph)
+    _, rep2 = simulate(out, x[:8], engine="rtl", backpressure=False)
+    assert rep2["cycles_per_inference"] == est["cycles_per_inference"]
+    assert rep2["latency_cycles"] == est["latency_cycles"]
+    _, rep3 = simulate(out, x, engine="csim", expect=expect)
+    assert rep3["mismatches"] == 0
+
+
+@pytest.mark.rtl
+@pytest.mark.brevitas
+def test_scheduler_takes_ragged_pes_on_cnv_and_the_rtl_is_exact(zoo_export, tmp_path):
+    """CNV 2w2a at 3000 inferences/s: the scheduler's folding has ragged units in front of windows,
+    pools and dense layers (efficiency 0.95; 0.87 with divisor PEs only)."""
+    from gatesmith.flow import CompileOptions, compile_model, load_design, simulate
+    from gatesmith.verify import zoo
+
+    model, path = zoo_export("cnv_2w2a")
+    out = compile_model(path, tmp_path / "d", CompileOptions(board="pynq-z2", clock_mhz=100, target_fps=3000,
+                                                             backend="rtl"))
+    graph = load_design(out).graph
+    ragged = [n.name for n in graph.nodes if n.kind == "matvec" and n.op.mh % n.fold.pe]
+    assert len(ragged) >= 3
+    est = estimate(graph, clock_mhz=100.0)
+    assert est["folding_efficiency"] >= 0.95
+    x = model.sample_inputs(2, seed=3)
+    expect = zoo.onnx_forward(path, x)
+    _, rep = simulate(out, x, engine="rtl", backpressure=True, seed=2, expect=expect)
+    assert rep["mismatches"] == 0
