@@ -106,14 +106,14 @@ def test_sim_reference_matches_onnx(jet, tmp_path, capsys):
         (["compile", "{p}", "-o", "{t}/o", "--clock-mhz", "-5"], r"--clock-mhz -5.0: expected a frequency in \(0, 1000\] MHz"),
         (["compile", "{p}", "-o", "{t}/o", "--target-fps", "0"], r"--target-fps 0.0: expected a positive number"),
         (["compile", "{p}", "-o", "{t}/o", "--folding", "{t}/nofile.json"], r"--folding '.*nofile.json': no such file"),
-        (["compile", "{p}", "-o", "{t}/o", "--folding", "{t}/badfold.json"], r"layer 'mvu0': PE=7 must be a positive divisor of 64"),
+        (["compile", "{p}", "-o", "{t}/o", "--folding", "{t}/badfold.json"], r"layer 'mvu0': PE=100 must be a positive divisor of 64"),
         (["compile", "{p}", "-o", "{t}/nodir/o"], r"parent directory '.*nodir' does not exist"),
         (["compile", "{t}/junk.onnx", "-o", "{t}/o"], r"junk.onnx': not a readable ONNX model"),
     ],
 )
 def test_compile_errors(jet, tmp_path, capsys, argv, message):
     _, p, d = jet
-    (tmp_path / "badfold.json").write_text(json.dumps({"layers": {"mvu0": {"pe": 7, "simd": 1}}}))
+    (tmp_path / "badfold.json").write_text(json.dumps({"layers": {"mvu0": {"pe": 100, "simd": 1}}}))
     (tmp_path / "junk.onnx").write_bytes(b"not an onnx file at all")
     args = [a.format(p=p, d=d, t=tmp_path) for a in argv]
     code, _, err = _run(args, capsys)

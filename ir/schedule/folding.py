@@ -9,7 +9,11 @@ same PE on the padded beats, and the width converter in front of the next core
 drops the padding -- everywhere but on the way to the graph output (the top's
 stream is dense).  The finer choice of lanes is what lets a budget-bound design
 keep its multipliers busy: 64 rows at 784 lanes' worth of work fit 13 x 64 (five
-folds, the last 12 rows) where the divisors offer 16 x 64.  For a target
+folds, the last 12 rows) where the divisors offer 16 x 64.  "Fewest multipliers"
+counts PE*SIMD plus, per output lane, the threshold/requant lanes it brings in
+multiplier lanes (:func:`_output_lane_weight`): otherwise a ragged PE would trade
+16 SIMD lanes for 11 PE lanes in front of 63-level thresholds (jet_tagger at 1 M
+inferences/s: 21397 LUTs estimated, 5736 with the weight).  For a target
 of F inferences per second at f MHz, the budget is floor(f*1e6 / F) cycles;
 each layer gets the folding with the fewest multipliers (PE*SIMD) whose
 cycles fit the budget (ties: fewer cycles, then larger SIMD), so the slowest
@@ -240,18 +244,20 @@ def _swg_fold(op: SlidingWindow, simd: int, target: int | None, convert: bool = 
 
 @lru_cache(maxsize=65536)
 def _best_matvec_fold(op: MatVec, budget: int | None, vectors: int = 1, swg: SlidingWindow | None = None,
-                      convert: bool = False, ragged: bool = False) -> Fold:
+                      convert: bool = False, ragged: bool = False, lane_weight: float = 0.0) -> Fold:
     """Fewest multipliers (PE*SIMD) whose cycles, and its window's, fit the budget; ties: a
     SIMD the window feeds without a width converter, a PE dividing MH, fewer cycles, larger
     SIMD. Without ``convert`` only SIMDs the window feeds directly (SIMD | C or C | SIMD);
-    with ``ragged`` also PEs not dividing MH (:func:`pe_options`)."""
+    with ``ragged`` also PEs not dividing MH (:func:`pe_options`). Multipliers are counted as
+    PE*SIMD + PE*``lane_weight``: the threshold/requant lanes an output lane brings, in
+    multiplier lanes (:func:`_output_lane_weight`)."""
     best = None
     mh, mw = op.mh, op.mw
     channels = swg.channels if swg is not None else None
     for pe in (pe_options(mh) if ragged else divisors(mh)):
         nf = fold_count(mh, pe)
         for simd in divisors(mw):
-            lanes = pe * simd
+            lanes = pe * simd + pe * lane_weight
             if best is not None and lanes > best[0][0]:
                 continue  # more multipliers than the best so far: never better
             cyc = vectors * nf * (mw // simd)
@@ -272,6 +278,32 @@ def _best_matvec_fold(op: MatVec, budget: int | None, vectors: int = 1, swg: Sli
     if best is None:  # the target cannot be met: fully parallel
         return Fold(pe=mh, simd=mw)
     return best[1]
+
+
+def _output_lane_weight(graph: Graph, node) -> float:
+    """What one output lane (PE) of a matrix-vector unit costs beyond its multipliers, in
+    multiplier lanes: the threshold/requant layers after it run at its PE. A threshold lane
+    compares with N thresholds of ACC bits (about ACC/2 LUTs each), a requantizer lane scales
+    one ACC-bit value; a multiplier lane is about IN*W + IN + W bits of product and adder tree.
+    (With divisor PEs alone this only broke ties; a ragged PE can trade 16 lanes of SIMD for 11
+    of PE, which is no saving when each PE lane brings 63 comparators.)"""
+    op = node.op
+    in_t = graph.value(node.inputs[0]).dtype
+    ib = 1 if in_t.bipolar else in_t.bits
+    wb = 1 if op.wtype.bipolar else op.wtype.bits
+    mult = ib * wb + ib + wb
+    acc = op.acc.bits
+    users: dict[str, list] = {}
+    for n in graph.nodes:
+        for i in n.inputs:
+            users.setdefault(i, []).append(n)
+    weight, v = 0.0, node.outputs[0]
+    while len(users.get(v, [])) == 1 and users[v][0].kind in RAGGED_KINDS:
+        u = users[v][0]
+        levels = u.op.thresholds.shape[1] if hasattr(u.op, "thresholds") else 1
+        weight += levels * acc / (2 * mult)
+        v = u.outputs[0]
+    return weight
 
 
 def _best_lanes(dim: int, cycles_at_1: int, budget: int | None) -> int:
@@ -394,7 +426,8 @@ class ChooseFolding:
             elif isinstance(n.op, MatVec):
                 src = producer.get(n.inputs[0])
                 swg = src.op if src is not None and isinstance(src.op, SlidingWindow) else None
-                f = _best_matvec_fold(n.op, budget, _vectors(graph, n), swg, convert, ragged_ok(graph, n))
+                f = _best_matvec_fold(n.op, budget, _vectors(graph, n), swg, convert, ragged_ok(graph, n),
+                                      _output_lane_weight(graph, n))
             elif isinstance(n.op, SlidingWindow):
                 c = consumer.get(n.outputs[0])
                 f = None
