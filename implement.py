@@ -34,6 +34,7 @@ from . import progress
 from .boards import Board, load_board
 from .flow import FlowError, load_design
 from .hls_templates.env import render
+from .ir.schedule.cost import HUGE_LUTS as _HUGE_LUTS
 
 __all__ = ["PnrError", "place_and_route", "parse_nextpnr_log", "UTILISATION_CELLS", "SynthError", "synthesize",
            "synth_xilinx", "xilinx_resources", "RESOURCE_KEYS", "XILINX_FAMILIES"]
@@ -319,7 +320,7 @@ LUT_MAPPERS = ("abc9", "abc")
 #: (PE 2 x SIMD 784, 31k LUTs estimated, 160k AND gates) ran for more than 9 minutes
 #: without finishing, abc took 30 s; CNV's largest layers (<= 14k estimated) map with abc9
 #: in minutes and keep it
-HUGE_LUTS = 20000
+HUGE_LUTS = _HUGE_LUTS  # the cost model applies abc's measured LUT factor above it (cost.mapped_cost)
 
 
 class SynthError(PnrError):

@@ -120,6 +120,15 @@ def configs() -> list[dict]:
              "ACC_BITS": max(8, ib + wb + (mw - 1).bit_length())}
         add("matvec", "gs_mvu", p, {"param": "WEIGHT_FILE", "words": (mh // pe) * (mw // simd), "lanes": pe * simd,
                                     "lane_bits": wb})
+    # hundreds to a thousand lanes of 1- and 2-bit products, as budget-bound TFC/CNV designs have
+    # (TFC 2w2a at --budget 0.8: PE 11 x SIMD 196); the points above reach 256 lanes, and a fit on
+    # them alone under-estimated such a layer by 13% (Yosys spends minutes on each of these)
+    for pe, simd, mw, mh, wb, ib in ((4, 196, 784, 16, 2, 2), (16, 64, 256, 64, 2, 2), (8, 128, 512, 24, 1, 1)):
+        p = {"MW": mw, "MH": mh, "PE": pe, "SIMD": simd, "IN_BITS": ib, "IN_SIGNED": int(ib > 1),
+             "IN_BIPOLAR": int(ib == 1), "W_BITS": wb, "W_SIGNED": int(wb > 1), "W_BIPOLAR": int(wb == 1),
+             "ACC_BITS": max(8, ib + wb + (mw - 1).bit_length())}
+        add("matvec", "gs_mvu", p, {"param": "WEIGHT_FILE", "words": (mh // pe) * (mw // simd), "lanes": pe * simd,
+                                    "lane_bits": wb})
     # implementation styles (MEM_STYLE / MUL_STYLE, ir/schedule/impl.py): shift-and-add LUT products,
     # ROMs forced into LUT logic or block RAM
     for pe, simd, mw, mh, wb, ib, mem, mul in ((2, 2, 16, 8, 8, 8, "auto", "lut"), (4, 4, 32, 16, 6, 6, "auto", "lut"),
@@ -230,6 +239,39 @@ def configs() -> list[dict]:
     return out
 
 
+def family_configs(family: str) -> list[dict]:
+    """The sweep of ``family``. xc7: :func:`configs`. xcup (UltraScale+, zcu104): the cores whose
+    mapping differs there - the matrix-vector unit (DSP48E2 products, their adder trees and the
+    "pack" pairs; LUT-mode lanes alongside, so the shared features are fitted on both) and the
+    requantizer - with shapes of the zoo's DSP layers (jet_tagger, pot_mlp: 4 to 8-bit operands,
+    PE 1 x SIMD 1 to 16). Other kinds keep the xc7 coefficients (their xcup rows in the zoo
+    designs match those within the xc7 error: benchmarks/results/synth_vs_estimate.json)."""
+    base = configs()
+    if family == "xc7":
+        return base
+    out = [c for c in base if c["kind"] == "requant" or (
+        c["kind"] == "matvec" and c["params"].get("MUL_STYLE", "auto") != "lut"
+        and c["params"].get("MEM_STYLE", "auto") == "auto"
+        and c["params"]["MW"] * c["params"]["MH"] * c["params"]["W_BITS"] <= 32768
+        and c["params"]["PE"] * c["params"]["SIMD"] <= 256)]
+    for pe, simd, mw, mh, ib, isg, wb, mul in (
+            (1, 1, 16, 64, 8, 1, 6, "auto"), (1, 8, 16, 64, 8, 1, 6, "auto"), (1, 16, 64, 32, 6, 0, 6, "auto"),
+            (1, 2, 64, 32, 6, 0, 6, "auto"), (1, 8, 32, 32, 6, 0, 6, "auto"), (1, 1, 32, 5, 6, 0, 6, "auto"),
+            (1, 8, 32, 32, 6, 1, 4, "auto"), (1, 4, 32, 16, 4, 0, 4, "auto"), (2, 16, 64, 32, 6, 0, 6, "auto"),
+            (4, 4, 64, 16, 8, 1, 8, "auto"), (2, 8, 32, 16, 5, 0, 5, "auto"), (8, 2, 16, 32, 6, 0, 6, "auto"),
+            (4, 4, 32, 16, 6, 0, 6, "pack"), (2, 8, 64, 16, 4, 0, 4, "pack"), (2, 1, 32, 16, 8, 0, 8, "pack")):
+        p = {"MW": mw, "MH": mh, "PE": pe, "SIMD": simd, "IN_BITS": ib, "IN_SIGNED": isg, "IN_BIPOLAR": 0,
+             "W_BITS": wb, "W_SIGNED": 1, "W_BIPOLAR": 0,
+             "ACC_BITS": max(8, ib + wb + (mw - 1).bit_length()), "MEM_STYLE": "auto", "MUL_STYLE": mul}
+        if mul == "pack":
+            p["PACK_A_MAX"] = 27
+        key = "matvec:" + ",".join(f"{k}={v}" for k, v in sorted(p.items()))
+        out.append({"id": key, "kind": "matvec", "core": "gs_mvu", "params": p,
+                    "mem": {"param": "WEIGHT_FILE", "words": (mh // pe) * (mw // simd), "lanes": pe * simd,
+                            "lane_bits": wb}})
+    return out
+
+
 def _memory(cfg: dict, rng: random.Random) -> tuple[str, list[int], int] | None:
     from gatesmith.hls_templates.memfile import format_memh  # noqa: F401 (used by the caller)
 
@@ -275,7 +317,19 @@ def _row_stats(words: list[int], width: int) -> dict:
     return {"rom_live": s["ROM_LIVE"], "rom_cols": s["ROM_COLS"]}
 
 
-def run_one(cfg: dict, family: str, timeout: float) -> dict:
+def abc_configs() -> list[dict]:
+    """The configurations also synthesised with ``abc -luts`` (``--lut-mapper abc``): the
+    matrix-vector units of 128 lanes or more. ``gatesmith synth`` maps a layer the cost model
+    puts at ``cost.HUGE_LUTS`` or more with it (abc9 does not finish there), and their ratio
+    to the abc9 counts is the model's ``abc_lut_factor``."""
+    return [c for c in configs() if c["kind"] == "matvec" and c["params"]["PE"] * c["params"]["SIMD"] >= 128]
+
+
+def _mapper(row: dict) -> str:
+    return row.get("lut_mapper", "abc9")
+
+
+def run_one(cfg: dict, family: str, timeout: float, lut_mapper: str = "abc9") -> dict:
     from gatesmith.hls_templates.memfile import format_memh
     from gatesmith.hls_templates.rtl import _core_closure, core_source
     from gatesmith.implement import synth_xilinx, xilinx_resources
@@ -294,10 +348,12 @@ def run_one(cfg: dict, family: str, timeout: float) -> dict:
             (rtl / "core.mem").write_text(format_memh(words, width))
             params[name] = "core.mem"
         r = synth_xilinx(rtl, [f"{c}.v" for c in cores], cfg["core"], family=family, chparams=params,
-                         out_dir=d / "reports", tag="core", timeout=timeout)
+                         out_dir=d / "reports", tag="core", timeout=timeout, lut_mapper=lut_mapper)
         res = xilinx_resources(r["stat"], r["top_module"])
         row = {**{k: cfg[k] for k in ("id", "kind", "core", "params")}, "family": family, "resources": res,
                "seconds": r["seconds"]}
+        if lut_mapper != "abc9":
+            row["lut_mapper"] = lut_mapper
         if mem is not None:
             row.update(_row_stats(mem[1], mem[2]))
         return row
@@ -314,25 +370,33 @@ def _load() -> dict:
 
 
 def _save(data: dict) -> None:
+    """Write ``data``, keeping rows another sweep process (another family or LUT mapper) has
+    written to the file since this one read it."""
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    data["rows"].sort(key=lambda r: (r["family"], r["id"]))
+    if RESULTS.is_file():
+        key = lambda r: (r["family"], r["id"], _mapper(r))  # noqa: E731
+        have = {key(r) for r in data["rows"]}
+        data["rows"].extend(r for r in json.loads(RESULTS.read_text())["rows"] if key(r) not in have)
+    data["rows"].sort(key=lambda r: (r["family"], r["id"], _mapper(r)))
     tmp = RESULTS.with_suffix(".tmp")
     tmp.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
     tmp.replace(RESULTS)
 
 
-def sweep(family: str, jobs: int, limit: int | None, timeout: float) -> dict:
+def sweep(family: str, jobs: int, limit: int | None, timeout: float, lut_mapper: str = "abc9") -> dict:
     data = _load()
     data["note"] = ("single-core Yosys synth_xilinx runs (hierarchy kept, random memories of the right shape); "
-                    "resources as gatesmith.implement.xilinx_resources counts them")
-    done = {(r["family"], r["id"]) for r in data["rows"]}
-    todo = [c for c in configs() if (family, c["id"]) not in done]
+                    "resources as gatesmith.implement.xilinx_resources counts them; lut_mapper abc: "
+                    "the same configuration LUT-mapped with abc -luts instead of abc9")
+    done = {(r["family"], r["id"], _mapper(r)) for r in data["rows"]}
+    cfgs = family_configs(family) if lut_mapper == "abc9" else abc_configs()
+    todo = [c for c in cfgs if (family, c["id"], lut_mapper) not in done]
     if limit is not None:
         todo = todo[:limit]
     print(f"sweep: {len(done)} done, {len(todo)} to run on {jobs} job(s)", flush=True)
     t0 = time.monotonic()
     with ThreadPoolExecutor(max_workers=jobs) as ex:
-        futs = {ex.submit(run_one, c, family, timeout): c for c in todo}
+        futs = {ex.submit(run_one, c, family, timeout, lut_mapper): c for c in todo}
         for i, f in enumerate(as_completed(futs), 1):
             c = futs[f]
             try:
@@ -358,18 +422,34 @@ def main(argv=None) -> int:
                     help="only add new configurations to the sweep; leave cost_model.json as it is")
     ap.add_argument("--limit", type=int, default=None, help="run at most N new configurations")
     ap.add_argument("--timeout", type=float, default=300.0, help="seconds per Yosys run")
+    ap.add_argument("--lut-mapper", default="abc9", choices=("abc9", "abc"),
+                    help="abc: run the large matrix-vector configurations (abc_configs) with abc -luts")
     a = ap.parse_args(argv)
-    data = _load() if a.fit_only else sweep(a.family, a.jobs, a.limit, a.timeout)
+    data = _load() if a.fit_only else sweep(a.family, a.jobs, a.limit, a.timeout, a.lut_mapper)
     if a.no_fit:
         return 0
     from gatesmith.ir.schedule import cost
 
-    rows = [r for r in data["rows"] if r["family"] == a.family]
-    model, report = cost.fit(rows)
-    model["family"] = a.family
+    rows = [r for r in data["rows"] if r["family"] == a.family and _mapper(r) == "abc9"]
+    abc = [r for r in data["rows"] if r["family"] == a.family and _mapper(r) == "abc"]
+    old = json.loads(cost.MODEL_PATH.read_text()) if cost.MODEL_PATH.is_file() else {}
+    if a.family == "xc7":  # the base model; the other families' coefficients stay as they are
+        model, report = cost.fit(rows)
+        model["family"] = a.family
+        model["abc_lut_factor"] = cost.fit_abc_factor(rows, abc)
+        print(f"abc -luts / abc9 LUTs: {model['abc_lut_factor']}")
+        if old.get("families"):
+            model["families"] = old["families"]
+    else:  # a family of its own: its coefficients for the kinds its sweep covers, on the xc7 model
+        if not old.get("coefficients"):
+            print("calibrate_cost: fit --family xc7 first (the other families refine its model)", file=sys.stderr)
+            return 2
+        model, report = cost.fit(rows, base=old, family=a.family)
     cost.MODEL_PATH.write_text(json.dumps(model, indent=1, sort_keys=True) + "\n")
     print(cost.format_fit_report(report))
-    data["held_out"] = report
+    data.setdefault("held_out_by_family", {})[a.family] = report
+    if a.family == "xc7":
+        data["held_out"] = report
     _save(data)
     print(f"wrote {cost.MODEL_PATH} and {RESULTS}")
     return 0

@@ -71,9 +71,9 @@ def _read(path: Path) -> str | None:
 
 def _estimate(row: dict) -> None:
     """(Re)compute a row's estimate from its stored instances with the current cost model."""
-    from gatesmith.ir.schedule.cost import core_cost
+    from gatesmith.ir.schedule.cost import core_cost, mapped_cost
 
-    per = {i: core_cost(m, p, family=row["family"]) for i, (m, p) in row["instances"].items()}
+    per = {i: mapped_cost(m, core_cost(m, p, family=row["family"])) for i, (m, p) in row["instances"].items()}
     for l in row["layers"]:
         l["estimate"] = per[l["instance"]]
     row["estimate"] = {k: sum(r[k] for r in per.values()) for k in KEYS}

@@ -44,7 +44,7 @@ from gatesmith.ir.graph import Graph, Node
 from gatesmith.ir.ops import (Add, Concat, DepthwiseMatVec, LabelSelect, MatVec, MultiThreshold, PoolMode, Requant,
                               SlidingWindow, WindowReduce)
 from gatesmith.ir.schedule.fifos import fifo_depths
-from gatesmith.ir.schedule.folding import RAGGED_KINDS, fold_count
+from gatesmith.ir.schedule.folding import fold_count, ragged_beats, ragged_group, ragged_route
 from gatesmith.ir.schedule.impl import forced_impl
 from gatesmith.ir.types import BipolarType, DType, IntType, type_for_range
 from gatesmith.ir.verifier import verify
@@ -574,22 +574,20 @@ def render_hls(
             + tuple(f"_{r[0]}{t}" for r in blk.roms for t in ("", "_t")),
         )
         srcs = []
-        out_group = None
-        if node.kind == "matvec" and node.op.mh % node.fold.pe:
-            out_group = node.op.mh
+        out_group = ragged_group(node)
         for port, value in enumerate(node.inputs):
             cur, cur_elems, cur_t, group = port_src[(node.name, port)]
             sfx = "" if len(node.inputs) == 1 else f"_in{port}"
-            passes = group is not None and node.kind in RAGGED_KINDS and cur_elems == blk.in_elems
+            passes, convert = ragged_route(node, group, cur_elems, blk.in_elems)
             if passes:
                 out_group = group
-            if cur_elems != blk.in_elems or (group is not None and not passes):
+            if convert:
                 dst = new_stream(nm + sfx + "_dwc", blk.in_elems * cur_t.bits)
                 dp = {"ELEMS": int(np.prod(graph.value(value).shape)), "IN_ELEMS": cur_elems,
                       "OUT_ELEMS": blk.in_elems, "BITS": cur_t.bits}
                 if group is not None:  # drop the padding of each vector's last beat
-                    nb = fold_count(group, cur_elems)
-                    dp.update(GROUP_BEATS=nb, LAST_ELEMS=group - (nb - 1) * cur_elems)
+                    nb, last = ragged_beats(group, cur_elems)
+                    dp.update(GROUP_BEATS=nb, LAST_ELEMS=last)
                 calls.append({
                     "kind": "dwc", "stage": nm,
                     "src": cur["name"] if cur else "s_axis", "dst": dst["name"], "p": dp,

@@ -28,7 +28,7 @@ from gatesmith.ir.graph import Graph, Node
 from gatesmith.ir.ops import Add, Concat, DepthwiseMatVec, LabelSelect, MatVec, MultiThreshold, PoolMode, Requant, SlidingWindow, WindowReduce
 from gatesmith.ir.types import BipolarType, DType, IntType, parse_type, type_for_range
 from gatesmith.ir.schedule.fifos import fifo_depths
-from gatesmith.ir.schedule.folding import RAGGED_KINDS, fold_count, swg_ring_extra
+from gatesmith.ir.schedule.folding import fold_count, ragged_beats, ragged_group, ragged_route, swg_ring_extra
 from gatesmith.ir.schedule.impl import rtl_style_params
 from gatesmith.ir.verifier import verify
 
@@ -729,23 +729,21 @@ def render_rtl(
         nm = namer.claim(node.name, _STREAM_SUFFIXES)
         inst = namer.claim("u_" + nm)
         srcs = []
-        out_group = None
-        if node.kind == "matvec" and node.op.mh % node.fold.pe:
-            out_group = node.op.mh
+        out_group = ragged_group(node)
         for port in range(len(node.inputs)):
             cur, cur_elems, cur_t, group = port_src[(node.name, port)]
             sfx = "" if len(node.inputs) == 1 else f"_in{port}"
-            passes = group is not None and node.kind in RAGGED_KINDS and cur_elems == blk.in_elems
+            passes, convert = ragged_route(node, group, cur_elems, blk.in_elems)
             if passes:
                 out_group = group
             if cur_elems is None:  # reads the top input directly: it sets the input beat width
                 first_in[0] = blk.in_elems
-            elif cur_elems != blk.in_elems or (group is not None and not passes):  # width conversion
+            elif convert:  # width conversion
                 dst = new_stream(nm + sfx + "_dwc", blk.in_elems * cur_t.bits)
                 dp = {"IN_ELEMS": cur_elems, "OUT_ELEMS": blk.in_elems, "ELEM_BITS": cur_t.bits}
                 if group is not None:  # drop the padding of each vector's last beat
-                    nb = fold_count(group, cur_elems)
-                    dp.update(GROUP_BEATS=nb, LAST_ELEMS=group - (nb - 1) * cur_elems)
+                    nb, last = ragged_beats(group, cur_elems)
+                    dp.update(GROUP_BEATS=nb, LAST_ELEMS=last)
                 blocks.append({
                     "kind": "dwc", "inst": namer.claim("u_" + nm + sfx + "_dwc"), "src": cur, "dst": dst,
                     "p": dp,

@@ -309,3 +309,52 @@ def test_fit_keeps_measured_coefficients_and_fits_the_rest():
         f = cost._f_threshold(r["params"], {"rules": {}})[0]
         r["resources"]["lut"] = round(2 * f["rom_luts"] + 0.5 * f["cmp_bits"] + 20)
     assert cost.fit(rows)[0]["coefficients"]["threshold"]["lut"]["rom_luts"] == 1.0
+
+
+def test_family_fit_refines_the_base_model_where_its_rows_reach():
+    # synthetic xcup requantizer rows, all with a DSP multiplier: LUT = 2 an adder bit + 30. The
+    # family fit recovers those; a feature no row exercises (the LUT multiplier) keeps the base's
+    # coefficient; the base (xc7) model and the other kinds are untouched (a refit replaces the
+    # family's coefficients: the base here has none for xcup)
+    base = {k: v for k, v in cost.load_model().items() if k != "families"}
+    rows = []
+    for i, (c, pe, ib, mb) in enumerate([(16, 1, 12, 8), (64, 4, 16, 8), (128, 8, 14, 12), (32, 2, 10, 9),
+                                         (8, 1, 20, 20), (64, 2, 12, 6), (32, 1, 16, 23), (16, 4, 9, 15)]):
+        p = {"C": c, "PE": pe, "IN_BITS": ib, "M_BITS": mb, "B_BITS": ib, "OUT_BITS": 4, "USE_MULT": 1,
+             "MEM_STYLE": "distributed"}
+        f = cost._f_requant({**p, "FAMILY": "xcup"}, base)[0]
+        assert f["lutmul_bits"] == 0
+        rows.append({"id": f"r{i}", "kind": "requant", "core": "gs_requant", "params": p, "family": "xcup",
+                     "resources": {"lut": round(f["rom_luts"] + 2 * f["add_bits"] + 30), "ff": 5 * pe + 7,
+                                   "dsp": pe, "bram18": 0, "uram": 0}})
+    model, rep = cost.fit(rows, base=base, family="xcup")
+    fam = model["families"]["xcup"]["coefficients"]["requant"]["lut"]
+    assert fam["add_bits"] == pytest.approx(2.0, abs=0.05) and fam["one"] == pytest.approx(30, abs=3)
+    assert fam["lutmul_bits"] == base["coefficients"]["requant"]["lut"]["lutmul_bits"]
+    assert fam["rom_luts"] == 1.0
+    assert model["coefficients"] == base["coefficients"] and model["rules"] == base["rules"]
+    assert set(model["families"]["xcup"]["coefficients"]) == {"requant"}
+    assert rep["requant"]["lut"]["median"] < 0.02
+    p = rows[0]["params"]
+    assert cost.core_cost("gs_requant", p, model, "xcup")["lut"] == rows[0]["resources"]["lut"]
+    assert cost.core_cost("gs_requant", p, model, "xc7") == cost.core_cost("gs_requant", p, base, "xc7")
+    m = {"MW": 16, "MH": 8, "PE": 2, "SIMD": 2, "IN_BITS": 4, "W_BITS": 4, "ACC_BITS": 12}
+    assert cost.core_cost("gs_mvu", m, model, "xcup") == cost.core_cost("gs_mvu", m, base, "xcup")
+
+
+def test_huge_instances_are_estimated_as_abc_maps_them():
+    # gatesmith synth maps an instance of HUGE_LUTS or more (by the abc9-calibrated model) with
+    # abc -luts; the estimate applies the measured factor of its kind there and only there
+    model = {**cost.load_model(), "abc_lut_factor": {"matvec": 1.25}}
+    small = {"lut": cost.HUGE_LUTS - 1, "ff": 10, "dsp": 0, "bram18": 0, "uram": 0}
+    huge = {**small, "lut": cost.HUGE_LUTS}
+    assert cost.mapped_cost("gs_mvu", small, model) == small
+    assert cost.mapped_cost("gs_mvu", huge, model) == {**huge, "lut": round(cost.HUGE_LUTS * 1.25)}
+    assert cost.mapped_cost("gs_thresholds", huge, model) == huge  # no factor measured: as abc9
+    from gatesmith import implement
+    assert implement.HUGE_LUTS == cost.HUGE_LUTS
+    # the factor is the median abc / abc9 ratio of the configurations run both ways
+    rows = [{"id": f"m{i}", "kind": "matvec", "resources": {"lut": 100 * (i + 1)}} for i in range(3)]
+    abc = [{"id": f"m{i}", "kind": "matvec", "resources": {"lut": round(100 * (i + 1) * f)}}
+           for i, f in enumerate((1.1, 1.2, 1.5))]
+    assert cost.fit_abc_factor(rows, abc) == {"matvec": 1.2}

@@ -42,7 +42,7 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-__all__ = ["RESOURCE_KEYS", "MODEL_PATH", "core_cost", "design_cost", "annotate_estimate", "top_instances", "with_rom_live", "rom_live_bits", "rom_columns", "rom_stats", "row_params", "fit",
+__all__ = ["RESOURCE_KEYS", "MODEL_PATH", "HUGE_LUTS", "core_cost", "mapped_cost", "design_cost", "annotate_estimate", "top_instances", "with_rom_live", "rom_live_bits", "rom_columns", "rom_stats", "row_params", "fit",
            "format_fit_report", "load_model", "CORE_KINDS"]
 
 RESOURCE_KEYS = ("lut", "ff", "dsp", "bram18", "uram")
@@ -529,7 +529,8 @@ def core_cost(core: str, params: dict, model: dict | None = None, family: str | 
     if ultra:  # gs_mvu_wl's weights in URAM: the fabric of a block-RAM memory, no RAMB18
         styles["MEM_STYLE"] = "block"
     lut_f, ff_f, dsp, bram = _FEATURES[kind]({**_int_params(params), **styles}, model)
-    coef = model.get("coefficients", {}).get(kind, {})
+    coef = (model.get("families", {}).get(family, {}).get("coefficients", {}).get(kind)
+            or model.get("coefficients", {}).get(kind, {}))
     out = {"dsp": int(dsp), "bram18": int(bram), "uram": 0}
     if ultra:
         p = _int_params(params)
@@ -570,13 +571,31 @@ def top_instances(top_text: str) -> dict[str, tuple[str, dict]]:
     return out
 
 
+#: a core instance the cost model puts at this many LUTs or more is LUT-mapped with Yosys
+#: ``abc -luts`` by ``gatesmith synth`` (gatesmith.implement: synth_xilinx's abc9 had not finished
+#: after 8.7 minutes on TFC 2w2a's 784-wide first layer, abc took 30 s)
+HUGE_LUTS = 20000
+
+
+def mapped_cost(core: str, cost: dict[str, int], model: dict | None = None) -> dict[str, int]:
+    """``cost`` (:func:`core_cost`, abc9's LUTs) as ``gatesmith synth`` will count it: a huge
+    instance (:data:`HUGE_LUTS`) is mapped with ``abc -luts``, whose LUTs differ by the
+    measured ``abc_lut_factor`` of its kind (``benchmarks/calibrate_cost.py --lut-mapper abc``)."""
+    model = load_model() if model is None else model
+    if cost["lut"] < HUGE_LUTS:
+        return cost
+    factor = model.get("abc_lut_factor", {}).get(CORE_KINDS.get(core), 1.0)
+    return {**cost, "lut": int(round(cost["lut"] * factor))}
+
+
 def design_cost(design, model: dict | None = None, family: str | None = None) -> dict:
     """Estimated resources of a rendered RTL design on a board of ``family``: ``total``,
     ``layers`` (IR node -> core instance cost) and ``infrastructure`` (FIFOs, width converters,
     duplicators)."""
     model = load_model() if model is None else model
     insts = top_instances(design.files[f"{design.top}.v"])
-    per_inst = {name: core_cost(mod, with_rom_live(mod, p, design.files.get), model, family)
+    per_inst = {name: mapped_cost(mod, core_cost(mod, with_rom_live(mod, p, design.files.get), model, family),
+                                  model)
                 for name, (mod, p) in insts.items() if mod in CORE_KINDS}
     layers = {}
     for s in design.stages:
@@ -650,22 +669,45 @@ MEASURED = {"matvec": {"lut": {"pack_rows": 7.66, "pack_tree_bits": 0.6625, **_R
             "vvu": {"lut": dict(_ROM)}, "threshold": {"lut": dict(_ROM)}, "requant": {"lut": dict(_ROM)}}
 
 
-def fit(rows: list[dict]) -> tuple[dict, dict]:
-    """Fit the model to sweep rows; returns (model, held-out report)."""
+def fit_abc_factor(rows: list[dict], abc_rows: list[dict]) -> dict[str, float]:
+    """Per core kind, the median ratio of a configuration's LUTs mapped with ``abc -luts`` to
+    its LUTs mapped with abc9 (the sweep's rows run both ways)."""
+    import numpy as np
+
+    by_id = {r["id"]: r for r in rows}
+    ratios: dict[str, list[float]] = {}
+    for r in abc_rows:
+        if r["id"] in by_id:
+            ratios.setdefault(r["kind"], []).append(r["resources"]["lut"] / max(by_id[r["id"]]["resources"]["lut"], 1))
+    return {k: round(float(np.median(v)), 4) for k, v in sorted(ratios.items())}
+
+
+def fit(rows: list[dict], base: dict | None = None, family: str | None = None) -> tuple[dict, dict]:
+    """Fit the model to sweep rows; returns (model, held-out report).
+
+    With ``base`` (the xc7 model) the rows are one other ``family``'s sweep, which covers only
+    the kinds and modes that map differently there: the result is that family's coefficients
+    (``model["families"][family]`` of the base), its block-RAM rules are the base's, and a feature
+    no training row of a kind exercises keeps the base's coefficient."""
     import numpy as np
     from scipy.optimize import nnls
 
     train, test = _split(rows)
     # the block-RAM thresholds are a discrete boundary, placed with every configuration (the
     # few memories near it decide it); the LUT/FF coefficients are fitted on the training split
-    rules = _fit_rules(rows)
+    rules = _fit_rules(rows) if base is None else base["rules"]
     model = {"rules": rules, "coefficients": {}, "trained_on": len(train), "held_out": len(test)}
     for kind in sorted({r["kind"] for r in train}):
         rs = [r for r in train if r["kind"] == kind]
         model["coefficients"][kind] = {}
         for idx, res in ((0, "lut"), (1, "ff")):
-            feats = [_FEATURES[kind](row_params(r), model)[idx] for r in rs]
-            fixed = MEASURED.get(kind, {}).get(res, {})
+            feats = [_FEATURES[kind]({**row_params(r), **({"FAMILY": family} if family else {})}, model)[idx]
+                     for r in rs]
+            if base is None:
+                fixed = MEASURED.get(kind, {}).get(res, {})
+            else:
+                old = base["coefficients"].get(kind, {}).get(res, {})
+                fixed = {n: old.get(n, 0.0) for n in feats[0] if n in _ROM or not any(f[n] for f in feats)}
             names = [n for n in feats[0] if n not in fixed]
             a = np.array([[f[n] for n in names] for f in feats], dtype=float)
             y = np.array([r["resources"][res] for r in rs], dtype=float)
@@ -676,6 +718,9 @@ def fit(rows: list[dict]) -> tuple[dict, dict]:
             coef, _ = nnls(a * w[:, None], (y - known) * w)
             model["coefficients"][kind][res] = {n: round(float(c), 6) for n, c in zip(names, coef)}
             model["coefficients"][kind][res].update(fixed)
+    if base is not None:
+        fam = {k: v for k, v in model.items() if k != "rules"}
+        model = {**base, "families": {**base.get("families", {}), family: fam}}
     return model, evaluate(test, model)
 
 
@@ -688,7 +733,7 @@ def evaluate(rows: list[dict], model: dict) -> dict:
         out = {"n": len(rs)}
         if not rs:
             return out
-        pred = [core_cost(r["core"], row_params(r), model) for r in rs]
+        pred = [core_cost(r["core"], row_params(r), model, r.get("family")) for r in rs]
         for res in ("lut", "ff"):
             e = [abs(p[res] - r["resources"][res]) / max(r["resources"][res], 1) for p, r in zip(pred, rs)]
             out[res] = {"median": round(float(np.median(e)), 3), "p90": round(float(np.percentile(e, 90)), 3)}

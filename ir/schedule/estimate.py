@@ -8,7 +8,7 @@ from math import prod
 from ..graph import Fold, Graph
 from ..ops import Add, Concat, DepthwiseMatVec, LabelSelect, MatVec, Reshape, SlidingWindow, WindowReduce
 from .fifos import fifo_analysis
-from .folding import RAGGED_KINDS, divisors, fold_count, layer_cycles, pe_options
+from .folding import divisors, fold_count, layer_cycles, pe_options, ragged_beats, ragged_group, ragged_route
 
 __all__ = ["estimate"]
 
@@ -115,20 +115,18 @@ def _latency(graph: Graph) -> int:
         f = n.fold or Fold()
         want = _in_elems(n)
         ins = []
-        ragged_out = None
+        ragged_out = ragged_group(n)
         for v in n.inputs:
             v = alias.get(v, v)
             times, elems, group = beats[v]
-            passes = group is not None and n.kind in RAGGED_KINDS and want == elems
-            convert = want != elems or (group is not None and not passes)
+            passes, convert = ragged_route(n, group, elems, want)
             if passes:
                 ragged_out = group
             if convert:  # gs_dwc: element k of the stream is complete with its input beat
                 if group is None:
                     ready = [times[k // elems] for k in range(len(times) * elems)]
                 else:  # a ragged stream: the padding of each vector's last beat is dropped
-                    nb = fold_count(group, elems)
-                    last = group - (nb - 1) * elems
+                    nb, last = ragged_beats(group, elems)
                     ready = [t for j, t in enumerate(times) for _ in range(elems if j % nb < nb - 1 else last)]
                 times = _rate([ready[(j + 1) * want - 1] + _DWC_LATENCY for j in range(len(ready) // want)])
             if v not in direct or convert:
@@ -149,8 +147,6 @@ def _latency(graph: Graph) -> int:
             times = _concat_times(n.op, ins[0], ins[1], f.pe)
         else:
             times = _rate([t + _CORE_LATENCY[n.kind] for t in times])
-        if isinstance(n.op, MatVec) and n.op.mh % f.pe:
-            ragged_out = n.op.mh
         beats[n.outputs[0]] = (times, _out_elems(n, want), ragged_out)
     return beats[alias.get(graph.outputs[0], graph.outputs[0])][0][-1]
 

@@ -50,6 +50,7 @@ from ..graph import Fold, Graph
 from ..ops import Add, Concat, DepthwiseMatVec, LabelSelect, MatVec, Reshape, SlidingWindow, WindowReduce
 
 __all__ = ["FoldingError", "ChooseFolding", "divisors", "fold_count", "pe_options", "ragged_ok", "RAGGED_KINDS",
+           "readers", "ragged_group", "ragged_route", "ragged_beats",
            "folding_efficiency", "folding_to_json", "folding_from_json", "layer_cycles", "swg_cycles", "swg_kp_valid", "swg_kp_options"]
 
 
@@ -90,14 +91,21 @@ def pe_options(mh: int) -> list[int]:
 RAGGED_KINDS = ("threshold", "requant", "requantize")
 
 
-def ragged_ok(graph: Graph, node) -> bool:
-    """Whether a matrix-vector ``node`` may take a PE that does not divide MH: its output
-    must not reach the graph output through ragged elementwise layers only (the top's
-    output stream is dense; everywhere else a width converter drops the padding)."""
+def readers(graph: Graph) -> dict[str, list]:
+    """value name -> the nodes that read it, in graph order."""
     users: dict[str, list] = {}
     for n in graph.nodes:
         for i in n.inputs:
             users.setdefault(i, []).append(n)
+    return users
+
+
+def ragged_ok(graph: Graph, node, users: dict[str, list] | None = None) -> bool:
+    """Whether a matrix-vector ``node`` may take a PE that does not divide MH: its output
+    must not reach the graph output through ragged elementwise layers only (the top's
+    output stream is dense; everywhere else a width converter drops the padding).
+    ``users``: :func:`readers` of ``graph``, if the caller has it."""
+    users = readers(graph) if users is None else users
     todo = [node.outputs[0]]
     while todo:
         v = todo.pop()
@@ -105,6 +113,32 @@ def ragged_ok(graph: Graph, node) -> bool:
             return False
         todo.extend(u.outputs[0] for u in users.get(v, []) if u.kind in RAGGED_KINDS)
     return True
+
+
+def ragged_group(node) -> int | None:
+    """Vector length of the ragged stream a layer starts (a matrix-vector unit whose PE does
+    not divide MH: the last beat of each MH-vector is padded), or None."""
+    if node.kind == "matvec" and node.fold is not None and node.op.mh % node.fold.pe:
+        return node.op.mh
+    return None
+
+
+def ragged_route(node, group: int | None, in_elems: int | None, want: int) -> tuple[bool, bool]:
+    """How a stream of ``in_elems`` elements a beat (ragged with vector length ``group``, or
+    dense: None) reaches an input of ``node`` that reads ``want`` elements a beat, as
+    ``(passes, convert)``: a threshold/requant layer at the stream's PE takes a ragged stream
+    and passes it on ragged; a width converter sits wherever the widths differ or a ragged
+    stream meets any other layer, and drops the padding. The one rule the RTL and HLS
+    generators and the cycle estimate all follow."""
+    passes = group is not None and node.kind in RAGGED_KINDS and in_elems == want
+    return passes, in_elems != want or (group is not None and not passes)
+
+
+def ragged_beats(group: int, elems: int) -> tuple[int, int]:
+    """(beats per vector, elements in its last beat) of a ragged stream: gs_dwc's
+    GROUP_BEATS and LAST_ELEMS."""
+    nb = fold_count(group, elems)
+    return nb, group - (nb - 1) * elems
 
 
 def _vectors(graph: Graph | None, node) -> int:
@@ -280,7 +314,7 @@ def _best_matvec_fold(op: MatVec, budget: int | None, vectors: int = 1, swg: Sli
     return best[1]
 
 
-def _output_lane_weight(graph: Graph, node) -> float:
+def _output_lane_weight(graph: Graph, node, users: dict[str, list] | None = None) -> float:
     """What one output lane (PE) of a matrix-vector unit costs beyond its multipliers, in
     multiplier lanes: the threshold/requant layers after it run at its PE. A threshold lane
     compares with N thresholds of ACC bits (about ACC/2 LUTs each), a requantizer lane scales
@@ -293,10 +327,7 @@ def _output_lane_weight(graph: Graph, node) -> float:
     wb = 1 if op.wtype.bipolar else op.wtype.bits
     mult = ib * wb + ib + wb
     acc = op.acc.bits
-    users: dict[str, list] = {}
-    for n in graph.nodes:
-        for i in n.inputs:
-            users.setdefault(i, []).append(n)
+    users = readers(graph) if users is None else users
     weight, v = 0.0, node.outputs[0]
     while len(users.get(v, [])) == 1 and users[v][0].kind in RAGGED_KINDS:
         u = users[v][0]
@@ -390,6 +421,7 @@ class ChooseFolding:
         chosen: dict[str, Fold] = {}
         producer = {o: n for n in graph.nodes for o in n.outputs}
         consumer = {i: n for n in graph.nodes for i in n.inputs}
+        users = readers(graph)
 
         def ragged_lanes(value: str) -> int | None:
             """PE of a ragged stream on ``value`` (a matrix-vector unit's PE not dividing MH,
@@ -426,8 +458,8 @@ class ChooseFolding:
             elif isinstance(n.op, MatVec):
                 src = producer.get(n.inputs[0])
                 swg = src.op if src is not None and isinstance(src.op, SlidingWindow) else None
-                f = _best_matvec_fold(n.op, budget, _vectors(graph, n), swg, convert, ragged_ok(graph, n),
-                                      _output_lane_weight(graph, n))
+                f = _best_matvec_fold(n.op, budget, _vectors(graph, n), swg, convert, ragged_ok(graph, n, users),
+                                      _output_lane_weight(graph, n, users))
             elif isinstance(n.op, SlidingWindow):
                 c = consumer.get(n.outputs[0])
                 f = None

@@ -27,7 +27,7 @@ from typing import Callable, Mapping
 
 from ..graph import Fold, Graph
 from ..ops import Reshape
-from .cost import RESOURCE_KEYS, core_cost, rom_stats
+from .cost import RESOURCE_KEYS, core_cost, mapped_cost, rom_stats
 from .folding import ChooseFolding, layer_cycles
 
 __all__ = ["RESOURCE_NAMES", "Candidate", "budget_limits", "fit_record", "folding_candidates", "fastest_within",
@@ -72,7 +72,7 @@ def block_cost(core: str, params: Mapping, mem_words=None, mem_width: int = 0,
     p = dict(params)
     if mem_words is not None:
         p.update(rom_stats(mem_words, mem_width))
-    return core_cost(core, p, family=family)
+    return mapped_cost(core, core_cost(core, p, family=family))
 
 
 def folding_efficiency(macs: int, multipliers: int, cycles: int) -> float | None:
