@@ -214,7 +214,8 @@ def main(argv=None) -> int:
         path.write_text(json.dumps({
             "date": time.strftime("%Y-%m-%d"),
             "note": "folding efficiency = (MACs per inference / multipliers) / cycles per inference; "
-                    "its bound: every layer at its fewest multipliers (PE | MH, SIMD | MW) within those cycles; "
+                    "its bound: every layer at its fewest multipliers (any fold count of MH, ragged PEs included; "
+                    "SIMD | MW) within those cycles; "
                     "target: cheapest folding meeting it; budget: fastest folding whose estimated resources fit",
             "summary": summary, "rows": rows}, indent=2, sort_keys=True) + "\n")
         return 0
