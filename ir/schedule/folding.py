@@ -493,7 +493,7 @@ class ChooseFolding:
             for key, dim in dims.items():
                 v = getattr(fold, key)
                 if key == "pe" and 1 <= v <= dim and dim % v:
-                    _check_ragged(graph, n, v, dim, ragged_lanes(n.inputs[0]))
+                    _check_ragged(graph, n, v, dim, ragged_lanes(n.inputs[0]), users)
                     continue
                 if v < 1 or dim % v:
                     raise FoldingError(
@@ -510,12 +510,13 @@ class ChooseFolding:
         return graph.replace_nodes(nodes)
 
 
-def _check_ragged(graph: Graph, n, pe: int, dim: int, lanes_in: int | None) -> None:
+def _check_ragged(graph: Graph, n, pe: int, dim: int, lanes_in: int | None,
+                  users: dict[str, list] | None = None) -> None:
     """A PE that does not divide the layer's rows/channels: allowed for a matrix-vector unit
     whose output does not reach the graph output (:func:`ragged_ok`), and for a threshold or
     requantizer layer on such a unit's ragged stream at the same PE."""
     if isinstance(n.op, MatVec):
-        if ragged_ok(graph, n):
+        if ragged_ok(graph, n, users):
             return
         raise FoldingError(
             f"layer {n.name!r}: PE={pe} does not divide MH={dim}; a PE not dividing MH is allowed only "
