@@ -8,6 +8,8 @@ folding efficiency.  Writes benchmarks/results/budget_flow.json.
 
     python benchmarks/budget_flow.py [--models tfc_2w2a,cnv_1w1a,cnv_2w2a] [--boards pynq-z2]
         [--budget 0.8] [--inferences 3] [--work DIR] [--no-synth] [--jobs N]
+    python benchmarks/budget_flow.py --reestimate --work DIR   # the stored rows' estimates with
+        the current cost model (their designs still in DIR, compiling to the same RTL)
     python benchmarks/budget_flow.py --efficiency   # folding efficiency of the whole zoo at a few
         targets and budgets (no synthesis): benchmarks/results/budget_efficiency.json
 
@@ -72,6 +74,7 @@ def run_one(name: str, board: str, budget: float, work: Path, *, inferences: int
         "estimate": {k: est["resources"][k] for k in KEYS}, "estimate_fits": est["fits_budget"],
         "folding": json.loads((out / "folding.json").read_text())["layers"],
     }
+    row["rtl_sha"] = _rtl_sha(out)
     if synth:
         sha = _rtl_sha(out)
         if old_synth is not None and sha == old_sha:
@@ -103,6 +106,27 @@ def run_one(name: str, board: str, budget: float, work: Path, *, inferences: int
 NOTE = ("gatesmith compile --budget F: fastest design whose estimated resources fit F x the board; "
         "synth = Yosys synth_xilinx (gatesmith synth); sim = Verilator RTL vs the numpy reference; "
         "folding efficiency = (MACs / multipliers) / cycles per inference")
+
+
+def reestimate(rows: list[dict], work: Path) -> None:
+    """Refresh the estimate of stored rows with the current cost model, without Yosys or
+    simulation: compile each design again into its directory under ``work`` and require the
+    RTL to be what was synthesised and simulated (the same files, byte for byte)."""
+    from gatesmith.flow import CompileOptions, compile_model
+
+    for r in rows:
+        out = work / f"{r['model']}_{r['board']}_{r['budget']:g}"
+        before = _rtl_sha(out)
+        if before is None or r.get("rtl_sha", before) != before:
+            raise SystemExit(f"budget_flow --reestimate: {out} does not hold the RTL of the stored row")
+        compile_model(work / f"{r['model']}.onnx", out, CompileOptions(board=r["board"], budget=r["budget"],
+                                                                      backend="rtl", force=True))
+        if _rtl_sha(out) != before:
+            raise SystemExit(f"budget_flow --reestimate: {r['model']} compiles to other RTL now; run it again")
+        est = json.loads((out / "reports" / "estimate.json").read_text())
+        r["estimate"] = {k: est["resources"][k] for k in KEYS}
+        r["estimate_fits"] = est["fits_budget"]
+        r["rtl_sha"] = before
 
 
 def _load(path: Path) -> dict:
@@ -201,6 +225,9 @@ def main(argv=None) -> int:
     ap.add_argument("--jobs", type=int, default=1, help="Yosys processes at a time (gatesmith synth --jobs)")
     ap.add_argument("--results", type=Path, default=None)
     ap.add_argument("--efficiency", action="store_true", help="folding efficiency sweep over the zoo instead")
+    ap.add_argument("--reestimate", action="store_true",
+                    help="refresh the stored rows' estimates with the current cost model (their designs, "
+                         "still under --work, must compile to the same RTL); no Yosys, no simulation")
     a = ap.parse_args(argv)
     warnings.filterwarnings("ignore")
     a.work.mkdir(parents=True, exist_ok=True)
@@ -220,6 +247,12 @@ def main(argv=None) -> int:
             "summary": summary, "rows": rows}, indent=2, sort_keys=True) + "\n")
         return 0
     a.results = a.results or RESULTS
+    if a.reestimate:
+        data = _load(a.results)
+        reestimate(data.get("rows", []), a.work)
+        print(table(data.get("rows", [])))
+        a.results.write_text(json.dumps({**data, "date": time.strftime("%Y-%m-%d")}, indent=2, sort_keys=True) + "\n")
+        return 0
     rows = []
     for board in a.boards.split(","):
         for name in a.models.split(","):

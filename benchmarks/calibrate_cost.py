@@ -7,6 +7,8 @@ already there are not run again), fits the coefficients of :mod:`gatesmith.ir.sc
 a training split and prints the held-out error (median / p90 per resource and core kind).
 
     python benchmarks/calibrate_cost.py [--jobs 2] [--family xc7] [--fit-only | --no-fit] [--limit N]
+        [--lut-mapper abc]
+    python benchmarks/calibrate_cost.py --rom-bram   # block RAMs of ROMs of non-power-of-two depth
 """
 
 from __future__ import annotations
@@ -361,6 +363,45 @@ def run_one(cfg: dict, family: str, timeout: float, lut_mapper: str = "abc9") ->
         shutil.rmtree(d, ignore_errors=True)
 
 
+ROM_BRAM = Path(__file__).parent / "results" / "rom_bram.json"
+#: gs_rom shapes of non-power-of-two depth (ragged PEs give NF*SF words; CNV at --budget has
+#: 6592 x 20 and 6592 x 40) for ``--rom-bram``
+ROM_SHAPES = ((6592, 40), (6592, 20), (6144, 40), (5120, 20), (7488, 80), (3000, 16), (1536, 36), (2560, 9),
+              (640, 72), (1200, 18), (5120, 4), (3072, 20), (2304, 32), (4608, 8), (9216, 12), (1664, 48),
+              (832, 64), (12288, 6), (2496, 30), (1000, 50), (7000, 10), (3328, 24))
+
+
+def rom_bram_sweep(timeout: float) -> list[dict]:
+    """Yosys ``synth_xilinx -family xc7`` on ``gs_rom`` alone (random contents) for
+    :data:`ROM_SHAPES`: the block RAMs it takes, against ``cost.rom_bram18_blocks``."""
+    from gatesmith.hls_templates.memfile import format_memh
+    from gatesmith.hls_templates.rtl import core_source
+    from gatesmith.implement import synth_xilinx, xilinx_resources
+    from gatesmith.ir.schedule.cost import bram18_blocks, rom_bram18_blocks
+
+    rows = []
+    for depth, width in ROM_SHAPES:
+        d = Path(tempfile.mkdtemp(prefix="gs_rom_", dir="."))
+        try:
+            (d / "rtl").mkdir()
+            (d / "rtl" / "gs_rom.v").write_text(core_source("gs_rom"))
+            rng = random.Random(depth * 1000 + width)
+            (d / "rtl" / "core.mem").write_text(format_memh([rng.getrandbits(width) for _ in range(depth)], width))
+            r = synth_xilinx(d / "rtl", ["gs_rom.v"], "gs_rom", family="xc7", out_dir=d / "reports", tag="core",
+                             chparams={"DEPTH": depth, "WIDTH": width, "MEM_FILE": "core.mem"}, timeout=timeout)
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+        res = xilinx_resources(r["stat"], r["top_module"])
+        cells = {k: v for m in r["stat"]["modules"].values() for k, v in m.get("num_cells_by_type", {}).items()
+                 if k.startswith("RAMB")}
+        row = {"depth": depth, "width": width, "bram18": res["bram18"], "lut": res["lut"], "cells": cells,
+               "model": rom_bram18_blocks(depth, width), "one_aspect_ratio": bram18_blocks(depth, width)}
+        rows.append(row)
+        print(f"  {depth} x {width}: {res['bram18']} RAMB18 ({cells}), model {row['model']}, "
+              f"one aspect ratio {row['one_aspect_ratio']}", flush=True)
+    return rows
+
+
 def _load() -> dict:
     data = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {"note": "", "rows": []}
     for r in data["rows"]:  # rows from before rom_live / rom_cols were recorded: regenerate their memory
@@ -424,7 +465,16 @@ def main(argv=None) -> int:
     ap.add_argument("--timeout", type=float, default=300.0, help="seconds per Yosys run")
     ap.add_argument("--lut-mapper", default="abc9", choices=("abc9", "abc"),
                     help="abc: run the large matrix-vector configurations (abc_configs) with abc -luts")
+    ap.add_argument("--rom-bram", action="store_true",
+                    help="synthesise gs_rom alone at ROM_SHAPES: block RAMs against the model (results/rom_bram.json)")
     a = ap.parse_args(argv)
+    if a.rom_bram:
+        rows = rom_bram_sweep(a.timeout)
+        ROM_BRAM.write_text(json.dumps({"note": "Yosys synth_xilinx -family xc7 on gs_rom alone, random contents; "
+                                                "model = gatesmith.ir.schedule.cost.rom_bram18_blocks",
+                                        "rows": rows}, indent=1, sort_keys=True) + "\n")
+        print(f"max |model - Yosys| = {max(abs(r['model'] - r['bram18']) for r in rows)} RAMB18; wrote {ROM_BRAM}")
+        return 0
     data = _load() if a.fit_only else sweep(a.family, a.jobs, a.limit, a.timeout, a.lut_mapper)
     if a.no_fit:
         return 0

@@ -38,7 +38,7 @@ def test_auto_moves_the_largest_weights_to_uram_while_it_fits(jet):
     # at 50 LUTs per RAMB18 the three 1024-word weight ROMs go to block RAM; one RAMB18 on the board
     cheap = _mems(ChooseImpl(lut=50, bram18=3).run(g))
     assert [n for n, m in cheap.items() if m == "bram"] == ["mvu0", "mvu1", "mvu2"]
-    assert all(cost.bram18_blocks(*node_memory(g, g.node(n))) == 1 for n in ("mvu0", "mvu1", "mvu2"))
+    assert all(cost.rom_bram18_blocks(*node_memory(g, g.node(n))) == 1 for n in ("mvu0", "mvu1", "mvu2"))
     tight = _mems(ChooseImpl(lut=50, bram18=1, uram=96, board="zcu104").run(g))
     assert (tight["mvu0"], tight["mvu1"], tight["mvu2"]) == ("uram", "uram", "bram")  # equal sizes: graph order
     # one URAM288: one layer there, the other overflow back to LUTs (the least-used first)

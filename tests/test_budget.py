@@ -137,7 +137,7 @@ def test_impossible_budget_names_the_layer(zoo_export, tmp_path):
         compile_model(path, tmp_path / "x", CompileOptions(board="orangecrab-25f", budget=0.05))
     assert str(e.value) == (
         "layer 'mvu0' (MatMul_0,Quant_0) does not fit orangecrab-25f at --budget 0.05: the most folded design "
-        "needs 7 BRAM18 (7 in this layer), 2 allowed (over by 5)")
+        "needs 6 BRAM18 (6 in this layer), 2 allowed (over by 4)")
     assert not (tmp_path / "x").exists()
 
 
@@ -187,7 +187,7 @@ def test_cli_impossible_budget_exits_2_without_output(zoo_export, tmp_path, caps
     err = capsys.readouterr().err
     assert rc == 2
     assert err == ("gatesmith: error: layer 'mvu0' (MatMul_0,Quant_0) does not fit orangecrab-25f at --budget 0.05: "
-                   "the most folded design needs 7 BRAM18 (7 in this layer), 2 allowed (over by 5)\n")
+                   "the most folded design needs 6 BRAM18 (6 in this layer), 2 allowed (over by 4)\n")
     assert "Traceback" not in err and not out.exists() and list(tmp_path.iterdir()) == []
     rc = main(["compile", str(path), "-o", str(out), "--budget", "2", "--quiet"])
     assert rc == 2 and "--budget 2.0: expected a fraction of the board's resources in (0, 1]" in capsys.readouterr().err

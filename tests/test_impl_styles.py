@@ -409,7 +409,7 @@ def test_choose_impl_fits_the_board(jet):
     for n in cheap.nodes:
         if n.impl is not None:
             d, w = node_memory(g, n)
-            assert (n.impl.mem == "bram") == (cost._rom_luts(d, w) > cost.bram18_blocks(d, w)
+            assert (n.impl.mem == "bram") == (cost._rom_luts(d, w) > cost.rom_bram18_blocks(d, w)
                                               or full.node(n.name).impl.mem == "bram"), n.name
 
 

@@ -358,3 +358,19 @@ def test_huge_instances_are_estimated_as_abc_maps_them():
     abc = [{"id": f"m{i}", "kind": "matvec", "resources": {"lut": round(100 * (i + 1) * f)}}
            for i, f in enumerate((1.1, 1.2, 1.5))]
     assert cost.fit_abc_factor(rows, abc) == {"matvec": 1.2}
+
+
+def test_rom_block_rams_follow_yosys_packing():
+    # Yosys packs a ROM of non-power-of-two depth over RAMB36 data and parity bits (a ragged PE
+    # gives NF*SF words): the model is within one RAMB18 of every measured gs_rom shape
+    # (benchmarks/calibrate_cost.py --rom-bram), where one aspect ratio was up to 5 over
+    data = json.loads((Path(__file__).parents[1] / "benchmarks" / "results" / "rom_bram.json").read_text())
+    assert len(data["rows"]) >= 20
+    for r in data["rows"]:
+        assert abs(cost.rom_bram18_blocks(r["depth"], r["width"]) - r["bram18"]) <= 1, r
+    assert max(r["one_aspect_ratio"] - r["bram18"] for r in data["rows"]) >= 3
+    assert cost.rom_bram18_blocks(5120, 20) == 6 and cost.bram18_blocks(5120, 20) == 9  # 3 RAMB36
+    assert cost.rom_bram18_blocks(7488, 80) == 36  # two 40-bit slices of 9 RAMB36
+    # power-of-two ROMs as before
+    assert all(cost.rom_bram18_blocks(d, w) == cost.bram18_blocks(d, w)
+               for d, w in ((128, 16), (4096, 16), (2048, 16), (1024, 64), (4096, 32), (512, 24), (512, 64)))

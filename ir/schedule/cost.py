@@ -13,7 +13,8 @@ file).  DSP and BRAM18 follow the mapping rules Yosys applies:
   never use DSPs;
 * a ``$readmemh`` ROM goes to block RAM when it holds at least ``bram_min_bits`` bits
   (fitted) and is at least ``bram_min_depth`` words deep; the count is the best RAMB18
-  aspect ratio (16Kx1 .. 512x36); smaller ROMs become LUT logic (a LUT6 holds 64 bits).
+  aspect ratio (16Kx1 .. 512x36), or fewer where Yosys packs the words over RAMB36 parity bits
+  (:func:`rom_bram18_blocks`); smaller ROMs become LUT logic (a LUT6 holds 64 bits).
   Only the ROM's live bit columns (``ROM_LIVE``: not constant over its words, counted from
   the ``.mem`` file the design ships) cost logic: trained weights and thresholds have
   constant high bits that random sweep contents lack.  Thresholds count the distinct ones
@@ -32,6 +33,12 @@ measured table (:func:`_f_wload`), not fitted either.  :func:`design_cost` appli
 rendered :class:`~gatesmith.hls_templates.rtl.RtlDesign` (every instance of its top: cores,
 FIFOs, width converters, duplicators); :func:`annotate_estimate` adds the result to
 ``reports/estimate.json`` with the keys of ``reports/synth.json``.
+
+Two corrections follow what ``gatesmith synth`` does: on an UltraScale+ family (``xcup``) the
+matrix-vector and requantizer coefficients are that family's own (``families`` in the model,
+fitted to a ``-family xcup`` sweep by ``fit(rows, base=, family=)``), and an instance of
+:data:`HUGE_LUTS` or more, which is LUT-mapped with ``abc -luts`` instead of abc9, has its LUTs
+scaled by the measured ``abc_lut_factor`` (:func:`mapped_cost`).
 """
 
 from __future__ import annotations
@@ -66,6 +73,19 @@ def _clog2(n: int) -> int:
 def bram18_blocks(depth: int, width: int) -> int:
     """RAMB18s for a ``depth`` x ``width`` memory (best aspect ratio)."""
     return min(math.ceil(width / w) * math.ceil(depth / d) for d, w in _BRAM18_SHAPES)
+
+
+def rom_bram18_blocks(depth: int, width: int) -> int:
+    """RAMB18s of a ROM as Yosys 0.70 ``synth_xilinx`` maps it: the best aspect ratio
+    (:func:`bram18_blocks`), or fewer where its memory_libmap packs the words over RAMB36 data
+    and parity bits - then about ceil(bits / 36 Kib) RAMB36 per slice of at most 72 bits.
+    Measured on 22 ``gs_rom`` shapes of non-power-of-two depth (ragged PEs give NF*SF words):
+    5120 x 20 takes 3 RAMB36 where one aspect ratio needs 9 RAMB18, 7488 x 80 takes 18 (two
+    40-bit slices of 9); this rule is within one RAMB18 of all of them and exact on the sweep's
+    power-of-two ROMs."""
+    n = math.ceil(width / 72)
+    packed = n * 2 * math.ceil(depth * math.ceil(width / n) / 36864)
+    return min(bram18_blocks(depth, width), packed)
 
 
 #: memory classes with their own block-RAM thresholds: constant ROMs ($readmemh) and read/write RAMs
@@ -132,7 +152,7 @@ def _rom_bram(depth: int, width: int, p: dict, model: dict) -> int:
     block = _MEM_STYLES[style]
     if block is None:
         block = _in_bram(depth, width, model)
-    return bram18_blocks(depth, width) if block else 0
+    return rom_bram18_blocks(depth, width) if block else 0
 
 
 def _style_mult_dsps(a_bits: int, b_bits: int, p: dict) -> int:
@@ -290,7 +310,7 @@ def _f_requant(p: dict, model: dict):
     pe, c = p["PE"], p["C"]
     ib, mb, bb = p["IN_BITS"], p["M_BITS"], p["B_BITS"]
     depth, width = c // pe, pe * (mb + bb)
-    bram = bram18_blocks(depth, width) if _in_bram(depth, width, model) else 0
+    bram = rom_bram18_blocks(depth, width) if _in_bram(depth, width, model) else 0
     # gs_requant multiplies the signed IN_BITS input by the signed M_BITS multiplier (Yosys
     # synth_xilinx, xc7: 4 x 4 in LUTs, 5 x 4 and 25 x 8 one DSP48E1; xcup: 27 x 8 one DSP48E2)
     dsp_per = _mult_dsps(ib, mb, p.get("FAMILY")) if p.get("USE_MULT", 1) and mb > 1 else 0

@@ -244,11 +244,11 @@ class ChooseImpl:
             for n in order:
                 if n in auto_mem and chosen[n][0] == "lutram":
                     d, w = shapes[n][0]
-                    if cost._rom_luts(d, w) > rate * cost.bram18_blocks(d, w):
+                    if cost._rom_luts(d, w) > rate * cost.rom_bram18_blocks(d, w):
                         chosen[n][0] = "bram"
         if self.bram18 is not None:
             def brams(n):
-                return cost.bram18_blocks(*shapes[n][0])
+                return cost.rom_bram18_blocks(*shapes[n][0])
             total = sum(brams(n) for n in order if chosen[n][0] == "bram")
             if self.auto_uram and self.uram and total > self.bram18:
                 total = self._weights_to_uram(chosen, shapes, [n for n in order if n in auto_mem and n in matvec],
