@@ -119,10 +119,14 @@ def reestimate(rows: list[dict], work: Path) -> None:
         before = _rtl_sha(out)
         if before is None or r.get("rtl_sha", before) != before:
             raise SystemExit(f"budget_flow --reestimate: {out} does not hold the RTL of the stored row")
+        keep = {f: (out / "reports" / f).read_text() for f in ("synth.json", "synth_run.json", "sim.json")
+                if (out / "reports" / f).is_file()}
         compile_model(work / f"{r['model']}.onnx", out, CompileOptions(board=r["board"], budget=r["budget"],
                                                                       backend="rtl", force=True))
         if _rtl_sha(out) != before:
             raise SystemExit(f"budget_flow --reestimate: {r['model']} compiles to other RTL now; run it again")
+        for f, text in keep.items():  # the same RTL: its synthesis and simulation stay valid
+            (out / "reports" / f).write_text(text)
         est = json.loads((out / "reports" / "estimate.json").read_text())
         r["estimate"] = {k: est["resources"][k] for k in KEYS}
         r["estimate_fits"] = est["fits_budget"]
