@@ -195,8 +195,16 @@ def configs() -> list[dict]:
             {"param": "PARAM_FILE", "words": c // pe, "lanes": pe, "lane_bits": mb + bb})
     for w, d in ((8, 2), (32, 16), (64, 32), (16, 64), (128, 8), (256, 2), (24, 256), (8, 1024)):
         add("fifo", "gs_fifo", {"WIDTH": w, "DEPTH": d})
+    # the FIFOs zoo designs have (synth_vs_estimate: very wide two-entry ones in front of
+    # fast layers, narrow 16-64-deep ones in front of slow ones)
+    for w, d in ((352, 2), (1536, 2), (128, 4), (6, 32), (3, 32), (2, 64), (12, 16), (8, 16)):
+        add("fifo", "gs_fifo", {"WIDTH": w, "DEPTH": d})
     for ie, oe, eb in ((1, 4, 4), (4, 1, 4), (8, 2, 8), (2, 8, 2), (3, 6, 4),
                        (13, 8, 2), (5, 16, 2), (11, 8, 2), (9, 32, 1), (13, 64, 2), (37, 8, 1)):
+        add("dwc", "gs_dwc", {"IN_ELEMS": ie, "OUT_ELEMS": oe, "ELEM_BITS": eb})
+    # wide converters between fast layers, an integer ratio (the zoo at 1e6 inferences/s: 128 -> 256
+    # elements of 2 bits was estimated at 4022 LUTs by a fit on the narrow points above)
+    for ie, oe, eb in ((32, 64, 2), (128, 256, 2), (4, 256, 2), (1, 64, 2), (64, 128, 1), (16, 64, 4)):
         add("dwc", "gs_dwc", {"IN_ELEMS": ie, "OUT_ELEMS": oe, "ELEM_BITS": eb})
     # ragged input (a matvec PE not dividing MH): the converter drops each vector's padding
     for ie, oe, eb, gb, last in ((13, 8, 2, 5, 12), (13, 2, 2, 5, 12), (6, 4, 2, 11, 4), (37, 8, 1, 7, 34),
