@@ -101,8 +101,7 @@ def configs() -> list[dict]:
              "IN_BIPOLAR": int(ibip), "W_BITS": wb, "W_SIGNED": 0 if wbip else 1, "W_BIPOLAR": int(wbip),
              "ACC_BITS": acc}
         del bip
-        add("matvec", "gs_mvu", p, {"param": "WEIGHT_FILE", "words": (mh // pe) * (mw // simd), "lanes": pe * simd,
-                                    "lane_bits": wb})
+        add("matvec", "gs_mvu", p, _mem_spec("matvec", p))
     # a few deep ROMs (BRAM mapping)
     for pe, simd, mw, mh, wb in ((1, 8, 512, 64, 4), (4, 4, 256, 64, 4), (1, 2, 256, 32, 8), (1, 8, 64, 64, 2),
                                  (1, 4, 128, 64, 4), (2, 4, 64, 64, 3)):
@@ -110,8 +109,7 @@ def configs() -> list[dict]:
         p = {"MW": mw, "MH": mh, "PE": pe, "SIMD": simd, "IN_BITS": ib, "IN_SIGNED": int(ib > 1),
              "IN_BIPOLAR": int(ib == 1), "W_BITS": wb, "W_SIGNED": int(wb > 1), "W_BIPOLAR": int(wb == 1),
              "ACC_BITS": 20}
-        add("matvec", "gs_mvu", p, {"param": "WEIGHT_FILE", "words": (mh // pe) * (mw // simd), "lanes": pe * simd,
-                                    "lane_bits": wb})
+        add("matvec", "gs_mvu", p, _mem_spec("matvec", p))
     # wide, ~100-word-deep ROMs in LUTs (7 address bits) under many lanes, shaped like TFC's first
     # layer at high throughput (784 inputs, PE 16-32 x SIMD 16: 98 or 196 words; not the zoo's own shapes)
     for pe, simd, mw, mh, wb, ib in ((32, 16, 800, 64, 1, 1), (4, 16, 112, 64, 1, 1), (8, 16, 224, 64, 2, 2),
@@ -120,8 +118,7 @@ def configs() -> list[dict]:
         p = {"MW": mw, "MH": mh, "PE": pe, "SIMD": simd, "IN_BITS": ib, "IN_SIGNED": int(ib > 1),
              "IN_BIPOLAR": int(ib == 1), "W_BITS": wb, "W_SIGNED": int(wb > 1), "W_BIPOLAR": int(wb == 1),
              "ACC_BITS": max(8, ib + wb + (mw - 1).bit_length())}
-        add("matvec", "gs_mvu", p, {"param": "WEIGHT_FILE", "words": (mh // pe) * (mw // simd), "lanes": pe * simd,
-                                    "lane_bits": wb})
+        add("matvec", "gs_mvu", p, _mem_spec("matvec", p))
     # hundreds to a thousand lanes of 1- and 2-bit products, as budget-bound TFC/CNV designs have
     # (TFC 2w2a at --budget 0.8: PE 11 x SIMD 196); the points above reach 256 lanes, and a fit on
     # them alone under-estimated such a layer by 13% (Yosys spends minutes on each of these)
@@ -129,8 +126,7 @@ def configs() -> list[dict]:
         p = {"MW": mw, "MH": mh, "PE": pe, "SIMD": simd, "IN_BITS": ib, "IN_SIGNED": int(ib > 1),
              "IN_BIPOLAR": int(ib == 1), "W_BITS": wb, "W_SIGNED": int(wb > 1), "W_BIPOLAR": int(wb == 1),
              "ACC_BITS": max(8, ib + wb + (mw - 1).bit_length())}
-        add("matvec", "gs_mvu", p, {"param": "WEIGHT_FILE", "words": (mh // pe) * (mw // simd), "lanes": pe * simd,
-                                    "lane_bits": wb})
+        add("matvec", "gs_mvu", p, _mem_spec("matvec", p))
     # implementation styles (MEM_STYLE / MUL_STYLE, ir/schedule/impl.py): shift-and-add LUT products,
     # ROMs forced into LUT logic or block RAM
     for pe, simd, mw, mh, wb, ib, mem, mul in ((2, 2, 16, 8, 8, 8, "auto", "lut"), (4, 4, 32, 16, 6, 6, "auto", "lut"),
@@ -144,8 +140,7 @@ def configs() -> list[dict]:
         p = {"MW": mw, "MH": mh, "PE": pe, "SIMD": simd, "IN_BITS": ib, "IN_SIGNED": 1, "IN_BIPOLAR": 0,
              "W_BITS": wb, "W_SIGNED": 1, "W_BIPOLAR": 0, "ACC_BITS": max(8, ib + wb + (mw - 1).bit_length()),
              "MEM_STYLE": mem, "MUL_STYLE": mul}
-        add("matvec", "gs_mvu", p, {"param": "WEIGHT_FILE", "words": (mh // pe) * (mw // simd), "lanes": pe * simd,
-                                    "lane_bits": wb})
+        add("matvec", "gs_mvu", p, _mem_spec("matvec", p))
     for c, pe, ib, n in ((16, 1, 8, 3), (64, 4, 12, 3), (32, 2, 16, 15), (256, 8, 10, 1), (128, 1, 16, 7),
                          (64, 16, 8, 3), (512, 4, 12, 1), (64, 1, 17, 63), (32, 2, 12, 63), (16, 4, 16, 31),
                          (128, 1, 14, 31), (64, 1, 8, 1), (64, 1, 11, 2), (32, 1, 9, 7), (256, 2, 12, 2)):
@@ -276,9 +271,7 @@ def family_configs(family: str) -> list[dict]:
         if mul == "pack":
             p["PACK_A_MAX"] = 27
         key = "matvec:" + ",".join(f"{k}={v}" for k, v in sorted(p.items()))
-        out.append({"id": key, "kind": "matvec", "core": "gs_mvu", "params": p,
-                    "mem": {"param": "WEIGHT_FILE", "words": (mh // pe) * (mw // simd), "lanes": pe * simd,
-                            "lane_bits": wb}})
+        out.append({"id": key, "kind": "matvec", "core": "gs_mvu", "params": p, "mem": _mem_spec("matvec", p)})
     return out
 
 
