@@ -375,7 +375,8 @@ def config_template(model_path, *, board: str = "pynq-z2", target_fps: float | N
         shown = []
         for key in ("pe", "simd"):
             if key in dims:
-                shown.append(f"{key} = {getattr(f, key) if f else 1}    # a divisor of {dims[key]}")
+                pixel = f", or {n.op.pixel_pe} (a whole pixel a beat)" if key == "pe" and n.kind == "concat" else ""
+                shown.append(f"{key} = {getattr(f, key) if f else 1}    # a divisor of {dims[key]}{pixel}")
         style = ""
         if n.kind in ("threshold", "requant"):
             style = "threshold" if n.kind == "threshold" else ("dyadic" if n.op.use_mult else "shift")

@@ -236,7 +236,7 @@ def configs() -> list[dict]:
     for pe, ab, m in ((1, 4, 1), (8, 8, 3)):
         add("add", "gs_add", {"PE": pe, "A_BITS": ab, "A_SIGNED": 1, "A_BIPOLAR": 0, "B_BITS": ab, "B_SIGNED": 1,
                               "B_BIPOLAR": 0, "M_A": m, "M_B": 1, "OUT_BITS": ab + 1 + (m - 1).bit_length()})
-    for ca, cb, pe, eb in ((8, 8, 1, 4), (32, 16, 4, 8)):
+    for ca, cb, pe, eb in ((8, 8, 1, 4), (32, 16, 4, 8), (6, 4, 10, 2), (24, 8, 32, 4)):  # the last two: pixel mode
         add("concat", "gs_concat", {"CA": ca, "CB": cb, "PE": pe, "ELEM_BITS": eb})
     for c, pe, ib, k in ((10, 1, 16, 1), (10, 10, 12, 1), (64, 8, 8, 1)):
         add("labelselect", "gs_labelselect", {"C": c, "PE": pe, "IN_BITS": ib, "IN_SIGNED": 1, "K": k,

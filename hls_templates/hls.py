@@ -170,6 +170,10 @@ class _Block:
     out_elems: int
     params: dict[str, int | str]
     roms: list[tuple[str, np.ndarray, int, bool]]  # (suffix, values, bits, signed)
+    port_elems: tuple[int, ...] | None = None  # elements a beat per input, where they differ (concat pixel mode)
+
+    def elems_at(self, port: int) -> int:
+        return self.port_elems[port] if self.port_elems is not None else self.in_elems
 
 
 def _signed_bits(lo: int, hi: int) -> int:
@@ -362,10 +366,11 @@ def _concat_stage(node: Node, op: Concat, in_t, out_t: DType, pix: int) -> _Bloc
     ta, tb = in_t
     if ta != tb:
         raise CodegenError(f"{_where(node)}: expected both inputs of one type, got {ta} and {tb}")
-    params = {"CA": op.channels_a, "CB": op.channels_b, "PE": node.fold.pe, "BITS": ta.bits,
+    pa, pb = op.port_lanes(node.fold.pe)
+    params = {"CA": op.channels_a, "CB": op.channels_b, "PE": node.fold.pe, "PA": pa, "PB": pb, "BITS": ta.bits,
               "PIX": pix}
     return _Block(kind="concat", kernel="gs_concat", in_elems=node.fold.pe, out_elems=node.fold.pe,
-                  params=params, roms=[])
+                  params=params, roms=[], port_elems=(pa, pb))
 
 
 def _mvu_depth(node: Node) -> int:
@@ -563,8 +568,8 @@ def render_hls(
         port_src[(node.name, port)] = (cur, elems, t, group)
 
     in_v = graph.value(graph.inputs[0])
-    first_reader = consumers[graph.inputs[0]][0][0]
-    in_elems0 = blk_of[first_reader.name].in_elems  # the top input's beat: its first reader's input beat
+    first_reader, first_port = consumers[graph.inputs[0]][0]
+    in_elems0 = blk_of[first_reader.name].elems_at(first_port)  # the top input's beat: its first reader's input beat
     fan_out(graph.inputs[0], None, in_elems0, in_v.dtype)
     out_blk: _Block | None = None
     for node, blk, out_t in staged:
@@ -577,14 +582,15 @@ def render_hls(
         out_group = ragged_group(node)
         for port, value in enumerate(node.inputs):
             cur, cur_elems, cur_t, group = port_src[(node.name, port)]
+            want_elems = blk.elems_at(port)
             sfx = "" if len(node.inputs) == 1 else f"_in{port}"
-            passes, convert = ragged_route(node, group, cur_elems, blk.in_elems)
+            passes, convert = ragged_route(node, group, cur_elems, want_elems)
             if passes:
                 out_group = group
             if convert:
-                dst = new_stream(nm + sfx + "_dwc", blk.in_elems * cur_t.bits)
+                dst = new_stream(nm + sfx + "_dwc", want_elems * cur_t.bits)
                 dp = {"ELEMS": int(np.prod(graph.value(value).shape)), "IN_ELEMS": cur_elems,
-                      "OUT_ELEMS": blk.in_elems, "BITS": cur_t.bits}
+                      "OUT_ELEMS": want_elems, "BITS": cur_t.bits}
                 if group is not None:  # drop the padding of each vector's last beat
                     nb, last = ragged_beats(group, cur_elems)
                     dp.update(GROUP_BEATS=nb, LAST_ELEMS=last)

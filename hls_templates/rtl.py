@@ -198,6 +198,10 @@ class _Block:
     mem_suffix: str | None = None  # None: the core has no memory file
     mem_width: int = 0
     mem_words: list[int] | None = None
+    port_elems: tuple[int, ...] | None = None  # elements a beat per input, where they differ (concat pixel mode)
+
+    def elems_at(self, port: int) -> int:
+        return self.port_elems[port] if self.port_elems is not None else self.in_elems
 
 
 def _where(node: Node) -> str:
@@ -464,7 +468,8 @@ def _concat_stage(node: Node, op: Concat, in_t, out_t: DType) -> _Block:
     if ta != tb:
         raise CodegenError(f"{_where(node)}: expected both inputs of one type, got {ta} and {tb}")
     params = {"CA": op.channels_a, "CB": op.channels_b, "PE": node.fold.pe, "ELEM_BITS": ta.bits}
-    return _Block(kind="concat", core="gs_concat", in_elems=node.fold.pe, out_elems=node.fold.pe, params=params)
+    return _Block(kind="concat", core="gs_concat", in_elems=node.fold.pe, out_elems=node.fold.pe, params=params,
+                  port_elems=op.port_lanes(node.fold.pe))
 
 
 def _mvu_fifo(node: Node) -> int:
@@ -712,7 +717,7 @@ def render_rtl(
                 port_src[(node.name, port)] = (stream, elems, t, group)
             return
         if elems is None:  # the top input fans out: its beat width is the first user's
-            elems = next(b.in_elems for n, b, _, _ in staged if n.name == users[0][0].name)
+            elems = next(b.elems_at(users[0][1]) for n, b, _, _ in staged if n.name == users[0][0].name)
             first_in[0] = elems
         outs = []
         for node, port in users:
@@ -732,15 +737,16 @@ def render_rtl(
         out_group = ragged_group(node)
         for port in range(len(node.inputs)):
             cur, cur_elems, cur_t, group = port_src[(node.name, port)]
+            want = blk.elems_at(port)
             sfx = "" if len(node.inputs) == 1 else f"_in{port}"
-            passes, convert = ragged_route(node, group, cur_elems, blk.in_elems)
+            passes, convert = ragged_route(node, group, cur_elems, want)
             if passes:
                 out_group = group
             if cur_elems is None:  # reads the top input directly: it sets the input beat width
-                first_in[0] = blk.in_elems
+                first_in[0] = want
             elif convert:  # width conversion
-                dst = new_stream(nm + sfx + "_dwc", blk.in_elems * cur_t.bits)
-                dp = {"IN_ELEMS": cur_elems, "OUT_ELEMS": blk.in_elems, "ELEM_BITS": cur_t.bits}
+                dst = new_stream(nm + sfx + "_dwc", want * cur_t.bits)
+                dp = {"IN_ELEMS": cur_elems, "OUT_ELEMS": want, "ELEM_BITS": cur_t.bits}
                 if group is not None:  # drop the padding of each vector's last beat
                     nb, last = ragged_beats(group, cur_elems)
                     dp.update(GROUP_BEATS=nb, LAST_ELEMS=last)
@@ -754,7 +760,7 @@ def render_rtl(
             if cur_elems is not None:
                 d = depth_of(node, port)
                 if d:
-                    width = blk.in_elems * cur_t.bits
+                    width = want * cur_t.bits
                     dst = new_stream(nm + sfx + "_fifo", width)
                     blocks.append({"kind": "fifo", "inst": namer.claim("u_" + nm + sfx + "_fifo"), "src": cur,
                                    "dst": dst, "p": {"WIDTH": width, "DEPTH": d}})
@@ -762,9 +768,9 @@ def render_rtl(
             if signed_input:
                 carrier, mode = _carrier_for_signed(cur_t)
                 if mode is not None:
-                    dst = new_stream(nm + sfx + "_sx", blk.in_elems * carrier.bits)
+                    dst = new_stream(nm + sfx + "_sx", want * carrier.bits)
                     blocks.append({
-                        "kind": "widen", "mode": mode, "lanes": blk.in_elems, "in_bits": cur_t.bits,
+                        "kind": "widen", "mode": mode, "lanes": want, "in_bits": cur_t.bits,
                         "out_bits": carrier.bits, "genvar": namer.claim(nm + sfx + "_lane"),
                         "label": namer.claim("g_" + nm + sfx + "_sx"), "src": cur, "dst": dst,
                     })

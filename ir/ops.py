@@ -495,6 +495,16 @@ class Concat:
 
         return {"pe": math.gcd(self.channels_a, self.channels_b)}
 
+    @property
+    def pixel_pe(self) -> int:
+        """The other valid PE besides the divisors of ``fold_dims()["pe"]``: CA + CB, a whole
+        pixel a beat (each input then carries its whole part of the pixel a beat)."""
+        return self.channels_a + self.channels_b
+
+    def port_lanes(self, pe: int) -> tuple[int, int]:
+        """Elements a beat on the two inputs at output PE ``pe``."""
+        return (self.channels_a, self.channels_b) if pe == self.pixel_pe else (pe, pe)
+
 
 class PoolMode(enum.Enum):
     MAX = "max"

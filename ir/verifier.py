@@ -82,6 +82,8 @@ def verify(graph: Graph) -> Graph:
                 f = getattr(node.fold, key)
                 if key == "pe" and node.kind in _RAGGED_PE and 1 <= f <= dim:
                     continue  # a ragged PE (ir/schedule/folding.py says where one is allowed)
+                if key == "pe" and isinstance(op, Concat) and f == op.pixel_pe:
+                    continue  # a concat's pixel mode: a whole pixel a beat
                 if f < 1 or dim % f:
                     raise IRError(f"{where}: {key.upper()}={f} must divide {dim}")
         if node.impl is not None:

@@ -52,6 +52,17 @@ def test_rtl_equals_onnx(tmp_path, zoo_export, name, fmt, fps, n):
     _run(tmp_path, zoo_export, name, fmt, fps, n)
 
 
+def test_concat_pixel_mode(tmp_path, zoo_export):
+    """6 + 4 channels share only the divisors 1 and 2: at 500k inferences/s the concat runs in
+    pixel mode (PE = 10, a pixel a beat, width converters in front of both inputs), bit-exact
+    and at the estimated cycles."""
+    out, est, _, _ = _run(tmp_path, zoo_export, "concat_small", "qcdq", 500_000, 4)
+    assert json.loads((out / "folding.json").read_text())["layers"]["concat2"]["pe"] == 10
+    assert next(e["cycles"] for e in est["layers"] if e["name"] == "concat2") == 81  # 9 x 9 pixels
+    top = (out / "rtl" / "gatesmith_top.v").read_text()
+    assert "concatenation 6 + 4, PE=10 (a whole pixel a beat)" in top
+
+
 def _append_topk(src, dst, k: int):
     """The exported model with ONNX TopK(k) on its output; the graph output is the indices."""
     import onnx

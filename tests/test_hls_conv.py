@@ -38,6 +38,7 @@ CNN = [
     ("conv_avgpool", 50_000, {"gs_swg", "gs_mvu", "gs_pool"}),
     ("res_small", 50_000, {"gs_swg", "gs_mvu", "gs_dup", "gs_add", "gs_pool"}),
     ("concat_small", 50_000, {"gs_swg", "gs_mvu", "gs_dup", "gs_concat"}),
+    ("concat_small", 500_000, {"gs_swg", "gs_mvu", "gs_dup", "gs_concat_pixel"}),  # concat pixel mode (PE = CA + CB)
     ("ds_cnn", 5_000, {"gs_swg", "gs_vvu", "gs_mvu", "gs_pool"}),
 ]
 
@@ -95,7 +96,7 @@ def _check(out: Path, model, path: Path, cache: Path, n: int) -> None:
     np.testing.assert_array_equal(y, y_ref)
 
 
-@pytest.mark.parametrize("name, fps, kernels", CNN, ids=[c[0] for c in CNN])
+@pytest.mark.parametrize("name, fps, kernels", CNN, ids=[f"{c[0]}-{c[1]}" for c in CNN])
 def test_cnn_csim_equals_reference_and_onnx(tmp_path, zoo_export, csim_cache, name, fps, kernels):
     model, path = zoo_export(name, "qonnx")
     out = compile_model(path, tmp_path / "d",

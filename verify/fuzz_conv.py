@@ -229,7 +229,8 @@ def random_folding(graph, rng: np.random.Generator, max_lanes: int = 16) -> dict
     """A random valid folding of an imported CNN graph: PE | MH (or a ragged PE where the
     scheduler allows one, :func:`~gatesmith.ir.schedule.folding.ragged_ok`) and SIMD | MW (a window's
     channels per beat compatible: SIMD | C or C | SIMD) for matrix-vector units, random PE for
-    depthwise units, pools, adds, concats and label selects (at most ``max_lanes`` lanes),
+    depthwise units, pools, adds, concats (pixel mode, PE = CA + CB, included) and label selects
+    (at most ``max_lanes`` lanes),
     windows fed the lanes their consumer reads, elementwise layers their producer's lanes."""
     from math import gcd
 
@@ -253,7 +254,8 @@ def random_folding(graph, rng: np.random.Generator, max_lanes: int = 16) -> dict
             layers[n.name] = {"pe": pe, "simd": pick(simds)}
         elif not isinstance(op, (SlidingWindow, Reshape)) and n.kind not in ("threshold", "requant", "requantize"):
             dim = op.fold_dims()["pe"]
-            layers[n.name] = {"pe": pick([d for d in divisors(dim) if d <= max_lanes])}
+            extra = [op.pixel_pe] if n.kind == "concat" and op.pixel_pe <= max_lanes else []  # pixel mode
+            layers[n.name] = {"pe": pick([d for d in divisors(dim) if d <= max_lanes] + extra)}
 
     def ragged(v) -> bool:
         """Whether the stream on ``v`` is ragged (a matvec PE not dividing MH, passed on)."""

@@ -4,6 +4,10 @@
 // the CB/PE beats of b, written unchanged to out (PE elements of BITS a
 // beat). Only the input whose turn it is is read. One beat an iteration
 // (II=1): PIX*(CA + CB)/PE iterations a call.
+//
+// Pixel mode (PE = CA + CB, gs_concat_pixel): a carries a pixel's CA channels
+// a beat, b its CB channels; each iteration reads one beat of each and writes
+// the pixel (a's channels in the low elements). PIX iterations a call.
 #ifndef GS_CONCAT_H
 #define GS_CONCAT_H
 
@@ -21,6 +25,19 @@ beats:
 #pragma HLS PIPELINE II=1
         out.write(j < NA ? a.read() : b.read());
         j = (j == N - 1) ? 0 : j + 1;
+    }
+}
+
+template <int CA, int CB, int BITS, int PIX>
+void gs_concat_pixel(hls::stream<ap_uint<CA * BITS> > &a, hls::stream<ap_uint<CB * BITS> > &b,
+                     hls::stream<ap_uint<(CA + CB) * BITS> > &out) {
+#pragma HLS INLINE off
+pixels:
+    for (int i = 0; i < PIX; i++) {
+#pragma HLS PIPELINE II=1
+        ap_uint<CA * BITS> x = a.read();
+        ap_uint<CB * BITS> y = b.read();
+        out.write((y, x));
     }
 }
 

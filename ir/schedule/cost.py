@@ -408,8 +408,12 @@ def _f_add(p: dict, model: dict):
 
 
 def _f_concat(p: dict, model: dict):
+    # beat mode: an input mux and the gs_skid output slice, PE elements wide; pixel mode
+    # (PE = CA + CB): no input mux, a holding register per input (the whole pixel) instead
     w = p["PE"] * p["ELEM_BITS"]
-    return {"width": w, "one": 1}, {"width": w, "one": 1}, 0, 0
+    pixel = p["PE"] == p["CA"] + p["CB"]
+    return ({"width": w, "in_mux": 0 if pixel else w, "one": 1},
+            {"width": w, "hold": w if pixel else 0, "one": 1}, 0, 0)
 
 
 def _f_labelselect(p: dict, model: dict):

@@ -15,6 +15,7 @@ __all__ = ["estimate"]
 #: cycles from a beat entering a core to its result leaving it (measured in the cores' benches)
 _CORE_LATENCY = {
     "matvec": 3, "threshold": 2, "requant": 3, "swg": 2, "pool": 2, "labelselect": 2, "vvu": 3, "add": 2, "concat": 1,
+    "concat_pixel": 2,
 }
 _FIFO_LATENCY = 1  # gs_fifo, when empty
 _DWC_LATENCY = 1  # gs_dwc: an output beat one cycle after the input beat that completes it
@@ -29,8 +30,10 @@ def _rate(times: list[int]) -> list[int]:
     return out
 
 
-def _in_elems(n) -> int:
+def _in_elems(n, port: int = 0) -> int:
     f = n.fold or Fold()
+    if isinstance(n.op, Concat):
+        return n.op.port_lanes(f.pe)[port]
     return f.simd if isinstance(n.op, (MatVec, SlidingWindow)) else f.pe
 
 
@@ -87,6 +90,8 @@ def _pool_times(op: WindowReduce | DepthwiseMatVec, times: list[int], lanes: int
 
 
 def _concat_times(op: Concat, a: list[int], b: list[int], lanes: int) -> list[int]:
+    if lanes == op.pixel_pe:  # pixel mode: a pixel leaves once both halves are held
+        return _rate([max(x, y) + _CORE_LATENCY["concat_pixel"] for x, y in zip(a, b)])
     ga, gb = op.channels_a // lanes, op.channels_b // lanes
     out = []
     for p in range(len(a) // ga):
@@ -113,10 +118,10 @@ def _latency(graph: Graph) -> int:
     direct = {src}  # streams read straight from the top input (no FIFO in front)
     for n in hw:
         f = n.fold or Fold()
-        want = _in_elems(n)
         ins = []
         ragged_out = ragged_group(n)
-        for v in n.inputs:
+        for port, v in enumerate(n.inputs):
+            want = _in_elems(n, port)
             v = alias.get(v, v)
             times, elems, group = beats[v]
             passes, convert = ragged_route(n, group, elems, want)
@@ -147,7 +152,7 @@ def _latency(graph: Graph) -> int:
             times = _concat_times(n.op, ins[0], ins[1], f.pe)
         else:
             times = _rate([t + _CORE_LATENCY[n.kind] for t in times])
-        beats[n.outputs[0]] = (times, _out_elems(n, want), ragged_out)
+        beats[n.outputs[0]] = (times, _out_elems(n, _in_elems(n)), ragged_out)
     return beats[alias.get(graph.outputs[0], graph.outputs[0])][0][-1]
 
 

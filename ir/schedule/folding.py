@@ -36,6 +36,8 @@ one with the fewest cycles, instead of emitting C per beat into a width
 converter (KP = 1 wherever that already fits: KP read ports cost memory).
 Elementwise layers (thresholds, requantizers) run PE lanes equal to their
 producer's PE, one beat per cycle; a pool's PE meets the budget on its own.
+A concat's PE divides both inputs' channels, or is their sum (pixel mode: a
+whole pixel a beat) when no common divisor keeps up with the budget.
 """
 
 from __future__ import annotations
@@ -345,6 +347,18 @@ def _best_lanes(dim: int, cycles_at_1: int, budget: int | None) -> int:
     return dim
 
 
+def _concat_lanes(op: Concat, vectors: int, budget: int | None) -> int:
+    """A concat's PE: the fewest lanes dividing both inputs' channels whose cycles fit the
+    budget, else the pixel mode (CA + CB a beat, one cycle a pixel) when the common divisors
+    cannot keep up (channel counts with a small gcd: 6 + 4 channels run at most 2 a beat)."""
+    c = op.channels_a + op.channels_b
+    dim = op.fold_dims()["pe"]
+    pe = _best_lanes(dim, vectors * c, budget)
+    if budget is not None and vectors * c // pe > budget:
+        return op.pixel_pe
+    return pe
+
+
 def _ii(graph: Graph) -> int:
     return max((layer_cycles(n, graph) for n in graph.nodes), default=0)
 
@@ -475,9 +489,11 @@ class ChooseFolding:
                 f = Fold(pe=_best_lanes(n.op.channels, _vectors(graph, n) * n.op.positions * n.op.channels, budget))
             elif isinstance(n.op, Reshape):
                 f = Fold()
-            elif isinstance(n.op, (Add, Concat)):
+            elif isinstance(n.op, Add):
                 dim = n.op.fold_dims()["pe"]
                 f = Fold(pe=_best_lanes(dim, _vectors(graph, n) * graph.value(n.outputs[0]).shape[-1], budget))
+            elif isinstance(n.op, Concat):
+                f = Fold(pe=_concat_lanes(n.op, _vectors(graph, n), budget))
             else:  # elementwise: as many lanes as the producer emits, if they divide the channels
                 dims = n.op.fold_dims()
                 lanes = out_lanes(n.inputs[0])
@@ -495,10 +511,13 @@ class ChooseFolding:
                 if key == "pe" and 1 <= v <= dim and dim % v:
                     _check_ragged(graph, n, v, dim, ragged_lanes(n.inputs[0]), users)
                     continue
+                if key == "pe" and isinstance(n.op, Concat) and v == n.op.pixel_pe:
+                    continue  # pixel mode: a whole pixel a beat
                 if v < 1 or dim % v:
+                    also = f", or {n.op.pixel_pe} (a whole pixel a beat)" if isinstance(n.op, Concat) and key == "pe" else ""
                     raise FoldingError(
                         f"layer {n.name!r}: {key.upper()}={v} must be a positive divisor of {dim} "
-                        f"(valid: {divisors(dim)!r})"
+                        f"(valid: {divisors(dim)!r}{also})"
                     )
             if "simd" not in dims and fold.simd != 1:
                 raise FoldingError(f"layer {n.name!r}: SIMD={fold.simd} given, but a {n.kind} layer has no SIMD (use 1)")
