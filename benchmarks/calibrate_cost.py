@@ -369,7 +369,11 @@ ROM_BRAM = Path(__file__).parent / "results" / "rom_bram.json"
 #: 6592 x 20 and 6592 x 40) for ``--rom-bram``
 ROM_SHAPES = ((6592, 40), (6592, 20), (6144, 40), (5120, 20), (7488, 80), (3000, 16), (1536, 36), (2560, 9),
               (640, 72), (1200, 18), (5120, 4), (3072, 20), (2304, 32), (4608, 8), (9216, 12), (1664, 48),
-              (832, 64), (12288, 6), (2496, 30), (1000, 50), (7000, 10), (3328, 24))
+              (832, 64), (12288, 6), (2496, 30), (1000, 50), (7000, 10), (3328, 24),
+              # depth banks of wide ROMs (CNV's ragged layers: 3328 = 52 x 64 words) and powers of two
+              (3328, 180), (3328, 36), (3328, 72), (2496, 36), (3584, 36), (2560, 36), (5632, 36), (3328, 18),
+              (6656, 36), (1536, 72), (4096, 36), (2048, 36), (8192, 18), (4096, 180), (2048, 72), (24576, 48),
+              (21888, 24), (4608, 36))
 
 
 def rom_bram_sweep(timeout: float) -> list[dict]:
@@ -378,7 +382,7 @@ def rom_bram_sweep(timeout: float) -> list[dict]:
     from gatesmith.hls_templates.memfile import format_memh
     from gatesmith.hls_templates.rtl import core_source
     from gatesmith.implement import synth_xilinx, xilinx_resources
-    from gatesmith.ir.schedule.cost import bram18_blocks, rom_bram18_blocks
+    from gatesmith.ir.schedule.cost import bram18_blocks, rom_bank_luts, rom_bram18_blocks
 
     rows = []
     for depth, width in ROM_SHAPES:
@@ -396,10 +400,11 @@ def rom_bram_sweep(timeout: float) -> list[dict]:
         cells = {k: v for m in r["stat"]["modules"].values() for k, v in m.get("num_cells_by_type", {}).items()
                  if k.startswith("RAMB")}
         row = {"depth": depth, "width": width, "bram18": res["bram18"], "lut": res["lut"], "cells": cells,
-               "model": rom_bram18_blocks(depth, width), "one_aspect_ratio": bram18_blocks(depth, width)}
+               "model": rom_bram18_blocks(depth, width), "one_aspect_ratio": bram18_blocks(depth, width),
+               "lut_model": rom_bank_luts(depth, width)}
         rows.append(row)
         print(f"  {depth} x {width}: {res['bram18']} RAMB18 ({cells}), model {row['model']}, "
-              f"one aspect ratio {row['one_aspect_ratio']}", flush=True)
+              f"one aspect ratio {row['one_aspect_ratio']}; LUT {res['lut']}, model {row['lut_model']}", flush=True)
     return rows
 
 
@@ -472,9 +477,10 @@ def main(argv=None) -> int:
     if a.rom_bram:
         rows = rom_bram_sweep(a.timeout)
         ROM_BRAM.write_text(json.dumps({"note": "Yosys synth_xilinx -family xc7 on gs_rom alone, random contents; "
-                                                "model = gatesmith.ir.schedule.cost.rom_bram18_blocks",
+                                                "model = gatesmith.ir.schedule.cost.rom_bram18_blocks, lut_model = rom_bank_luts",
                                         "rows": rows}, indent=1, sort_keys=True) + "\n")
-        print(f"max |model - Yosys| = {max(abs(r['model'] - r['bram18']) for r in rows)} RAMB18; wrote {ROM_BRAM}")
+        print(f"max |model - Yosys| = {max(abs(r['model'] - r['bram18']) for r in rows)} RAMB18; LUT total model "
+              f"{sum(r['lut_model'] for r in rows)}, Yosys {sum(r['lut'] for r in rows)}; wrote {ROM_BRAM}")
         return 0
     data = _load() if a.fit_only else sweep(a.family, a.jobs, a.limit, a.timeout, a.lut_mapper)
     if a.no_fit:

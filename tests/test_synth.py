@@ -374,3 +374,22 @@ def test_rom_block_rams_follow_yosys_packing():
     # power-of-two ROMs as before
     assert all(cost.rom_bram18_blocks(d, w) == cost.bram18_blocks(d, w)
                for d, w in ((128, 16), (4096, 16), (2048, 16), (1024, 64), (4096, 32), (512, 24), (512, 64)))
+
+
+def test_rom_bank_mux_luts_follow_yosys():
+    # a block-RAM ROM split over depth banks gets an output mux per bit (benchmarks/calibrate_cost.py
+    # --rom-bram records Yosys' LUTs beside the model's): within 10% over all measured shapes, and
+    # exact where CNV's ragged layers meet it (3328 = 52 x 64 words)
+    data = json.loads((Path(__file__).parents[1] / "benchmarks" / "results" / "rom_bram.json").read_text())
+    rows = data["rows"]
+    assert len(rows) >= 40 and all(r["lut_model"] == cost.rom_bank_luts(r["depth"], r["width"]) for r in rows)
+    model, yosys = sum(r["lut_model"] for r in rows), sum(r["lut"] for r in rows)
+    assert abs(model - yosys) <= 0.1 * yosys, (model, yosys)
+    assert cost.rom_bank_luts(3328, 180) == 720  # 35 RAMB18: 7 banks of 512 x 36
+    assert cost.rom_bank_luts(4096, 180) == 0  # 40 RAMB18 at 4K x 9: one bank, no mux
+    assert cost.rom_bank_luts(1536, 36) == 36  # 3 banks: one LUT a bit
+    # the matrix-vector unit counts them with its block-RAM ROM (and not with a LUT ROM)
+    p = dict(MW=1152, MH=260, PE=5, SIMD=18, IN_BITS=2, IN_SIGNED=1, W_BITS=2, W_SIGNED=1, ACC_BITS=11)
+    banked = cost.core_cost("gs_mvu", p)
+    flat = cost.core_cost("gs_mvu", {**p, "MH": 320})  # 64 x 64 = 4096 words of the same width: one bank
+    assert banked["bram18"] == 35 and flat["bram18"] == 40 and banked["lut"] - flat["lut"] == 720

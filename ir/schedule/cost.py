@@ -14,7 +14,8 @@ file).  DSP and BRAM18 follow the mapping rules Yosys applies:
 * a ``$readmemh`` ROM goes to block RAM when it holds at least ``bram_min_bits`` bits
   (fitted) and is at least ``bram_min_depth`` words deep; the count is the best RAMB18
   aspect ratio (16Kx1 .. 512x36), or fewer where Yosys packs the words over RAMB36 parity bits
-  (:func:`rom_bram18_blocks`); smaller ROMs become LUT logic (a LUT6 holds 64 bits).
+  (:func:`rom_bram18_blocks`, plus the LUTs of its bank mux, :func:`rom_bank_luts`); smaller
+  ROMs become LUT logic (a LUT6 holds 64 bits).
   Only the ROM's live bit columns (``ROM_LIVE``: not constant over its words, counted from
   the ``.mem`` file the design ships) cost logic: trained weights and thresholds have
   constant high bits that random sweep contents lack.  Thresholds count the distinct ones
@@ -86,6 +87,31 @@ def rom_bram18_blocks(depth: int, width: int) -> int:
     n = math.ceil(width / 72)
     packed = n * 2 * math.ceil(depth * math.ceil(width / n) / 36864)
     return min(bram18_blocks(depth, width), packed)
+
+
+#: RAMB36 aspect ratios (depth, width): each counts two RAMB18
+_BRAM36_SHAPES = tuple((2 * d, w) for d, w in _BRAM18_SHAPES) + ((512, 72),)
+#: LUTs per bit of a packed ROM's read path (:func:`rom_bank_luts`): the mean over the measured ones
+PACKED_ROM_LUTS_PER_BIT = 3
+#: LUTs per bit per extra depth bank of a ROM's output mux (:func:`rom_bank_luts`)
+BANK_MUX_LUTS = 0.6
+
+
+def rom_bank_luts(depth: int, width: int) -> int:
+    """LUTs Yosys 0.70 ``synth_xilinx`` adds to a block-RAM ROM to select among the blocks that
+    hold different words: a ROM of non-power-of-two depth (ragged PEs give NF*SF words) is split
+    over depth banks, whose outputs a mux per bit picks. The layout is the one with the fewest
+    RAMB18 (a RAMB36 counts two), of those the fewest banks: round(0.6 (banks - 1)) LUTs per bit
+    (LUT3/LUT5 trees: 3 banks 1, 5 banks 2, 7 banks 4, 9 banks 5); a packed ROM
+    (:func:`rom_bram18_blocks` below one aspect ratio: words spread over data and parity bits)
+    about 3 per bit (1 to 5.4 measured). Measured on 40 ``gs_rom`` shapes (``results/rom_bram.json``,
+    its ``lut`` against ``lut_model``): 3328 x 180 takes 35 RAMB18 in 7 banks and 720 LUTs, what
+    this gives; 4096 x 180 takes 40 RAMB18 and none."""
+    if rom_bram18_blocks(depth, width) < bram18_blocks(depth, width):
+        return PACKED_ROM_LUTS_PER_BIT * width
+    _, banks = min((math.ceil(width / w) * math.ceil(depth / d) * k, math.ceil(depth / d))
+                   for shapes, k in ((_BRAM18_SHAPES, 1), (_BRAM36_SHAPES, 2)) for d, w in shapes)
+    return width * round(BANK_MUX_LUTS * (banks - 1))
 
 
 #: memory classes with their own block-RAM thresholds: constant ROMs ($readmemh) and read/write RAMs
@@ -219,7 +245,7 @@ def _f_matvec(p: dict, model: dict):
     depth, width = nf * sf, lanes * wb
     live = p.get("ROM_LIVE", width)
     bram = _rom_bram(depth, width, p, model)
-    rom = 0.0 if bram else _rom_luts(depth, p.get("ROM_COLS", live))
+    rom = rom_bank_luts(depth, width) if bram else _rom_luts(depth, p.get("ROM_COLS", live))
     if ibip and wbip:
         mode, prod = "xnor", 1
         dsp_per = 0
@@ -281,7 +307,7 @@ def _f_vvu(p: dict, model: dict):
     shiftadd = p.get("MUL_STYLE") == "lut" and not (p.get("IN_BIPOLAR") or p.get("W_BIPOLAR"))
     lut = {"lutmul_bits": pe * ib * wb if not (dsp_per or shiftadd) else 0,
            "shiftadd_bits": pe * (ib + wb + 2) * (wb + 1) if shiftadd else 0, "acc_bits": pe * acc,
-           "rom_luts": 0.0 if bram else _rom_luts(depth, p.get("ROM_COLS", p.get("ROM_LIVE", width))),
+           "rom_luts": rom_bank_luts(depth, width) if bram else _rom_luts(depth, p.get("ROM_COLS", p.get("ROM_LIVE", width))),
            "one": 1}
     ff = {"acc_bits": pe * acc, "acc_mem": pe * acc * (c // pe > 1), "rom_width": width, "one": 1}
     return lut, ff, pe * dsp_per, bram
@@ -299,7 +325,7 @@ def _f_threshold(p: dict, model: dict):
     # inputs of their LUTs), and Yosys then registers its address instead of its wide output
     inline = depth <= ROM_INLINE and not bram
     lut = {"cmp_bits": pe * n * tb,
-           "rom_luts": 0.0 if (bram or inline) else _rom_luts(depth, p.get("ROM_COLS", live)),
+           "rom_luts": rom_bank_luts(depth, width) if bram else 0.0 if inline else _rom_luts(depth, p.get("ROM_COLS", live)),
            "count_bits": pe * n * _clog2(n + 1), "one": 1}
     ff = {"out_bits": pe * p["OUT_BITS"], "in_bits": pe * p["IN_BITS"],
           "rom_width": live if not (bram or inline) else 0, "addr": _clog2(depth), "one": 1}
@@ -317,7 +343,7 @@ def _f_requant(p: dict, model: dict):
     prod = ib + (mb if p.get("USE_MULT", 1) else 0)
     lut = {"lutmul_bits": pe * ib * mb if (p.get("USE_MULT", 1) and not dsp_per) else 0,
            "add_bits": pe * max(prod, bb), "out_bits": pe * p["OUT_BITS"],
-           "rom_luts": 0.0 if bram else _rom_luts(depth, p.get("ROM_COLS", p.get("ROM_LIVE", width))),
+           "rom_luts": rom_bank_luts(depth, width) if bram else _rom_luts(depth, p.get("ROM_COLS", p.get("ROM_LIVE", width))),
            "one": 1}
     ff = {"prod_bits": pe * max(prod, bb), "in_bits": pe * ib, "out_bits": pe * p["OUT_BITS"],
           "rom_width": p.get("ROM_LIVE", width) if not bram else 0, "one": 1}
