@@ -80,10 +80,10 @@ def rom_bram18_blocks(depth: int, width: int) -> int:
     """RAMB18s of a ROM as Yosys 0.70 ``synth_xilinx`` maps it: the best aspect ratio
     (:func:`bram18_blocks`), or fewer where its memory_libmap packs the words over RAMB36 data
     and parity bits - then about ceil(bits / 36 Kib) RAMB36 per slice of at most 72 bits.
-    Measured on 22 ``gs_rom`` shapes of non-power-of-two depth (ragged PEs give NF*SF words):
-    5120 x 20 takes 3 RAMB36 where one aspect ratio needs 9 RAMB18, 7488 x 80 takes 18 (two
-    40-bit slices of 9); this rule is within one RAMB18 of all of them and exact on the sweep's
-    power-of-two ROMs."""
+    Measured on 40 ``gs_rom`` shapes, most of non-power-of-two depth (ragged PEs give NF*SF
+    words): 5120 x 20 takes 3 RAMB36 where one aspect ratio needs 9 RAMB18, 7488 x 80 takes 18
+    (two 40-bit slices of 9); this rule is within one RAMB18 of all of them and exact on the
+    sweep's power-of-two ROMs."""
     n = math.ceil(width / 72)
     packed = n * 2 * math.ceil(depth * math.ceil(width / n) / 36864)
     return min(bram18_blocks(depth, width), packed)
