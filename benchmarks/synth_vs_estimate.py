@@ -6,7 +6,7 @@ error figures of issue 4 (median / p90 relative LUT and FF error, DSP exact, BRA
 per layer). Writes benchmarks/results/synth_vs_estimate.json (resumable with --resume).
 
     python benchmarks/synth_vs_estimate.py [--models tfc_2w2a,pot_mlp] [--boards pynq-z2,zcu104]
-        [--targets 100000,1000000] [--resume] [--reestimate [--refresh-roms]]
+        [--targets 10000,100000,1000000] [--resume] [--reestimate [--refresh-roms]]
 
 ``--refresh-roms`` compiles every stored design again (no Yosys) and re-reads its ROM statistics
 (live and distinct bit columns) into the stored instances, after checking that the instances'
@@ -127,7 +127,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--models", default=DEFAULT_MODELS)
     ap.add_argument("--boards", default="pynq-z2,zcu104")
-    ap.add_argument("--targets", default="100000,1000000", help="--target-fps values")
+    ap.add_argument("--targets", default="10000,100000,1000000", help="--target-fps values")
     ap.add_argument("--timeout", type=float, default=1200.0)
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "synth_vs_estimate.json")
     ap.add_argument("--resume", action="store_true", help="keep the rows already in --out")
