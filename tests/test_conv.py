@@ -305,6 +305,21 @@ def test_parallel_windows_folding_errors(zoo_export, entry, msg):
         ChooseFolding(folding={"swg0": entry}).run(g)
 
 
+def test_concat_folding_takes_pixel_mode(zoo_export):
+    """A concat's PE divides both inputs' channels (6 and 4: 1 or 2) or is their sum (pixel mode);
+    a folding file may ask for either, and anything else is refused naming both."""
+    import re
+
+    from gatesmith.ir.schedule import ChooseFolding, FoldingError
+
+    _, path = zoo_export("concat_small", None)
+    g = import_onnx(path)
+    assert _folds(ChooseFolding(folding={"concat2": {"pe": 10}}).run(g))["concat2"] == (10, 1)
+    msg = "layer 'concat2': PE=5 must be a positive divisor of 2 (valid: [1, 2], or 10 (a whole pixel a beat))"
+    with pytest.raises(FoldingError, match="^" + re.escape(msg) + "$"):
+        ChooseFolding(folding={"concat2": {"pe": 5}}).run(g)
+
+
 @pytest.mark.parametrize("params", [
     dict(IFM_H=32, IFM_W=32, C=3, K_H=3, K_W=3, S_H=1, S_W=1, PAD_T=0, PAD_L=0, PAD_B=0, PAD_R=0),
     dict(IFM_H=7, IFM_W=7, C=2, K_H=3, K_W=3, S_H=2, S_W=2, PAD_T=1, PAD_L=0, PAD_B=0, PAD_R=1),
