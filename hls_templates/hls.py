@@ -366,11 +366,9 @@ def _concat_stage(node: Node, op: Concat, in_t, out_t: DType, pix: int) -> _Bloc
     ta, tb = in_t
     if ta != tb:
         raise CodegenError(f"{_where(node)}: expected both inputs of one type, got {ta} and {tb}")
-    pa, pb = op.port_lanes(node.fold.pe)
-    params = {"CA": op.channels_a, "CB": op.channels_b, "PE": node.fold.pe, "PA": pa, "PB": pb, "BITS": ta.bits,
-              "PIX": pix}
+    params = {"CA": op.channels_a, "CB": op.channels_b, "PE": node.fold.pe, "BITS": ta.bits, "PIX": pix}
     return _Block(kind="concat", kernel="gs_concat", in_elems=node.fold.pe, out_elems=node.fold.pe,
-                  params=params, roms=[], port_elems=(pa, pb))
+                  params=params, roms=[], port_elems=op.port_lanes(node.fold.pe))
 
 
 def _mvu_depth(node: Node) -> int:
