@@ -17,8 +17,8 @@ from gatesmith.ir import Fold
 from gatesmith.ir.passes import SelectRequant, run_passes
 from gatesmith.ir.schedule import ChooseFolding, FoldingError
 from gatesmith.ir.schedule.estimate import estimate
-from gatesmith.ir.schedule.folding import (_best_matvec_fold, _output_lane_weight, divisors, fold_count, layer_cycles,
-                                           pe_options, ragged_ok)
+from gatesmith.ir.schedule.folding import (_best_matvec_fold, _output_lanes, divisors, elementwise_lanes, fold_count,
+                                           layer_cycles, pe_options, ragged_ok)
 
 
 def test_pe_options_are_the_fewest_lanes_for_each_fold_count():
@@ -32,20 +32,60 @@ def test_pe_options_are_the_fewest_lanes_for_each_fold_count():
 
 @pytest.mark.brevitas
 def test_threshold_lanes_count_against_a_ragged_pe(zoo_export):
-    """jet_tagger's first layer (64 x 16) feeds 63-level thresholds: at 1 M inferences/s a ragged
-    PE of 11 x SIMD 1 has the fewest multipliers (11 against 16), but each of its 11 output lanes
-    brings 63 comparators; counted in multiplier lanes, PE 1 x SIMD 16 is cheaper."""
+    """jet_tagger's first layer (64 x 16) feeds 63-level thresholds: at 1 M inferences/s (100
+    cycles) a ragged PE of 11 x SIMD 1 has the fewest multipliers (11 against 16), but each of
+    its output lanes brings 63 comparators. Counted in multiplier lanes with the thresholds at
+    the unit's PE, PE 1 x SIMD 16 is cheaper; the thresholds can instead run on one lane (64
+    cycles) behind a width converter, and then PE 3 x SIMD 4 is: 12 multipliers, one comparator
+    bank and a 3 -> 1 converter (11 x 1 would need an 11 -> 1 one)."""
     from gatesmith.flow import CompileOptions, _build_graph
 
     _, path = zoo_export("jet_tagger")
     g = _build_graph(path, CompileOptions(target_fps=1e6), 100.0)
     mvu0 = g.node("mvu0")
     assert (mvu0.op.mh, mvu0.op.mw) == (64, 16)
-    w = _output_lane_weight(g, mvu0)
+    w, mult, acc = _output_lanes(g, mvu0)
     assert 5 < w < 15  # 63 thresholds of the accumulator's width, against a 6 x 6-bit product
     assert _best_matvec_fold(mvu0.op, 100, 1, None, False, True, 0.0) == Fold(pe=11, simd=1)
+    # thresholds at the unit's PE (no LUTs a multiplier lane: no width converter is costed)
     assert _best_matvec_fold(mvu0.op, 100, 1, None, False, True, w) == Fold(pe=1, simd=16)
-    assert mvu0.fold == Fold(pe=1, simd=16) and g.node("rq0").fold.pe == 1
+    assert elementwise_lanes(64, 11, 1, 100, w * mult, acc) == 1
+    assert elementwise_lanes(64, 11, 1, None, w * mult, acc) == 11  # no budget: the unit's PE
+    assert elementwise_lanes(64, 2, 1, 100, w * mult, acc) == 1
+    assert elementwise_lanes(64, 2, 1, 100, 20.0, acc) == 2  # one cheap lane saved: not worth a converter
+    assert elementwise_lanes(64, 3, 1, 50, w * mult, acc) == 2  # 64 cycles > 50: two lanes
+    assert _best_matvec_fold(mvu0.op, 100, 1, None, False, True, w, mult, acc) == Fold(pe=3, simd=4)
+    assert mvu0.fold == Fold(pe=3, simd=4) and g.node("rq0").fold.pe == 1
+    est = estimate(g, clock_mhz=100.0)
+    assert est["folding_efficiency"] == est["folding_efficiency_bound"] > 0.96
+    assert est["cycles_per_inference"] == 88
+
+
+@pytest.mark.rtl
+@pytest.mark.brevitas
+def test_thresholds_behind_a_converter_are_exact_in_rtl_and_csim(zoo_export, tmp_path):
+    """jet_tagger at 1 M inferences/s: three ragged units (PE 3 of 64 and 32 rows), each followed
+    by a width converter that drops the padding in front of one-lane thresholds. Bit-exact
+    against ONNX and Brevitas under random stalls, in RTL and C-sim; cycles as estimated."""
+    from gatesmith.flow import CompileOptions, compare_outputs, compile_model, load_design, simulate
+    from gatesmith.verify import zoo
+
+    model, path = zoo_export("jet_tagger")
+    out = compile_model(path, tmp_path / "d", CompileOptions(board="pynq-z2", clock_mhz=100, target_fps=1e6))
+    graph = load_design(out).graph
+    behind = [n.name for n in graph.nodes if n.kind in ("threshold", "requant")
+              and n.fold.pe < graph.node(n.name.replace("rq", "mvu")).fold.pe]
+    assert behind == ["rq0", "rq1"]
+    x = model.sample_with_extremes(24, seed=4)
+    expect = zoo.onnx_forward(path, x)
+    y, rep = simulate(out, x, engine="rtl", backpressure=True, seed=9, expect=expect)
+    assert rep["mismatches"] == 0
+    assert compare_outputs(graph, y, model.torch_forward(x))[0] == 0
+    est = json.loads((out / "reports" / "estimate.json").read_text())
+    _, rep2 = simulate(out, x[:8], engine="rtl", backpressure=False)
+    assert rep2["cycles_per_inference"] == est["cycles_per_inference"] == 88
+    _, rep3 = simulate(out, x, engine="csim", expect=expect)
+    assert rep3["mismatches"] == 0
 
 
 def _lowered(tiny_graph):

@@ -10,22 +10,23 @@ drops the padding -- everywhere but on the way to the graph output (the top's
 stream is dense).  The finer choice of lanes is what lets a budget-bound design
 keep its multipliers busy: 64 rows at 784 lanes' worth of work fit 13 x 64 (five
 folds, the last 12 rows) where the divisors offer 16 x 64.  "Fewest multipliers"
-counts PE*SIMD plus, per output lane, the threshold/requant lanes it brings in
-multiplier lanes (:func:`_output_lane_weight`): otherwise a ragged PE would trade
-16 SIMD lanes for 11 PE lanes in front of 63-level thresholds (jet_tagger at 1 M
-inferences/s: 21397 LUTs estimated, 5736 with the weight).  For a target
+counts PE*SIMD plus the threshold/requant lanes behind the unit in multiplier lanes
+(:func:`_output_lanes`): otherwise a ragged PE would trade 16 SIMD lanes for 11 PE lanes
+in front of 63-level thresholds (jet_tagger at 1 M inferences/s: 21397 LUTs estimated,
+5736 with the weight).  Those lanes run at the unit's PE, or at the fewest lanes that keep
+up with the budget behind a width converter where that saves more LUTs than the converter
+costs (:func:`elementwise_lanes`): jet_tagger then takes PE 3 x SIMD 4 with one-lane
+thresholds, efficiency 0.97 instead of 0.78, 5571 LUTs.  For a target
 of F inferences per second at f MHz, the budget is floor(f*1e6 / F) cycles;
 each layer gets the folding with the fewest multipliers (PE*SIMD) whose
 cycles fit the budget (ties: fewer cycles, then larger SIMD), so the slowest
 layer sets the initiation interval.  A convolution's sliding window feeds its
 matrix-vector unit SIMD' = gcd-compatible channels per beat (SIMD divides C
-or C divides SIMD), and its cycles count against the same budget.  When that
-design is below its efficiency bound (a PE x SIMD folding would need fewer
-multipliers at its rate), the units may also take any other SIMD dividing MW
-(ties go to a compatible one): the window then emits the narrowest beat whose
-cycles fit (SIMD' | C, or KP*C) and a width converter regroups its elements,
-in order, into SIMD-wide beats; that design is taken when it is more
-efficient and no slower than the budget.  (A user folding of the unit keeps
+or C divides SIMD), and its cycles count against the same budget.  The units
+may also take any other SIMD dividing MW (ties go to a compatible one): the
+window then emits the narrowest beat whose cycles fit (SIMD' | C, or KP*C) and
+a width converter regroups its elements, in order, into SIMD-wide beats; that
+design is taken when it is more efficient and no slower than the budget.  (A user folding of the unit keeps
 SIMD' = 1 for an incompatible SIMD.)  Parallel
 windows: a window's Fold.pe is KP, the kernel positions per beat (its SIMD
 is then C, and a beat carries KP*C elements); KP must divide K_W or be K_W
@@ -52,7 +53,7 @@ from ..graph import Fold, Graph
 from ..ops import Add, Concat, DepthwiseMatVec, LabelSelect, MatVec, Reshape, SlidingWindow, WindowReduce
 
 __all__ = ["FoldingError", "ChooseFolding", "divisors", "fold_count", "pe_options", "ragged_ok", "RAGGED_KINDS",
-           "readers", "ragged_group", "ragged_route", "ragged_beats",
+           "readers", "ragged_group", "elementwise_lanes", "ragged_route", "ragged_beats",
            "folding_efficiency", "folding_to_json", "folding_from_json", "layer_cycles", "swg_cycles", "swg_kp_valid", "swg_kp_options"]
 
 
@@ -280,20 +281,27 @@ def _swg_fold(op: SlidingWindow, simd: int, target: int | None, convert: bool = 
 
 @lru_cache(maxsize=65536)
 def _best_matvec_fold(op: MatVec, budget: int | None, vectors: int = 1, swg: SlidingWindow | None = None,
-                      convert: bool = False, ragged: bool = False, lane_weight: float = 0.0) -> Fold:
+                      convert: bool = False, ragged: bool = False, lane_weight: float = 0.0,
+                      mult_luts: float = 0.0, acc_bits: int = 0) -> Fold:
     """Fewest multipliers (PE*SIMD) whose cycles, and its window's, fit the budget; ties: a
     SIMD the window feeds without a width converter, a PE dividing MH, fewer cycles, larger
     SIMD. Without ``convert`` only SIMDs the window feeds directly (SIMD | C or C | SIMD);
     with ``ragged`` also PEs not dividing MH (:func:`pe_options`). Multipliers are counted as
-    PE*SIMD + PE*``lane_weight``: the threshold/requant lanes an output lane brings, in
-    multiplier lanes (:func:`_output_lane_weight`)."""
+    PE*SIMD + L*``lane_weight``: the threshold/requant lanes behind the unit, in multiplier
+    lanes (:func:`_output_lanes`), L of them at its PE (:func:`elementwise_lanes`: fewer
+    behind a width converter where that saves LUTs; the converter's LUTs then count too, at
+    ``mult_luts`` LUTs a multiplier lane)."""
     best = None
     mh, mw = op.mh, op.mw
     channels = swg.channels if swg is not None else None
     for pe in (pe_options(mh) if ragged else divisors(mh)):
         nf = fold_count(mh, pe)
+        after = elementwise_lanes(mh, pe, vectors, budget, lane_weight * mult_luts, acc_bits)
+        extra = after * lane_weight
+        if after != pe:
+            extra += _dwc_luts(mh, pe, after, acc_bits) / mult_luts
         for simd in divisors(mw):
-            lanes = pe * simd + pe * lane_weight
+            lanes = pe * simd + extra
             if best is not None and lanes > best[0][0]:
                 continue  # more multipliers than the best so far: never better
             cyc = vectors * nf * (mw // simd)
@@ -316,13 +324,15 @@ def _best_matvec_fold(op: MatVec, budget: int | None, vectors: int = 1, swg: Sli
     return best[1]
 
 
-def _output_lane_weight(graph: Graph, node, users: dict[str, list] | None = None) -> float:
-    """What one output lane (PE) of a matrix-vector unit costs beyond its multipliers, in
-    multiplier lanes: the threshold/requant layers after it run at its PE. A threshold lane
-    compares with N thresholds of ACC bits (about ACC/2 LUTs each), a requantizer lane scales
-    one ACC-bit value; a multiplier lane is about IN*W + IN + W bits of product and adder tree.
-    (With divisor PEs alone this only broke ties; a ragged PE can trade 16 lanes of SIMD for 11
-    of PE, which is no saving when each PE lane brings 63 comparators.)"""
+def _output_lanes(graph: Graph, node, users: dict[str, list] | None = None) -> tuple[float, float, int]:
+    """What one output lane (PE) of a matrix-vector unit costs beyond its multipliers, as
+    (weight in multiplier lanes, LUTs of a multiplier lane, accumulator bits): the
+    threshold/requant layers after it run at its PE (or at :func:`elementwise_lanes`). A
+    threshold lane compares with N thresholds of ACC bits (about ACC/2 LUTs each), a
+    requantizer lane scales one ACC-bit value; a multiplier lane is about IN*W + IN + W bits
+    of product and adder tree. (With divisor PEs alone this only broke ties; a ragged PE can
+    trade 16 lanes of SIMD for 11 of PE, which is no saving when each PE lane brings 63
+    comparators -- unless those run at fewer lanes behind a width converter.)"""
     op = node.op
     in_t = graph.value(node.inputs[0]).dtype
     ib = 1 if in_t.bipolar else in_t.bits
@@ -331,12 +341,50 @@ def _output_lane_weight(graph: Graph, node, users: dict[str, list] | None = None
     acc = op.acc.bits
     users = readers(graph) if users is None else users
     weight, v = 0.0, node.outputs[0]
-    while len(users.get(v, [])) == 1 and users[v][0].kind in RAGGED_KINDS:
-        u = users[v][0]
+    for u in _chain(v, users):
         levels = u.op.thresholds.shape[1] if hasattr(u.op, "thresholds") else 1
         weight += levels * acc / (2 * mult)
-        v = u.outputs[0]
-    return weight
+    return weight, float(mult), acc
+
+
+def _chain(value: str, users: dict[str, list]) -> list:
+    """The threshold/requant layers that read ``value`` one after the other (each the only
+    reader of its input): the layers that take a matrix-vector unit's output lanes."""
+    out = []
+    while len(users.get(value, [])) == 1 and users[value][0].kind in RAGGED_KINDS:
+        out.append(users[value][0])
+        value = out[-1].outputs[0]
+    return out
+
+
+@lru_cache(maxsize=65536)
+def _dwc_luts(mh: int, in_elems: int, out_elems: int, elem_bits: int) -> float:
+    """LUTs (cost model) of the width converter from a matrix-vector unit's ``in_elems`` lanes
+    (ragged: padding dropped) to ``out_elems`` lanes, elements of ``elem_bits``."""
+    from .cost import core_cost  # cost.py reads the fitted model lazily
+
+    beats, last = ragged_beats(mh, in_elems)
+    p = {"IN_ELEMS": in_elems, "OUT_ELEMS": out_elems, "ELEM_BITS": elem_bits, "LAST_ELEMS": last,
+         "GROUP_BEATS": beats}
+    return float(core_cost("gs_dwc", p)["lut"])
+
+
+@lru_cache(maxsize=65536)
+def elementwise_lanes(mh: int, pe: int, vectors: int, budget: int | None, lane_luts: float, elem_bits: int) -> int:
+    """PE of the threshold/requant layers behind a matrix-vector unit with ``pe`` output lanes
+    (MH outputs a vector, ``vectors`` vectors an inference), ``lane_luts`` LUTs a lane (their
+    comparators and scalers, :func:`_output_lanes`): the unit's PE, or the fewest lanes
+    dividing MH whose cycles fit the budget when that is fewer and the lanes saved cost more
+    LUTs than the width converter (``elem_bits`` wide elements) it takes in front of them. A
+    unit's PE is set by its multipliers; 63-level thresholds behind 11 lanes of a 64-row unit
+    at a budget of 100 cycles run on one lane (64 cycles) instead of 11: one comparator bank,
+    not eleven (jet_tagger at 1 M inferences/s). Without a budget: the unit's PE."""
+    if budget is None or lane_luts <= 0:
+        return pe
+    fewest = _best_lanes(mh, vectors * mh, budget)
+    if fewest >= pe:
+        return pe
+    return fewest if (pe - fewest) * lane_luts > _dwc_luts(mh, pe, fewest, elem_bits) else pe
 
 
 def _best_lanes(dim: int, cycles_at_1: int, budget: int | None) -> int:
@@ -404,12 +452,16 @@ class ChooseFolding:
         budget = self.budget()
         folded = self._fold_for(graph, user, budget, convert=False)
         if budget is not None:
-            # Matrix-vector units fed by a window at SIMDs it feeds directly; when that leaves
-            # multipliers a PE x SIMD folding could save at the same rate (efficiency below its
-            # bound), the units may take any SIMD | MW behind a width converter: taken when
-            # that is more efficient and no slower than the budget (or the first design).
-            eff, bound = folding_efficiency(folded)
-            if eff is not None and eff < bound:
+            # Matrix-vector units fed by a window at SIMDs it feeds directly; the units may
+            # also take any SIMD | MW behind a width converter: taken when that is more
+            # efficient and no slower than the budget (or the first design). Tried whenever a
+            # window feeds a unit, not only below the efficiency bound: the bound is taken at
+            # the design's own cycles, and a unit of the same multipliers may be faster behind
+            # a converter (res_small at 1e5 inferences/s: 864 cycles at the bound, 768 with a
+            # converter in front of mvu5 (4 channels a pixel into 6 lanes), 0.867 -> 0.975).
+            eff, _ = folding_efficiency(folded)
+            windows = any(isinstance(n.op, SlidingWindow) for n in graph.nodes)
+            if eff is not None and windows:
                 other = self._fold_for(graph, user, budget, convert=True)
                 eff2, _ = folding_efficiency(other)
                 if eff2 is not None and eff2 > eff and _ii(other) <= max(budget, _ii(folded)):
@@ -472,8 +524,9 @@ class ChooseFolding:
             elif isinstance(n.op, MatVec):
                 src = producer.get(n.inputs[0])
                 swg = src.op if src is not None and isinstance(src.op, SlidingWindow) else None
+                weight, mult, acc = _output_lanes(graph, n, users)
                 f = _best_matvec_fold(n.op, budget, _vectors(graph, n), swg, convert, ragged_ok(graph, n, users),
-                                      _output_lane_weight(graph, n, users))
+                                      weight, mult, acc)
             elif isinstance(n.op, SlidingWindow):
                 c = consumer.get(n.outputs[0])
                 f = None
@@ -497,6 +550,12 @@ class ChooseFolding:
             else:  # elementwise: as many lanes as the producer emits, if they divide the channels
                 dims = n.op.fold_dims()
                 lanes = out_lanes(n.inputs[0])
+                src = producer.get(n.inputs[0])
+                if src is not None and isinstance(src.op, MatVec) and _chain(src.outputs[0], users)[:1] == [n]:
+                    # the first threshold/requant behind a unit: its PE, or fewer lanes behind a
+                    # width converter where that is cheaper (what the unit's folding counted on)
+                    weight, mult, acc = _output_lanes(graph, src, users)
+                    lanes = elementwise_lanes(src.op.mh, lanes, _vectors(graph, src), budget, weight * mult, acc)
                 ragged = n.kind in RAGGED_KINDS and lanes is not None and ragged_lanes(n.inputs[0]) == lanes
                 pe = lanes if lanes is not None and (dims["pe"] % lanes == 0 or ragged) else 1
                 f = Fold(pe=pe, simd=1)
