@@ -450,9 +450,12 @@ def test_sigint_during_a_real_compile_leaves_nothing(zoo_export, tmp_path):
     argv = [sys.executable, "-m", "gatesmith.cli", "compile", str(path), "--target-fps", "2000", "-o"]
     # the moments are shares of an uninterrupted run on this machine now (a fixed delay can
     # outlast the whole compile on a fast or idle machine); imports take the first ~10%
-    t0 = time.perf_counter()
-    subprocess.run([*argv, str(tmp_path / "whole")], capture_output=True, check=True, timeout=300)
-    whole = time.perf_counter() - t0
+    # (the faster of two runs: under a loaded CI one slow run put every moment after the end)
+    whole = float("inf")
+    for k in range(2):
+        t0 = time.perf_counter()
+        subprocess.run([*argv, str(tmp_path / f"whole{k}")], capture_output=True, check=True, timeout=300)
+        whole = min(whole, time.perf_counter() - t0)
     interrupted = 0
     # 0.12: while the first modules import (an interrupted extension module's import used to end
     # the process by SIGINT, status -2, after the command had reported the interruption)
