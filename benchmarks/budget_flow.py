@@ -11,7 +11,9 @@ folding efficiency.  Writes benchmarks/results/budget_flow.json.
     python benchmarks/budget_flow.py --reestimate --work DIR   # the stored rows' estimates with
         the current cost model (their designs still in DIR, compiling to the same RTL)
     python benchmarks/budget_flow.py --efficiency   # folding efficiency of the whole zoo at a few
-        targets and budgets (no synthesis): benchmarks/results/budget_efficiency.json
+        targets and budgets (no synthesis): benchmarks/results/budget_efficiency.json; a row
+        below its efficiency bound also gets the bound's design (every unit at its fewest
+        multipliers within the row's cycles) estimated beside the scheduler's: ``bound_design``
 
 A design directory under ``--work`` whose RTL is unchanged keeps its ``reports/synth.json``
 (Yosys on CNV takes minutes), so a rerun only synthesises what changed.  Rows of models,
@@ -22,6 +24,7 @@ replaces only its own rows).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import json
 import sys
@@ -162,8 +165,57 @@ SWEEP = (("1e4 fps", "pynq-z2", {"target_fps": 1e4}), ("1e5 fps", "pynq-z2", {"t
          ("pynq-z2 0.8", "pynq-z2", {"budget": 0.8}), ("zcu104 0.8", "zcu104", {"budget": 0.8}))
 
 
+def bound_folding(graph, cycles: int) -> dict:
+    """A folding (``folding_from_json``'s dict) giving every matrix-vector unit the fewest
+    multipliers any PE x SIMD has within ``cycles`` (the efficiency bound's design; ties: fewer
+    cycles), its window's cycles counted and the window folded to keep up (SIMD' channels a
+    beat, KP positions, a width converter where SIMD' is not the unit's SIMD)."""
+    from gatesmith.ir.ops import MatVec, SlidingWindow
+    from gatesmith.ir.schedule.folding import _best_matvec_fold, _swg_fold, _vectors, ragged_ok
+
+    producer = {o: n for n in graph.nodes for o in n.outputs}
+    out = {}
+    for n in graph.nodes:
+        if isinstance(n.op, MatVec):
+            src = producer.get(n.inputs[0])
+            swg = src.op if src is not None and isinstance(src.op, SlidingWindow) else None
+            f = _best_matvec_fold(n.op, cycles, _vectors(graph, n), swg, True, ragged_ok(graph, n))
+            out[n.name] = {"pe": f.pe, "simd": f.simd}
+            if swg is not None:
+                sf = _swg_fold(swg, f.simd, cycles, convert=True)
+                out[src.name] = {"pe": sf.pe, "simd": sf.simd}
+    return out
+
+
+def _design_cost(graph, opts, board) -> dict:
+    from gatesmith.flow import _choose_impl, _rtl_cost
+
+    return _rtl_cost(_choose_impl(graph, opts, board), opts.top, board.family)["total"]
+
+
+def bound_design(onnx: Path, graph, opts, board, cycles: int) -> dict:
+    """The efficiency bound's design of a row below its bound (:func:`bound_folding` at the
+    row's cycles, the other layers scheduled for those cycles) beside the scheduler's: cycles,
+    multipliers, folding efficiency and estimated resources of each. Where the scheduler gave up
+    multiplier efficiency for fewer threshold/requant lanes, this shows what that saved."""
+    from gatesmith.flow import _build_graph
+    from gatesmith.ir.schedule import estimate
+
+    ff = onnx.with_name(f"{onnx.stem}.bound.json")
+    ff.write_text(json.dumps({"version": 1, "layers": bound_folding(graph, cycles)}))
+    clock = board.clock_mhz
+    fps = clock * 1e6 / (cycles + 0.5)  # a budget of exactly ``cycles``
+    bopts = dataclasses.replace(opts, target_fps=fps, budget=None, folding_file=ff)
+    g = _build_graph(onnx, bopts, clock)
+    est = estimate(g, clock_mhz=clock)
+    return {"chosen": _design_cost(graph, opts, board),
+            "bound": {"cycles_per_inference": est["cycles_per_inference"], "multipliers": est["multipliers"],
+                      "folding_efficiency": est["folding_efficiency"], "estimate": _design_cost(g, bopts, board)}}
+
+
 def efficiency_sweep(work: Path) -> list[dict]:
-    """Folding efficiency, cycles and bottleneck of every zoo model at the SWEEP's settings."""
+    """Folding efficiency, cycles and bottleneck of every zoo model at the SWEEP's settings; a
+    row below its bound also gets the bound's design costed beside it (:func:`bound_design`)."""
     from gatesmith.boards import load_board
     from gatesmith.flow import CompileOptions, FlowError, _build_graph
     from gatesmith.ir.schedule import estimate
@@ -175,10 +227,12 @@ def efficiency_sweep(work: Path) -> list[dict]:
         if not onnx.is_file():
             zoo.build(name).export(onnx)
         for label, board, kw in SWEEP:
-            clock = load_board(board).clock_mhz
+            b = load_board(board)
+            clock = b.clock_mhz
             row = {"model": name, "setting": label, "board": board, **kw}
+            opts = CompileOptions(board=board, **kw)
             try:
-                g = _build_graph(onnx, CompileOptions(board=board, **kw), clock)
+                g = _build_graph(onnx, opts, clock)
             except FlowError as e:
                 row["error"] = str(e)
             else:
@@ -186,11 +240,22 @@ def efficiency_sweep(work: Path) -> list[dict]:
                 row.update(cycles_per_inference=est["cycles_per_inference"], bottleneck=est["bottleneck"],
                            folding_efficiency=est["folding_efficiency"],
                            folding_efficiency_bound=est["folding_efficiency_bound"], multipliers=est["multipliers"])
+                if est["folding_efficiency"] < est["folding_efficiency_bound"]:
+                    row["bound_design"] = bound_design(onnx, g, opts, b, est["cycles_per_inference"])
             print(f"{name:<14} {label:<12} {row.get('cycles_per_inference', '-'):>9} "
                   f"{row.get('folding_efficiency', '-'):>7} {row.get('folding_efficiency_bound', '-'):>7} "
-                  f"{row.get('bottleneck', row.get('error', ''))}", flush=True)
+                  f"{row.get('bottleneck', row.get('error', ''))}{_bound_note(row)}", flush=True)
             rows.append(row)
     return rows
+
+
+def _bound_note(row: dict) -> str:
+    bd = row.get("bound_design")
+    if bd is None:
+        return ""
+    b, c = bd["bound"], bd["chosen"]
+    return (f"  [bound's design: {b['cycles_per_inference']} cycles, eff {b['folding_efficiency']}, "
+            f"LUT/DSP {b['estimate']['lut']}/{b['estimate']['dsp']} vs {c['lut']}/{c['dsp']}]")
 
 
 def efficiency_summary(rows: list[dict], target: float = 0.9) -> str:
