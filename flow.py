@@ -92,15 +92,22 @@ def _build_graph(model_path: Path, opts: CompileOptions, clock: float):
 
 def _choose_impl(graph, opts: CompileOptions, board):
     """Memory and multiplier style of every layer (``Node.impl``): the options, the config's
-    layers (name > op kind > global), the board's LUT/DSP/BRAM18 for ``auto``."""
+    layers (name > op kind > global), the board's LUT/DSP/BRAM18 for ``auto`` -- with
+    ``--budget F``, F of them (``search.budget_limits``): a design the budget search costs
+    packs or moves products to LUTs until its DSPs fit the budget, not the whole board (vgg10_1d
+    at --budget 0.8 on pynq-z2: 200 DSPs of 176 allowed would otherwise rule out a faster design)."""
     from .ir.passes import run_passes
     from .ir.schedule.impl import ChooseImpl, ImplError
+    from .ir.schedule.search import budget_limits
 
+    res = {k: getattr(board, k) for k in ("lut", "dsp", "bram18", "uram")}
+    if opts.budget is not None:
+        res = {k: budget_limits(board, opts.budget)[k] for k in res}
     layers = opts.layers.impl_layers(graph) if opts.layers is not None else ()
     try:
-        return run_passes(graph, [ChooseImpl(mem=opts.mem_style, mul=opts.mul_style, layers=layers, lut=board.lut,
+        return run_passes(graph, [ChooseImpl(mem=opts.mem_style, mul=opts.mul_style, layers=layers, lut=res["lut"],
                                              auto_uram=opts.backend != "hls",  # HLS weights cannot be URAM
-                                             dsp=board.dsp, bram18=board.bram18, uram=board.uram,
+                                             dsp=res["dsp"], bram18=res["bram18"], uram=res["uram"],
                                              board=board.name, family=board.family)])
     except ImplError as e:  # a choice the layer cannot take (mul_style "pack" on widths that do not fit)
         raise FlowError(str(e)) from None

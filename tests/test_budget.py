@@ -135,10 +135,34 @@ def test_impossible_budget_names_the_layer(zoo_export, tmp_path):
     _, path = zoo_export("tfc_2w2a")
     with pytest.raises(FlowError) as e:
         compile_model(path, tmp_path / "x", CompileOptions(board="orangecrab-25f", budget=0.05))
+    # (its ROM needs 6 RAMB18 where the budget allows 2: the memory style targets the budget,
+    # so the ROM goes to LUTs, and those are what does not fit)
     assert str(e.value) == (
         "layer 'mvu0' (MatMul_0,Quant_0) does not fit orangecrab-25f at --budget 0.05: the most folded design "
-        "needs 6 BRAM18 (6 in this layer), 2 allowed (over by 4)")
+        "needs 2825 LUT (2060 in this layer), 1214 allowed (over by 1611)")
     assert not (tmp_path / "x").exists()
+
+
+def test_budget_impl_targets_the_budget_not_the_board(zoo_export):
+    """pot_mlp on pynq-z2 at --budget 0.8: the memory / multiplier styles of every candidate are
+    chosen for the budget's resources (176 of the board's 220 DSPs), so the search may take a
+    design whose products fit only in LUTs: 3 cycles per inference. Chosen for the whole board,
+    that folding would keep ~220 DSPs and not fit, and the search had settled for 11 cycles."""
+    import dataclasses
+
+    from gatesmith.flow import _build_graph, _choose_impl
+
+    _, path = zoo_export("pot_mlp")
+    board = load_board("pynq-z2")
+    opts = CompileOptions(board="pynq-z2", budget=0.8)
+    g = _choose_impl(_build_graph(path, opts, 100.0), opts, board)
+    limits = budget_limits(board, 0.8)
+    assert estimate(g, clock_mhz=100.0)["cycles_per_inference"] == 3
+    cost = _rtl_cost(g, "gatesmith_top", board.family)["total"]
+    assert fits(cost, limits) and limits["dsp"] == 176
+    assert {n.impl.mul for n in g.nodes if n.kind == "matvec"} == {"lut"}
+    whole = _choose_impl(g, dataclasses.replace(opts, budget=None), board)
+    assert 176 < _rtl_cost(whole, "gatesmith_top", board.family)["total"]["dsp"] <= 220
 
 
 def test_target_fps_and_budget_conflict(zoo_export, tmp_path):
@@ -187,7 +211,7 @@ def test_cli_impossible_budget_exits_2_without_output(zoo_export, tmp_path, caps
     err = capsys.readouterr().err
     assert rc == 2
     assert err == ("gatesmith: error: layer 'mvu0' (MatMul_0,Quant_0) does not fit orangecrab-25f at --budget 0.05: "
-                   "the most folded design needs 6 BRAM18 (6 in this layer), 2 allowed (over by 4)\n")
+                   "the most folded design needs 2825 LUT (2060 in this layer), 1214 allowed (over by 1611)\n")
     assert "Traceback" not in err and not out.exists() and list(tmp_path.iterdir()) == []
     rc = main(["compile", str(path), "-o", str(out), "--budget", "2", "--quiet"])
     assert rc == 2 and "--budget 2.0: expected a fraction of the board's resources in (0, 1]" in capsys.readouterr().err
