@@ -205,7 +205,7 @@ def bound_design(onnx: Path, graph, opts, board, cycles: int) -> dict:
     ff.write_text(json.dumps({"version": 1, "layers": bound_folding(graph, cycles)}))
     clock = board.clock_mhz
     fps = clock * 1e6 / (cycles + 0.5)  # a budget of exactly ``cycles``
-    bopts = dataclasses.replace(opts, target_fps=fps, budget=None, folding_file=ff)
+    bopts = dataclasses.replace(opts, target_fps=fps, folding_file=ff)  # a --budget row keeps its styles' limits
     g = _build_graph(onnx, bopts, clock)
     est = estimate(g, clock_mhz=clock)
     return {"chosen": _design_cost(graph, opts, board),
