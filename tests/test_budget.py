@@ -258,3 +258,33 @@ def test_budget_flow_results_keep_the_rows_not_run():
     assert [(r["model"], r["budget"], r["v"]) for r in m["rows"]] == [("cnv", 0.8, 1), ("tfc", 0.8, 2), ("tfc", 0.3, 1),
                                                                      ("sfc", 0.8, 2)]
     assert bf.merge_results({}, new)["rows"] == new and bf.merge_results({}, new)["note"] == bf.NOTE
+
+
+@pytest.mark.brevitas
+def test_bound_design_reaches_the_bound_and_is_costed(zoo_export, tmp_path):
+    """budget_flow --efficiency's bound design: digits_mlp at 1e5 inferences/s is below its bound
+    (the scheduler keeps fewer threshold lanes); the bound's folding reaches the bound at the same
+    cycles, and both designs are costed (the bound's takes more LUTs: the trade was real)."""
+    import importlib.util
+    import shutil
+    from pathlib import Path
+
+    from gatesmith.flow import _build_graph
+
+    spec = importlib.util.spec_from_file_location(
+        "gatesmith_bench_budget_flow", Path(__file__).resolve().parents[1] / "benchmarks" / "budget_flow.py")
+    bf = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bf)
+    _, path = zoo_export("digits_mlp")
+    onnx = tmp_path / "digits_mlp.onnx"
+    shutil.copy(path, onnx)
+    board = load_board("pynq-z2")
+    opts = CompileOptions(board="pynq-z2", target_fps=1e5)
+    g = _build_graph(onnx, opts, 100.0)
+    est = estimate(g, clock_mhz=100.0)
+    assert est["folding_efficiency"] < est["folding_efficiency_bound"]
+    bd = bf.bound_design(onnx, g, opts, board, est["cycles_per_inference"])
+    assert bd["bound"]["cycles_per_inference"] == est["cycles_per_inference"]
+    assert bd["bound"]["folding_efficiency"] == est["folding_efficiency_bound"]
+    assert bd["bound"]["multipliers"] < est["multipliers"]
+    assert bd["bound"]["estimate"]["lut"] > bd["chosen"]["lut"] > 0

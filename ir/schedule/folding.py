@@ -26,8 +26,8 @@ or C divides SIMD), and its cycles count against the same budget.  The units
 may also take any other SIMD dividing MW (ties go to a compatible one): the
 window then emits the narrowest beat whose cycles fit (SIMD' | C, or KP*C) and
 a width converter regroups its elements, in order, into SIMD-wide beats; that
-design is taken when it is more efficient and no slower than the budget.  (A user folding of the unit keeps
-SIMD' = 1 for an incompatible SIMD.)  Parallel
+design is taken when it is more efficient and no slower than the budget.  (A
+user folding of the unit keeps SIMD' = 1 for an incompatible SIMD.)  Parallel
 windows: a window's Fold.pe is KP, the kernel positions per beat (its SIMD
 is then C, and a beat carries KP*C elements); KP must divide K_W or be K_W
 times a divisor of K_H.  When the consumer's SIMD is a multiple KP*C of the
