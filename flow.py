@@ -101,9 +101,8 @@ def _choose_impl(graph, opts: CompileOptions, board):
     from .ir.schedule.impl import ChooseImpl, ImplError
     from .ir.schedule.search import budget_limits
 
-    res = {k: getattr(board, k) for k in ("lut", "dsp", "bram18", "uram")}
-    if opts.budget is not None:
-        res = {k: budget_limits(board, opts.budget)[k] for k in res}
+    res = (budget_limits(board, opts.budget) if opts.budget is not None
+           else {k: getattr(board, k) for k in ("lut", "dsp", "bram18", "uram")})
     layers = opts.layers.impl_layers(graph) if opts.layers is not None else ()
     try:
         return run_passes(graph, [ChooseImpl(mem=opts.mem_style, mul=opts.mul_style, layers=layers, lut=res["lut"],

@@ -240,8 +240,8 @@ def test_budget_design_simulates_bit_exact_at_the_estimated_rate(zoo_export, tmp
     assert abs(rep["cycles_per_inference"] - est["cycles_per_inference"]) <= 0.05 * est["cycles_per_inference"]
 
 
-def test_budget_flow_results_keep_the_rows_not_run():
-    """benchmarks/budget_flow.py --models X replaces X's rows only (CNV rows survive a TFC run)."""
+def _budget_flow_module():
+    """benchmarks/budget_flow.py, loaded as a module (benchmarks/ is no package)."""
     import importlib.util
     from pathlib import Path
 
@@ -249,6 +249,12 @@ def test_budget_flow_results_keep_the_rows_not_run():
         "gatesmith_bench_budget_flow", Path(__file__).resolve().parents[1] / "benchmarks" / "budget_flow.py")
     bf = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bf)
+    return bf
+
+
+def test_budget_flow_results_keep_the_rows_not_run():
+    """benchmarks/budget_flow.py --models X replaces X's rows only (CNV rows survive a TFC run)."""
+    bf = _budget_flow_module()
     old = {"note": "kept", "extra": 1, "rows": [{"model": "cnv", "board": "b", "budget": 0.8, "v": 1},
                                                  {"model": "tfc", "board": "b", "budget": 0.8, "v": 1},
                                                  {"model": "tfc", "board": "b", "budget": 0.3, "v": 1}]}
@@ -265,16 +271,11 @@ def test_bound_design_reaches_the_bound_and_is_costed(zoo_export, tmp_path):
     """budget_flow --efficiency's bound design: digits_mlp at 1e5 inferences/s is below its bound
     (the scheduler keeps fewer threshold lanes); the bound's folding reaches the bound at the same
     cycles, and both designs are costed (the bound's takes more LUTs: the trade was real)."""
-    import importlib.util
     import shutil
-    from pathlib import Path
 
     from gatesmith.flow import _build_graph
 
-    spec = importlib.util.spec_from_file_location(
-        "gatesmith_bench_budget_flow", Path(__file__).resolve().parents[1] / "benchmarks" / "budget_flow.py")
-    bf = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bf)
+    bf = _budget_flow_module()
     _, path = zoo_export("digits_mlp")
     onnx = tmp_path / "digits_mlp.onnx"
     shutil.copy(path, onnx)
