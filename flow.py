@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -87,7 +88,25 @@ def _build_graph(model_path: Path, opts: CompileOptions, clock: float):
         return _fastest_within_budget(graph, folding, opts, clock)
     if folding is None and target is None:
         target = DEFAULT_TARGET_FPS
-    return run_passes(graph, [ChooseFolding(clock_mhz=clock, target_fps=target, folding=folding)])
+    cost = None
+    if target is not None:  # the cheapest of the designs meeting the target, by the cost model
+        from .boards import load_board
+
+        board = load_board(opts.board)
+        cost = lambda g: _board_share(_rtl_cost(_choose_impl(g, opts, board), opts.top, board.family)["total"], board)  # noqa: E731
+    return run_passes(graph, [ChooseFolding(clock_mhz=clock, target_fps=target, folding=folding, cost=cost)])
+
+
+def _board_share(total: dict, board) -> float:
+    """A design's resources as one number: the sum of its shares of each of the board's
+    resources (a DSP of pynq-z2's 220 weighs as much as 242 of its 53200 LUTs)."""
+    from .ir.schedule.cost import RESOURCE_KEYS
+
+    share = 0.0
+    for k in RESOURCE_KEYS:
+        avail = getattr(board, k)
+        share += total[k] / avail if avail else (math.inf if total[k] else 0.0)
+    return share
 
 
 def _choose_impl(graph, opts: CompileOptions, board):
@@ -146,21 +165,20 @@ def _fastest_within_budget(graph, folding: dict | None, opts: CompileOptions, cl
 
     board = load_board(opts.board)
     limits = budget_limits(board, opts.budget)
-    folded = folding_candidates(graph, clock_mhz=clock, folding=folding)
-    # costed as compiled: with the memory / multiplier styles _plan chooses next
-    cands = [dataclasses.replace(c, graph=_choose_impl(c.graph, opts, board)) for c in folded]
+    cands = folding_candidates(graph, clock_mhz=clock, folding=folding)
 
     def node_cost(g, n):
         b = stage_block(g, n)
         return block_cost(b.core, b.params, b.mem_words, b.mem_width, family=board.family)
 
-    res = fastest_within(cands, limits, node_cost=node_cost,
+    # costed as compiled: with the memory / multiplier styles _plan chooses next
+    res = fastest_within(cands, limits, node_cost=node_cost, prepare=lambda g: _choose_impl(g, opts, board),
                          infra_cost=lambda g: _infra_cost(g, opts.top, board.family))
     if res.chosen is None:
-        slow = cands[-1].graph
+        slow = _choose_impl(cands[-1].graph, opts, board)
         raise FlowError(overflow_message(slow, _rtl_cost(slow, opts.top, board.family), limits, board=board.name,
                                          fraction=opts.budget, what="the most folded design"))
-    return folded[cands.index(res.chosen)].graph
+    return res.chosen.graph
 
 
 def _stream_json(s) -> dict:

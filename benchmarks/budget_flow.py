@@ -312,7 +312,9 @@ def main(argv=None) -> int:
             "note": "folding efficiency = (MACs per inference / multipliers) / cycles per inference; "
                     "its bound: every layer at its fewest multipliers (any fold count of MH, ragged PEs included; "
                     "SIMD | MW) within those cycles; "
-                    "target: cheapest folding meeting it; budget: fastest folding whose estimated resources fit",
+                    "target: cheapest folding meeting it (the cost model's pick among the scheduler's variants; "
+                    "within 2% of the cheapest, the fastest); budget: fastest folding whose estimated resources fit "
+                    "(of those as fast, the cheapest); bound_design: the bound's folding costed beside the chosen one",
             "summary": summary, "rows": rows}, indent=2, sort_keys=True) + "\n")
         return 0
     a.results = a.results or RESULTS

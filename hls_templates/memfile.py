@@ -122,8 +122,11 @@ def pack_lanes(raw: np.ndarray, lane_bits: int) -> list[int]:
         packed = (r.astype(np.uint64) << shifts[None, :]).sum(axis=1, dtype=np.uint64)
         return [int(v) for v in packed]
     if lb <= 62 and n and lanes:  # wide words of narrow lanes: lay out the bits, one int per row
-        v = r.astype(np.uint64)
-        bits = ((v[:, :, None] >> np.arange(lb, dtype=np.uint64)) & np.uint64(1)).astype(np.uint8)
+        # each lane's little-endian bytes, unpacked to its lb bits: uint8 throughout (shifting
+        # a uint64 array by every bit position was the budget search's slowest step)
+        v = np.ascontiguousarray(r.astype("<u8"))
+        by = v.view(np.uint8).reshape(n, lanes, 8)[:, :, :(lb + 7) // 8]
+        bits = np.unpackbits(by, axis=2, bitorder="little")[:, :, :lb]
         rows = np.packbits(bits.reshape(n, lanes * lb), axis=1, bitorder="little")
         return [int.from_bytes(row.tobytes(), "little") for row in rows]
     words = []

@@ -20,6 +20,7 @@ from __future__ import annotations
 import importlib.resources
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Callable, Mapping
 
 import numpy as np
@@ -222,8 +223,19 @@ def _pad_rows(a: np.ndarray, rows: int, fill=None) -> np.ndarray:
     extra = rows - a.shape[0]
     if extra <= 0:
         return a
-    pad = np.full((extra,) + a.shape[1:], fill, dtype=object) if fill is not None else np.repeat(a[-1:], extra, axis=0)
+    pad = np.full((extra,) + a.shape[1:], fill, dtype=a.dtype) if fill is not None else np.repeat(a[-1:], extra, axis=0)
     return np.concatenate([a, pad], axis=0)
+
+
+@lru_cache(maxsize=256)
+def _weight_bits(op: MatVec) -> np.ndarray:
+    """A unit's weights as raw bit patterns (read-only): int64 where they fit, so that the
+    budget search, which lays them out for hundreds of foldings, packs them without Python
+    ints; object ints beyond 62 bits."""
+    raw = np.asarray(op.wtype.to_bits(np.asarray(op.weights)))
+    raw = raw.astype(np.int64) if op.wtype.bits <= 62 else raw.astype(object)
+    raw.flags.writeable = False
+    return raw
 
 
 def _mvu_stage(node: Node, op: MatVec, in_t: DType, out_t: DType) -> _Block:
@@ -232,7 +244,7 @@ def _mvu_stage(node: Node, op: MatVec, in_t: DType, out_t: DType) -> _Block:
     nf, sf = fold_count(op.mh, pe), mw // simd
     mh = nf * pe  # a ragged PE: the core computes NF*PE rows, the padding rows' weights are 0
     wt = op.wtype
-    raw = _pad_rows(np.asarray(wt.to_bits(np.asarray(op.weights)), dtype=object), mh, 0)
+    raw = _pad_rows(_weight_bits(op), mh, 0)
     # W[n*PE+p][s*SIMD+k] -> word n*SF+s, lane p*SIMD+k
     raw = raw.reshape(nf, pe, sf, simd).transpose(0, 2, 1, 3).reshape(nf * sf, pe * simd)
     params = {

@@ -16,7 +16,8 @@ from gatesmith.cli import main
 from gatesmith.config import ConfigError, compile_options, parse_config
 from gatesmith.flow import CompileOptions, FlowError, _infra_cost, _rtl_cost, compile_model, simulate
 from gatesmith.hls_templates.rtl import stage_block
-from gatesmith.ir.passes import SelectRequant, run_passes
+from gatesmith.frontend import import_onnx
+from gatesmith.ir.passes import MinimizeAccumulators, SelectRequant, run_passes
 from gatesmith.ir.schedule import ChooseFolding, estimate
 from gatesmith.ir.schedule.search import (
     block_cost, budget_limits, fastest_within, fit_record, fits, folding_candidates, folding_efficiency,
@@ -163,6 +164,38 @@ def test_budget_impl_targets_the_budget_not_the_board(zoo_export):
     assert {n.impl.mul for n in g.nodes if n.kind == "matvec"} == {"lut"}
     whole = _choose_impl(g, dataclasses.replace(opts, budget=None), board)
     assert 176 < _rtl_cost(whole, "gatesmith_top", board.family)["total"]["dsp"] <= 220
+
+
+def test_budget_takes_the_cheapest_of_the_fastest_designs(zoo_export):
+    """vgg10_1d on pynq-z2 at --budget 0.8: several designs of ChooseFolding's variants fit at
+    the fastest cycles (192); the search takes the cheapest (within COST_TIE of it, the fewest
+    multipliers), here the efficiency bound's design: 0.9462, where the first that fit was
+    0.8735 with more LUTs and DSPs."""
+    from gatesmith.flow import _board_share, _build_graph, _choose_impl
+    from gatesmith.ir.schedule.folding import COST_TIE, multipliers
+    from gatesmith.ir.schedule.folding import folding_efficiency as fold_eff
+
+    _, path = zoo_export("vgg10_1d")
+    board = load_board("pynq-z2")
+    opts = CompileOptions(board="pynq-z2", budget=0.8)
+    g = _build_graph(path, opts, 100.0)
+    est = estimate(g, clock_mhz=100.0)
+    assert est["cycles_per_inference"] == 192 and est["folding_efficiency"] == est["folding_efficiency_bound"] == 0.9462
+    limits = budget_limits(board, 0.8)
+    graph = run_passes(import_onnx(path), [MinimizeAccumulators(), SelectRequant()])
+    fastest = [c for c in folding_candidates(graph, clock_mhz=100.0) if c.cycles == 192]
+    costs = [_rtl_cost(_choose_impl(c.graph, opts, board), opts.top, board.family)["total"] for c in fastest]
+    fit = [(sum(t[k] / limits[k] for k in limits if limits[k]), c) for c, t in zip(fastest, costs) if fits(t, limits)]
+    assert len(fit) >= 2
+    low = min(s for s, _ in fit)
+    chosen = next((s, c) for s, c in fit if multipliers(c.graph) == est["multipliers"])
+    assert chosen[0] <= low * (1 + COST_TIE)
+    first = fit[0][1]  # what the search took before it compared designs of equal cycles
+    assert multipliers(first.graph) > est["multipliers"] and fold_eff(first.graph)[0] == 0.8735
+    mine = _rtl_cost(_choose_impl(g, opts, board), opts.top, board.family)["total"]
+    theirs = costs[fastest.index(first)]
+    assert mine["lut"] < theirs["lut"] and mine["dsp"] < theirs["dsp"]
+    assert _board_share(mine, board) < _board_share(theirs, board)
 
 
 def test_target_fps_and_budget_conflict(zoo_export, tmp_path):

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gatesmith import __version__
 from gatesmith.hls_templates.env import (
@@ -373,6 +375,24 @@ def test_memfile_format():
     assert pack_lanes(np.array([[1, 2, 3]]), 4) == [0x321]
     big = np.array([[1, 0, (1 << 40) - 1]], dtype=object)
     assert pack_lanes(big, 40) == [((1 << 40) - 1) << 80 | 1]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(1, 62), st.integers(1, 24), st.integers(1, 6), st.integers(0, 2**32 - 1))
+def test_pack_lanes_matches_the_shift_loop(lane_bits, lanes, words, seed):
+    """Every path of pack_lanes (one uint64 a row, bytes unpacked to bits, Python ints) equals
+    the plain loop: lane j at bits [j*lane_bits +: lane_bits]."""
+    rng = np.random.default_rng(seed)
+    raw = rng.integers(0, 1 << lane_bits, size=(words, lanes), dtype=np.uint64).astype(np.int64)
+    raw[0, :] = (1 << lane_bits) - 1  # the all-ones lane: every bit of the layout
+    expect = []
+    for row in raw.tolist():
+        w = 0
+        for v in reversed(row):
+            w = (w << lane_bits) | v
+        expect.append(w)
+    assert pack_lanes(raw, lane_bits) == expect
+    assert pack_lanes(raw.astype(object), lane_bits) == expect
 
 
 # --------------------------------------------------------------------------- lint + simulate

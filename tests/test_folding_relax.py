@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from gatesmith.boards import load_board
 from gatesmith.frontend import import_onnx
 from gatesmith.ir.passes import MinimizeAccumulators, SelectRequant, run_passes
 from gatesmith.ir.schedule import ChooseFolding
@@ -111,3 +112,55 @@ def test_at_the_bound_a_faster_converter_design_is_taken(zoo_export):
         sum(n.fold.pe * n.fold.simd for n in coupled.nodes if n.kind == "matvec")
     mvu5, c = h.node("mvu5"), h.node("swg5").op.channels
     assert (mvu5.fold.pe, mvu5.fold.simd, c) == (1, 6, 4)  # 4 channels a pixel into 6 lanes: a converter
+
+
+def test_the_cost_model_picks_the_cheapest_variant(zoo_export):
+    """conv_avgpool at 100k inferences/s (1000 cycles): the multiplier-lane proxy takes mvu0 at
+    1 x 18 behind a 2 -> 18 converter (its lanes weigh the requantizer behind each PE), which the
+    converter and the 144-bit input FIFO make dearer than 8 x 2 fed directly. With the flow's
+    cost (the cost model's design, shares of the board) the scheduler takes the cheapest of its
+    variants: the bare one (multipliers counted alone), tightened from 972 cycles (mvu3 at 3 x 2)
+    to its window's 900 (mvu3 at 1 x 6 behind a converter) with the same multipliers -- the
+    efficiency bound's design, cheaper in LUTs and DSPs than the efficiency rule's pick."""
+    from gatesmith.flow import CompileOptions, _board_share, _build_graph, _choose_impl, _rtl_cost
+    from gatesmith.ir.schedule.folding import fold_signature, multipliers
+
+    _, path = zoo_export("conv_avgpool")
+    board = load_board("pynq-z2")
+    opts = CompileOptions(board="pynq-z2", target_fps=1e5)
+
+    def cost(g):
+        return _rtl_cost(_choose_impl(g, opts, board), opts.top, board.family)["total"]
+
+    g = _graph(path)
+    cf = ChooseFolding(clock_mhz=100.0, target_fps=1e5)
+    variants = cf.variants(g)
+    h = _build_graph(path, opts, 100.0)
+    assert _ii(h) == 900 and folding_efficiency(h) == (0.948, 0.948)
+    assert [(h.node(m).fold.pe, h.node(m).fold.simd) for m in ("mvu0", "mvu3")] == [(8, 2), (1, 6)]
+    shares = {fold_signature(v): _board_share(cost(v), board) for v in variants}
+    assert shares[fold_signature(h)] == min(shares.values()) and len(shares) == len(variants) >= 3
+    loose = next(v for v in variants if _ii(v) == 972)  # the bare variant before tightening
+    assert multipliers(loose) == multipliers(h)
+    old = cf.run(g)  # no cost given: the efficiency rule between coupled and converted
+    assert _ii(old) == 900 and folding_efficiency(old)[0] == 0.8722
+    c_old, c_new = cost(old), cost(h)
+    assert c_new["lut"] < c_old["lut"] and c_new["dsp"] < c_old["dsp"]
+
+
+def test_a_cost_within_the_models_error_goes_to_the_faster_design(zoo_export):
+    """jet_tagger at 100k inferences/s: a 704-cycle variant (mvu1 at 3 x 1) is 1% cheaper in
+    shares of pynq-z2 than the 512-cycle one (one DSP for 99 LUTs), less than the cost model can
+    resolve (COST_TIE): the faster design is kept."""
+    from gatesmith.flow import CompileOptions, _board_share, _build_graph, _choose_impl, _rtl_cost
+    from gatesmith.ir.schedule.folding import COST_TIE
+
+    _, path = zoo_export("jet_tagger")
+    board = load_board("pynq-z2")
+    opts = CompileOptions(board="pynq-z2", target_fps=1e5)
+    variants = ChooseFolding(clock_mhz=100.0, target_fps=1e5).variants(_graph(path))
+    share = {_ii(v): _board_share(_rtl_cost(_choose_impl(v, opts, board), opts.top, board.family)["total"], board)
+             for v in variants}
+    assert sorted(share) == [512, 704] and share[704] < share[512] <= share[704] * (1 + COST_TIE)
+    h = _build_graph(path, opts, 100.0)
+    assert _ii(h) == 512 and folding_efficiency(h)[0] == 0.9236

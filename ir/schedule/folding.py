@@ -25,7 +25,14 @@ matrix-vector unit SIMD' = gcd-compatible channels per beat (SIMD divides C
 or C divides SIMD), and its cycles count against the same budget.  The units
 may also take any other SIMD dividing MW (ties go to a compatible one): the
 window then emits the narrowest beat whose cycles fit (SIMD' | C, or KP*C) and
-a width converter regroups its elements, in order, into SIMD-wide beats; that
+a width converter regroups its elements, in order, into SIMD-wide beats.  A
+budget gives several designs (:meth:`ChooseFolding.variants`: window-coupled,
+behind converters, multipliers counted without the threshold lanes, each
+folded again for fewer cycles while that needs no more multipliers); the
+flow passes the cost model in (``ChooseFolding.cost``) and the cheapest is
+taken, a difference under :data:`COST_TIE` going to the faster design.  The
+multiplier proxy alone misses a unit's input side (a 2 -> 18 converter and a
+144-bit FIFO in front of conv_avgpool's mvu0).  Without a cost, the converter
 design is taken when it is more efficient and no slower than the budget.  (A
 user folding of the unit keeps SIMD' = 1 for an incompatible SIMD.)  Parallel
 windows: a window's Fold.pe is KP, the kernel positions per beat (its SIMD
@@ -46,13 +53,15 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Callable
 
 from math import prod
 
 from ..graph import Fold, Graph
 from ..ops import Add, Concat, DepthwiseMatVec, LabelSelect, MatVec, Reshape, SlidingWindow, WindowReduce
 
-__all__ = ["FoldingError", "ChooseFolding", "divisors", "fold_count", "pe_options", "ragged_ok", "RAGGED_KINDS",
+__all__ = ["FoldingError", "ChooseFolding", "COST_TIE", "cost_ties", "multipliers", "fold_signature",
+           "divisors", "fold_count", "pe_options", "ragged_ok", "RAGGED_KINDS",
            "readers", "ragged_group", "elementwise_lanes", "ragged_route", "ragged_beats",
            "folding_efficiency", "folding_to_json", "folding_from_json", "layer_cycles", "swg_cycles", "swg_kp_valid", "swg_kp_options"]
 
@@ -411,6 +420,32 @@ def _ii(graph: Graph) -> int:
     return max((layer_cycles(n, graph) for n in graph.nodes), default=0)
 
 
+#: Cost differences the model cannot resolve: its median LUT error against Yosys is about 3%
+#: (``benchmarks/results/synth_vs_estimate.json``), so designs within 2% of the cheapest are
+#: taken as costing the same, and speed, then fewer multipliers, decide between them
+#: (jet_tagger at 1e5 inferences/s: 512 cycles for 4242 LUTs and 10 DSPs, not 704 cycles for
+#: 4341 and 9, 1% cheaper in shares of pynq-z2).
+COST_TIE = 0.02
+
+
+def cost_ties(costs: list[float]) -> list[int]:
+    """Indices of the ``costs`` within :data:`COST_TIE` of the least."""
+    low = min(costs)
+    return [i for i, c in enumerate(costs) if c <= low * (1 + COST_TIE)]
+
+
+def multipliers(graph: Graph) -> int:
+    """Multipliers of a folded graph (PE*SIMD of each matrix-vector unit, PE of each depthwise one)."""
+    from .estimate import _mult_entry  # estimate imports this module
+
+    return sum(e["multipliers"] for e in (_mult_entry(n, graph) for n in graph.nodes) if e is not None)
+
+
+def fold_signature(graph: Graph) -> tuple:
+    """A folded graph's folding: (name, PE, SIMD) of every layer."""
+    return tuple((n.name, (n.fold or Fold()).pe, (n.fold or Fold()).simd) for n in graph.nodes)
+
+
 def folding_efficiency(graph: Graph) -> tuple[float | None, float | None]:
     """(MACs / multipliers) / cycles per inference of a folded graph, and its bound: every
     layer at the fewest multipliers its divisors allow within those cycles (None: no
@@ -433,6 +468,9 @@ class ChooseFolding:
     clock_mhz: float = 100.0
     target_fps: float | None = None
     folding: dict | None = None  # node name -> {"pe": int, "simd": int}
+    #: a folded graph's cost, lower is cheaper (the flow's: the cost model's whole design in
+    #: shares of the board); with it the cheapest of :meth:`variants` is taken
+    cost: Callable[[Graph], float] | None = None
     name = "choose_folding"
 
     def budget(self) -> int | None:
@@ -440,7 +478,7 @@ class ChooseFolding:
             return None
         return max(1, int(self.clock_mhz * 1e6 // self.target_fps))
 
-    def run(self, graph: Graph) -> Graph:
+    def _check_user(self, graph: Graph) -> dict:
         user = dict(self.folding or {})
         known = {n.name for n in graph.nodes}
         for key in user:
@@ -449,6 +487,61 @@ class ChooseFolding:
                     f"folding names layer {key!r}, which the design does not have; "
                     f"expected one of {sorted(known)!r}"
                 )
+        return user
+
+    def variants(self, graph: Graph, *, tighten: bool = True) -> list[Graph]:
+        """The distinct designs this budget gives, first the one without width converters in
+        front of the units, each within the budget (or no slower than the first):
+
+        - *coupled*: every unit at a SIMD its window feeds directly;
+        - *converted*: any SIMD | MW, a width converter regrouping the window's beats where
+          needed (only where a window feeds a unit);
+        - *bare*: converted (coupled without a window), the units' multipliers counted alone,
+          not the threshold/requant lanes behind them (:func:`_output_lanes`);
+
+        and with ``tighten``, each of these folded again for one cycle less than it takes, and
+        so on while that needs no more multipliers.
+
+        The multiplier-lane proxy of :func:`_best_matvec_fold` does not see a unit's input
+        side: a SIMD 18 unit behind a 2-channel window brings a 2 -> 18 converter and a
+        144-bit input FIFO (conv_avgpool's mvu0 at 1e5 inferences/s: about 380 LUTs, against
+        54 at SIMD 2), which its weighted threshold lanes do not outweigh. And each layer takes
+        its fewest multipliers for the budget on its own: conv_avgpool's mvu3 takes 3 x 2 (972
+        cycles) within 1000 where 1 x 6 behind a converter takes 864, and the design then runs
+        at its window's 900 cycles from the same multipliers. Which is cheaper is the cost
+        model's call (``cost``)."""
+        user = self._check_user(graph)
+        budget = self.budget()
+        windows = any(isinstance(n.op, SlidingWindow) for n in graph.nodes)
+        out: list[Graph] = []
+        limit = None
+        for convert, count_lanes in ((False, True), (True, True), (True, False), (False, False)):
+            if convert and not windows:
+                continue  # no window: converting changes nothing
+            if windows and not convert and not count_lanes:
+                continue  # bare with windows: converted covers it
+            g = self._fold_for(graph, user, budget, convert=convert, count_lanes=count_lanes)
+            limit = _ii(g) if limit is None else limit
+            while True:
+                if _ii(g) <= max(budget or 0, limit) and all(fold_signature(g) != fold_signature(o) for o in out):
+                    out.append(g)
+                if budget is None or not tighten or _ii(g) <= 1:
+                    break
+                t = self._fold_for(graph, user, _ii(g) - 1, convert=convert, count_lanes=count_lanes)
+                if _ii(t) >= _ii(g) or multipliers(t) > multipliers(g):
+                    break
+                g = t
+            if budget is None:
+                break
+        return out
+
+    def run(self, graph: Graph) -> Graph:
+        if self.cost is not None:
+            options = self.variants(graph)
+            costs = [self.cost(g) for g in options]
+            near = cost_ties(costs)
+            return options[min(near, key=lambda i: (_ii(options[i]), multipliers(options[i]), costs[i], i))]
+        user = self._check_user(graph)
         budget = self.budget()
         folded = self._fold_for(graph, user, budget, convert=False)
         if budget is not None:
@@ -459,6 +552,7 @@ class ChooseFolding:
             # the design's own cycles, and a unit of the same multipliers may be faster behind
             # a converter (res_small at 1e5 inferences/s: 864 cycles at the bound, 768 with a
             # converter in front of mvu5 (4 channels a pixel into 6 lanes), 0.867 -> 0.975).
+            # Without a cost (``cost``), this efficiency rule picks between the two.
             eff, _ = folding_efficiency(folded)
             windows = any(isinstance(n.op, SlidingWindow) for n in graph.nodes)
             if eff is not None and windows:
@@ -468,8 +562,8 @@ class ChooseFolding:
                     folded = other
         return folded
 
-    def _fold_for(self, graph: Graph, user: dict, budget: int | None, *, convert: bool) -> Graph:
-        folded = self._fold(graph, user, budget, convert)
+    def _fold_for(self, graph: Graph, user: dict, budget: int | None, *, convert: bool, count_lanes: bool = True) -> Graph:
+        folded = self._fold(graph, user, budget, convert, count_lanes)
         if budget is not None:
             # A layer that cannot meet the budget (a window generator at one pixel a cycle, a
             # matrix already fully parallel) sets the rate; the others were folded for the
@@ -477,12 +571,12 @@ class ChooseFolding:
             # lanes that keep up: the same cycles per inference from fewer multipliers.
             ii = _ii(folded)
             if ii > budget:
-                relaxed = self._fold(graph, user, ii, convert)
+                relaxed = self._fold(graph, user, ii, convert, count_lanes)
                 if _ii(relaxed) <= ii:
                     folded = relaxed
         return folded
 
-    def _fold(self, graph: Graph, user: dict, budget: int | None, convert: bool = False) -> Graph:
+    def _fold(self, graph: Graph, user: dict, budget: int | None, convert: bool = False, count_lanes: bool = True) -> Graph:
         nodes = []
         chosen: dict[str, Fold] = {}
         producer = {o: n for n in graph.nodes for o in n.outputs}
@@ -524,7 +618,7 @@ class ChooseFolding:
             elif isinstance(n.op, MatVec):
                 src = producer.get(n.inputs[0])
                 swg = src.op if src is not None and isinstance(src.op, SlidingWindow) else None
-                weight, mult, acc = _output_lanes(graph, n, users)
+                weight, mult, acc = _output_lanes(graph, n, users) if count_lanes else (0.0, 0.0, 0)
                 f = _best_matvec_fold(n.op, budget, _vectors(graph, n), swg, convert, ragged_ok(graph, n, users),
                                       weight, mult, acc)
             elif isinstance(n.op, SlidingWindow):

@@ -1,22 +1,26 @@
 """Budget search: the fastest folding whose estimated resources fit a share of a board.
 
 :class:`~gatesmith.ir.schedule.folding.ChooseFolding` is used as a black box: for a cycle
-budget B it gives every layer the fewest multipliers meeting B, so the design's initiation
-interval is normally at most B.  A layer's choice stays the same while the budget is at least
-its cycles (a window generator follows its consumer's choice), so the design can only change
-where the budget falls below one of its layers' cycle counts.  Walking B_0 = none (the most
-folded design), B_{k+1} = (the largest layer cycle count <= B_k) - 1 therefore visits every
-distinct design ChooseFolding can produce, whether or not it meets its budget (a layer that
-cannot meet a budget falls back to its fastest folding), and stops where no layer is within
-the budget.
+budget B its variants (:meth:`~gatesmith.ir.schedule.folding.ChooseFolding.variants`:
+window-coupled, behind width converters, multipliers counted alone) give every layer the
+fewest multipliers meeting B, so a design's initiation interval is normally at most B.  A
+layer's choice stays the same while the budget is at least its cycles (a window generator
+follows its consumer's choice), so the designs can only change where the budget falls below
+one of their layers' cycle counts.  Walking B_0 = none (the most folded design), B_{k+1} =
+(the largest layer cycle count <= B_k of any variant) - 1 therefore visits every distinct
+design the variants produce, whether or not it meets its budget (a layer that cannot meet a
+budget falls back to its fastest folding), and stops where no layer is within the budget.
 
 Each candidate is costed with the resource model (``cost.py``): first the sum of its cores
 alone, a lower bound (FIFOs, width converters and duplicators only add), from per-node costs
-cached by (layer, folding); the fastest candidate whose lower bound fits is then costed in
-full (``full_cost``: the rendered design), and the search moves on to the next slower one
-until a full cost fits.  The result is the fastest candidate the cost model accepts, and the
-search is deterministic.  Rendering lives outside ``ir/``: the caller passes ``node_cost``
-(one layer's core) and ``full_cost`` (a folded graph's whole design).
+cached by (layer, folding); a candidate whose lower bound fits is then costed in full
+(``infra_cost``: the rendered design's FIFOs, converters and duplicators).  Of the fastest
+candidates that fit, the cheapest is taken (sum of shares of the limits; within
+``COST_TIE`` of it, the fewest multipliers): the
+variants of one budget often share their cycles, and the first to fit is not the cheapest
+(vgg10_1d at --budget 0.8: 38718 LUTs and 130 DSPs at 192 cycles, where the first was 40732
+and 136).  The search is deterministic.  Rendering lives outside ``ir/``: the caller passes
+``node_cost`` (one layer's core) and ``infra_cost`` (the rest of a folded graph's design).
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from typing import Callable, Mapping
 from ..graph import Fold, Graph
 from ..ops import Reshape
 from .cost import RESOURCE_KEYS, core_cost, mapped_cost, rom_stats
-from .folding import ChooseFolding, layer_cycles
+from .folding import COST_TIE, ChooseFolding, cost_ties, fold_signature, layer_cycles, multipliers
 
 __all__ = ["RESOURCE_NAMES", "Candidate", "budget_limits", "fit_record", "folding_candidates", "fastest_within",
            "block_cost", "folding_efficiency", "overflow_message", "fold_for_cycles", "fits", "SearchResult"]
@@ -101,28 +105,36 @@ def _fps_for(clock_mhz: float, cycles: int) -> float:
     return clock_mhz * 1e6 / (cycles + 0.5)
 
 
-def fold_for_cycles(graph: Graph, clock_mhz: float, cycles: int | None, folding: dict | None = None) -> Graph:
+def _chooser(clock_mhz: float, cycles: int | None, folding: dict | None = None) -> ChooseFolding:
     """ChooseFolding with a budget of ``cycles`` per inference (None: the most folded design)."""
     cf = ChooseFolding(clock_mhz=clock_mhz, target_fps=None if cycles is None else _fps_for(clock_mhz, cycles),
                        folding=folding)
     if cycles is not None and cf.budget() != cycles:  # pragma: no cover - float guard
         raise AssertionError(f"cycle budget {cycles} became {cf.budget()}")
-    return cf.run(graph)
+    return cf
+
+
+def fold_for_cycles(graph: Graph, clock_mhz: float, cycles: int | None, folding: dict | None = None) -> Graph:
+    """ChooseFolding with a budget of ``cycles`` per inference (None: the most folded design)."""
+    return _chooser(clock_mhz, cycles, folding).run(graph)
 
 
 def folding_candidates(graph: Graph, *, clock_mhz: float, folding: dict | None = None) -> list[Candidate]:
-    """Every distinct design ChooseFolding gives for some cycle budget, fastest first (equal
-    cycles: the one chosen for the larger budget first)."""
+    """Every distinct design ChooseFolding gives for some cycle budget, any of its
+    :meth:`~ChooseFolding.variants` (window-coupled, behind converters, multipliers counted
+    alone), fastest first (equal cycles: the one found for the larger budget first)."""
     seen: dict[tuple, Candidate] = {}
     budget = None
     while budget is None or budget >= 1:
-        g = fold_for_cycles(graph, clock_mhz, budget, folding)
-        cycles = [layer_cycles(n, g) for n in g.nodes]
-        sig = tuple((n.name, (n.fold or Fold()).pe, (n.fold or Fold()).simd) for n in g.nodes)
-        if sig not in seen:
-            seen[sig] = Candidate(cycle_budget=budget, graph=g, cycles=max(cycles))
+        cycles = []
+        for g in _chooser(clock_mhz, budget, folding).variants(graph, tighten=False):
+            layer = [layer_cycles(n, g) for n in g.nodes]
+            cycles += layer
+            sig = fold_signature(g)
+            if sig not in seen:
+                seen[sig] = Candidate(cycle_budget=budget, graph=g, cycles=max(layer))
         # every layer's choice stays the same while the budget is at least its cycles: the
-        # design can only change below the largest layer cycle count within the budget
+        # designs can only change below the largest layer cycle count within the budget
         within = [c for c in cycles if c >= 1 and (budget is None or c <= budget)]
         if not within:
             break
@@ -144,35 +156,53 @@ class SearchResult:
     full_costs: int  # how many candidates were costed in full
 
 
+def _share(total: Mapping[str, int], limits: Mapping[str, int]) -> float:
+    """A design's resources as one number: the sum of its shares of each limit."""
+    return sum(_ratio(total[k], limits[k]) for k in RESOURCE_KEYS)
+
+
 def fastest_within(candidates: list[Candidate], limits: Mapping[str, int], *,
                    node_cost: Callable[[Graph, object], dict],
-                   infra_cost: Callable[[Graph], dict]) -> SearchResult:
-    """The first (fastest) of ``candidates`` whose cost fits ``limits``: its cores
-    (``node_cost(graph, node)``, cached by layer, folding and implementation) plus, once the
-    cores alone fit, the FIFOs, width converters and duplicators (``infra_cost(graph)``)."""
+                   infra_cost: Callable[[Graph], dict],
+                   prepare: Callable[[Graph], Graph] | None = None) -> SearchResult:
+    """The fastest of ``candidates`` whose cost fits ``limits`` -- of those as fast, the
+    cheapest (the least sum of shares of the limits; within :data:`~.folding.COST_TIE` of it,
+    the fewest multipliers): its cores (``node_cost(graph, node)``, cached by layer, folding and
+    implementation) plus, once the cores alone fit, the FIFOs, width converters and
+    duplicators (``infra_cost(graph)``); each graph costed as ``prepare`` makes it (the flow's:
+    memory and multiplier styles chosen), only when reached."""
     cache: dict[tuple, dict] = {}
     n_full = 0
+    fitting = []  # (share, candidate, cost) at the fastest cycles that fit
     for c in candidates:
+        if fitting and c.cycles > fitting[0][1].cycles:
+            break
         lower = dict.fromkeys(RESOURCE_KEYS, 0)
         layers = {}
-        for n in c.graph.nodes:
+        graph = c.graph if prepare is None else prepare(c.graph)
+        for n in graph.nodes:
             if isinstance(n.op, Reshape):
                 continue  # no hardware
             key = _fold_key(n)
             if key not in cache:
-                cache[key] = node_cost(c.graph, n)
+                cache[key] = node_cost(graph, n)
             layers[n.name] = cache[key]
             for k in RESOURCE_KEYS:
                 lower[k] += cache[key][k]
         if not fits(lower, limits):
             continue
-        infra = infra_cost(c.graph)
+        if fitting and _share(lower, limits) > min(f[0] for f in fitting) * (1 + COST_TIE):
+            continue  # its cores alone cost more than the cheapest as fast
+        infra = infra_cost(graph)
         n_full += 1
         total = {k: lower[k] + infra[k] for k in RESOURCE_KEYS}
         if fits(total, limits):
-            cost = {"total": total, "layers": layers, "infrastructure": infra}
-            return SearchResult(chosen=c, cost=cost, candidates=tuple(candidates), full_costs=n_full)
-    return SearchResult(chosen=None, cost=None, candidates=tuple(candidates), full_costs=n_full)
+            fitting.append((_share(total, limits), c, {"total": total, "layers": layers, "infrastructure": infra}))
+    if not fitting:
+        return SearchResult(chosen=None, cost=None, candidates=tuple(candidates), full_costs=n_full)
+    near = cost_ties([f[0] for f in fitting])
+    share, chosen, cost = fitting[min(near, key=lambda i: (multipliers(fitting[i][1].graph), fitting[i][0], i))]
+    return SearchResult(chosen=chosen, cost=cost, candidates=tuple(candidates), full_costs=n_full)
 
 
 def overflow_message(graph: Graph, cost: dict, limits: Mapping[str, int], *, board: str, fraction: float,
