@@ -222,7 +222,9 @@ def configs() -> list[dict]:
         add("swg", "gs_swg", {"IFM_H": h, "IFM_W": h, "C": c, "K_H": k, "K_W": k, "S_H": s, "S_W": s, "PAD_T": 0,
                               "PAD_L": 0, "PAD_B": 0, "PAD_R": 0, "SIMD": simd, "ELEM_BITS": eb, "PAD_VALUE": 0,
                               "KP": kp, "RING_EXTRA": extra})
-    for pos, c, pe, ib, mode in ((4, 16, 1, 4, 0), (4, 64, 4, 8, 0), (9, 32, 8, 4, 1)):
+    # eight configurations: the fit's held-out split takes every 4th row of a kind with >= 6
+    for pos, c, pe, ib, mode in ((4, 16, 1, 4, 0), (4, 64, 4, 8, 0), (9, 32, 8, 4, 1), (4, 32, 2, 2, 0),
+                                 (9, 64, 16, 2, 0), (4, 128, 8, 4, 1), (16, 16, 4, 8, 1), (9, 8, 1, 8, 0)):
         add("pool", "gs_pool", {"POS": pos, "C": c, "PE": pe, "IN_BITS": ib, "IN_SIGNED": 0,
                                 "OUT_BITS": ib if mode == 0 else ib + (pos - 1).bit_length(), "MODE": mode})
     for pos, c, pe, wb, ib in ((9, 16, 1, 4, 4), (9, 64, 4, 2, 4), (9, 32, 8, 1, 4)):
