@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import math
 import os
 import shutil
 import tempfile
@@ -93,20 +92,18 @@ def _build_graph(model_path: Path, opts: CompileOptions, clock: float):
         from .boards import load_board
 
         board = load_board(opts.board)
-        cost = lambda g: _board_share(_rtl_cost(_choose_impl(g, opts, board), opts.top, board.family)["total"], board)  # noqa: E731
+
+        def cost(g) -> float:
+            return _board_share(_rtl_cost(_choose_impl(g, opts, board), opts.top, board.family)["total"], board)
     return run_passes(graph, [ChooseFolding(clock_mhz=clock, target_fps=target, folding=folding, cost=cost)])
 
 
 def _board_share(total: dict, board) -> float:
     """A design's resources as one number: the sum of its shares of each of the board's
     resources (a DSP of pynq-z2's 220 weighs as much as 242 of its 53200 LUTs)."""
-    from .ir.schedule.cost import RESOURCE_KEYS
+    from .ir.schedule.search import budget_limits, resource_share
 
-    share = 0.0
-    for k in RESOURCE_KEYS:
-        avail = getattr(board, k)
-        share += total[k] / avail if avail else (math.inf if total[k] else 0.0)
-    return share
+    return resource_share(total, budget_limits(board, 1.0))
 
 
 def _choose_impl(graph, opts: CompileOptions, board):

@@ -34,7 +34,7 @@ from ..ops import Reshape
 from .cost import RESOURCE_KEYS, core_cost, mapped_cost, rom_stats
 from .folding import COST_TIE, ChooseFolding, cost_ties, fold_signature, layer_cycles, multipliers
 
-__all__ = ["RESOURCE_NAMES", "Candidate", "budget_limits", "fit_record", "folding_candidates", "fastest_within",
+__all__ = ["RESOURCE_NAMES", "Candidate", "budget_limits", "resource_share", "fit_record", "folding_candidates", "fastest_within",
            "block_cost", "folding_efficiency", "overflow_message", "fold_for_cycles", "fits", "SearchResult"]
 
 #: resource key -> how messages spell it
@@ -156,8 +156,9 @@ class SearchResult:
     full_costs: int  # how many candidates were costed in full
 
 
-def _share(total: Mapping[str, int], limits: Mapping[str, int]) -> float:
-    """A design's resources as one number: the sum of its shares of each limit."""
+def resource_share(total: Mapping[str, int], limits: Mapping[str, int]) -> float:
+    """A design's resources as one number: the sum of its shares of each limit (infinite where
+    it uses a resource the limits do not have)."""
     return sum(_ratio(total[k], limits[k]) for k in RESOURCE_KEYS)
 
 
@@ -191,17 +192,17 @@ def fastest_within(candidates: list[Candidate], limits: Mapping[str, int], *,
                 lower[k] += cache[key][k]
         if not fits(lower, limits):
             continue
-        if fitting and _share(lower, limits) > min(f[0] for f in fitting) * (1 + COST_TIE):
+        if fitting and resource_share(lower, limits) > min(f[0] for f in fitting) * (1 + COST_TIE):
             continue  # its cores alone cost more than the cheapest as fast
         infra = infra_cost(graph)
         n_full += 1
         total = {k: lower[k] + infra[k] for k in RESOURCE_KEYS}
         if fits(total, limits):
-            fitting.append((_share(total, limits), c, {"total": total, "layers": layers, "infrastructure": infra}))
+            fitting.append((resource_share(total, limits), c, {"total": total, "layers": layers, "infrastructure": infra}))
     if not fitting:
         return SearchResult(chosen=None, cost=None, candidates=tuple(candidates), full_costs=n_full)
     near = cost_ties([f[0] for f in fitting])
-    share, chosen, cost = fitting[min(near, key=lambda i: (multipliers(fitting[i][1].graph), fitting[i][0], i))]
+    _, chosen, cost = fitting[min(near, key=lambda i: (multipliers(fitting[i][1].graph), fitting[i][0], i))]
     return SearchResult(chosen=chosen, cost=cost, candidates=tuple(candidates), full_costs=n_full)
 
 
