@@ -15,11 +15,10 @@ Each candidate is costed with the resource model (``cost.py``): first the sum of
 alone, a lower bound (FIFOs, width converters and duplicators only add), from per-node costs
 cached by (layer, folding); a candidate whose lower bound fits is then costed in full
 (``infra_cost``: the rendered design's FIFOs, converters and duplicators).  Of the fastest
-candidates that fit, the cheapest is taken (sum of shares of the limits; within
-``COST_TIE`` of it, the fewest multipliers): the
-variants of one budget often share their cycles, and the first to fit is not the cheapest
-(vgg10_1d at --budget 0.8: 38718 LUTs and 130 DSPs at 192 cycles, where the first was 40732
-and 136).  The search is deterministic.  Rendering lives outside ``ir/``: the caller passes
+candidates that fit, the cheapest is taken (sum of shares of the limits; within ``COST_TIE``
+of it, the fewest multipliers): the variants of one budget often share their cycles, and the
+first to fit is not the cheapest (vgg10_1d at --budget 0.8: 38718 LUTs and 130 DSPs at 192
+cycles, where the first was 40732 and 136).  The search is deterministic.  Rendering lives outside ``ir/``: the caller passes
 ``node_cost`` (one layer's core) and ``infra_cost`` (the rest of a folded graph's design).
 """
 
@@ -34,8 +33,8 @@ from ..ops import Reshape
 from .cost import RESOURCE_KEYS, core_cost, mapped_cost, rom_stats
 from .folding import COST_TIE, ChooseFolding, cost_ties, fold_signature, layer_cycles, multipliers
 
-__all__ = ["RESOURCE_NAMES", "Candidate", "budget_limits", "resource_share", "fit_record", "folding_candidates", "fastest_within",
-           "block_cost", "folding_efficiency", "overflow_message", "fold_for_cycles", "fits", "SearchResult"]
+__all__ = ["RESOURCE_NAMES", "Candidate", "budget_limits", "resource_share", "fit_record", "folding_candidates",
+           "fastest_within", "block_cost", "folding_efficiency", "overflow_message", "fold_for_cycles", "fits", "SearchResult"]
 
 #: resource key -> how messages spell it
 RESOURCE_NAMES = {"lut": "LUT", "ff": "FF", "dsp": "DSP", "bram18": "BRAM18", "uram": "URAM"}
